@@ -1,0 +1,421 @@
+"""The user API: :class:`AsyncClient` and its synchronous twin :class:`Client`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from .errors import (
+    AllProvidersFailedError,
+    ChatplugError,
+    PluginError,
+    ProviderNotFoundError,
+    RateLimitedError,
+    StreamProtocolError,
+    UpstreamTimeoutError,
+)
+from .health import CircuitBreaker
+from .http import map_transport_error
+from .messages import MessagesInput, normalize_messages
+from .registry import PluginInfo, Provider, Registry, default_registry
+from .types import CompletionRequest, Message, ModelInfo, RetryPolicy, Timeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+TimeoutInput = Union[Timeout, float, None]
+RetryInput = Union[RetryPolicy, int, None]
+
+ORDER_GIVEN, ORDER_HEALTHIEST = "given", "healthiest"
+
+
+class Stream:
+    """An answer being streamed: iterate it for text pieces (``async for``).
+
+    Use it as an async context manager (or call :meth:`aclose`) to release the upstream
+    connection at once when you stop early.  After the first piece, ``provider`` and
+    ``model`` say who is answering; ``text_length`` counts the characters so far.
+    """
+
+    __slots__ = ("_agen", "provider", "model", "text_length", "attempts")
+
+    def __init__(self) -> None:
+        self._agen: AsyncIterator[str]
+        self.provider: Optional[str] = None
+        self.model: Optional[str] = None
+        self.text_length = 0
+        self.attempts: List[Tuple[str, str]] = []
+
+    def __aiter__(self) -> "Stream":
+        return self
+
+    def __anext__(self) -> Any:
+        return self._agen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._agen.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> "Stream":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class AsyncClient:
+    """Stream chat completions from any installed provider.
+
+    ``async with AsyncClient() as client:`` opens one pooled aiohttp session, closed on
+    exit.  ``providers`` is the fallback order (and restricts bare model ids to those
+    providers); ``base_urls`` maps provider ids to URL overrides; ``proxy``, ``timeout``
+    and ``retry`` are defaults for every call; ``fallback`` is ``"given"`` (the order) or
+    ``"healthiest"`` (fewest recent failures first).
+    """
+
+    def __init__(
+        self,
+        *,
+        providers: Optional[Sequence[str]] = None,
+        base_urls: Optional[Mapping[str, str]] = None,
+        proxy: Optional[str] = None,
+        timeout: TimeoutInput = None,
+        retry: RetryInput = None,
+        fallback: str = ORDER_GIVEN,
+        registry: Optional[Registry] = None,
+        breaker: Optional[CircuitBreaker] = None,
+        connection_limit: int = 0,
+    ) -> None:
+        if fallback not in (ORDER_GIVEN, ORDER_HEALTHIEST):
+            raise ValueError(f"fallback must be 'given' or 'healthiest', not {fallback!r}")
+        self.registry = registry if registry is not None else default_registry()
+        self.order: Tuple[str, ...] = tuple(providers or ())
+        self.base_urls: Dict[str, str] = dict(base_urls or {})
+        self.proxy = proxy
+        self.timeout = Timeout.coerce(timeout)
+        self.retry = _retry_policy(retry)
+        self.fallback = fallback
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self._connection_limit = connection_limit
+        self._session: Optional["aiohttp.ClientSession"] = None
+
+    # lifecycle -----------------------------------------------------------------
+
+    async def __aenter__(self) -> "AsyncClient":
+        self.session  # noqa: B018 - create the session inside the running loop
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled session (and every connection it holds)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    @property
+    def session(self) -> "aiohttp.ClientSession":
+        """The client's pooled aiohttp session, created on first use."""
+        if self._session is None or self._session.closed:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                timeout=self.timeout.client_timeout(),
+            )
+        return self._session
+
+    # discovery -----------------------------------------------------------------
+
+    def providers(self) -> List[PluginInfo]:
+        """Installed providers with their status and health (``info.health``)."""
+        infos = self.registry.plugins()
+        for info in infos:
+            info.health = self.breaker.describe(info.name)  # type: ignore[attr-defined]
+        return infos
+
+    def models(self, provider: Optional[str] = None) -> List[ModelInfo]:
+        """Every model of every loaded provider, or of ``provider``."""
+        return self.registry.models(provider)
+
+    # completions ---------------------------------------------------------------
+
+    def stream(
+        self,
+        messages: MessagesInput,
+        *,
+        model: Optional[str] = None,
+        provider: Optional[str] = None,
+        proxy: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: TimeoutInput = None,
+        retry: RetryInput = None,
+        **options: Any,
+    ) -> Stream:
+        """Stream the answer's text pieces: ``async for text in client.stream(...)``.
+
+        Messages, provider and model are validated here, before any network traffic.
+        ``options`` (``system``, ``temperature``, ...) are passed to the provider.
+        """
+        conversation = normalize_messages(messages)
+        candidates = self._candidates(model, provider)
+        stream = Stream()
+        stream._agen = self._run(
+            stream,
+            candidates,
+            conversation,
+            {key: value for key, value in options.items() if value is not None},
+            proxy if proxy is not None else self.proxy,
+            base_url,
+            Timeout.coerce(timeout) if timeout is not None else self.timeout,
+            _retry_policy(retry) if retry is not None else self.retry,
+        )
+        return stream
+
+    async def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
+        """The whole answer as one string (only when the stream completed)."""
+        async with self.stream(messages, **kwargs) as stream:
+            return "".join([piece async for piece in stream])
+
+    def _candidates(
+        self, model: Optional[str], provider: Optional[str]
+    ) -> List[Tuple[Provider, ModelInfo]]:
+        candidates = self.registry.candidates(model, provider, self.order)
+        if not candidates:
+            raise ProviderNotFoundError(provider or "(any)", self.registry.names())
+        if self.fallback == ORDER_HEALTHIEST and len(candidates) > 1:
+            failures = self.breaker.failures
+            candidates.sort(key=lambda pair: failures(pair[0].name))
+        return candidates
+
+    async def _run(
+        self,
+        stream: Stream,
+        candidates: List[Tuple[Provider, ModelInfo]],
+        messages: Tuple[Message, ...],
+        options: Dict[str, Any],
+        proxy: Optional[str],
+        base_url: Optional[str],
+        timeout: Timeout,
+        retry: RetryPolicy,
+    ) -> AsyncIterator[str]:
+        errors: Dict[str, ChatplugError] = {}
+        loop = asyncio.get_running_loop()
+        session = self.session
+        breaker = self.breaker
+        for provider, model in candidates:
+            name = provider.name
+            if len(candidates) > 1 and not breaker.available(name):
+                errors[name] = _resting(name, breaker.resting_for(name))
+                continue
+            try:
+                request = CompletionRequest(
+                    provider=name,
+                    model=model.id,
+                    messages=messages,
+                    prompt=provider.format_prompt(messages, model.id),
+                    options=options,
+                    proxy=proxy,
+                    base_url=base_url or self.base_urls.get(name),
+                    timeout=timeout,
+                )
+            except Exception as error:
+                errors[name] = _as_chatplug_error(error, name, None)
+                continue
+            started = loop.time()
+            attempt = 0
+            while True:
+                attempt += 1
+                stream.attempts.append((name, model.id))
+                yielded = 0
+                agen: Optional[AsyncIterator[str]] = None
+                try:
+                    agen = provider.stream(request, session)
+                    first = await _first_piece(agen, timeout.first_byte, loop)
+                    stream.provider, stream.model = name, model.id
+                    yielded = len(first)
+                    stream.text_length = yielded
+                    yield first
+                    async for piece in agen:
+                        if piece:
+                            yielded += len(piece)
+                            yield piece
+                    stream.text_length = yielded
+                    breaker.record_success(name)
+                    return
+                except Exception as raw:
+                    error = _as_chatplug_error(raw, name, request)
+                    stream.text_length = yielded
+                    if yielded:  # text is out: never retry or fall back, never pretend
+                        error.partial_length = yielded
+                        breaker.record_failure(name)
+                        raise error from raw
+                    wait = _retry_delay(error, retry, attempt, loop.time() - started)
+                    if wait is None:
+                        breaker.record_failure(name)
+                        errors[name] = error
+                        break
+                finally:
+                    if agen is not None:
+                        await agen.aclose()  # type: ignore[attr-defined]
+                await asyncio.sleep(wait)
+        if len(errors) == 1:
+            raise next(iter(errors.values()))
+        raise AllProvidersFailedError(errors)
+
+
+async def _first_piece(
+    agen: AsyncIterator[str], limit: Optional[float], loop: asyncio.AbstractEventLoop
+) -> str:
+    """The first non-empty text piece, within ``limit`` seconds of the request."""
+    if limit is None:
+        return await _first_nonempty(agen)
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = loop.call_later(limit, expire)
+    try:
+        return await _first_nonempty(agen)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        uncancel = getattr(task, "uncancel", None)
+        if uncancel is not None:
+            uncancel()
+        raise UpstreamTimeoutError("first_byte", limit) from None
+    finally:
+        timer.cancel()
+
+
+async def _first_nonempty(agen: AsyncIterator[str]) -> str:
+    async for piece in agen:
+        if piece:
+            return piece
+    raise StreamProtocolError(
+        "the upstream's stream ended without any text",
+        hint="The provider answered with nothing; try again or use another provider.",
+    )
+
+
+def _as_chatplug_error(
+    error: BaseException, provider: str, request: Optional[CompletionRequest]
+) -> ChatplugError:
+    if isinstance(error, ChatplugError):
+        if error.provider is None:
+            error.provider = provider
+        return error
+    if request is not None:
+        mapped = map_transport_error(error, request)
+        if isinstance(mapped, ChatplugError):
+            return mapped
+    return PluginError(f"the plugin raised {type(error).__name__}: {error}", provider=provider)
+
+
+def _retry_delay(
+    error: ChatplugError, retry: RetryPolicy, attempt: int, elapsed: float
+) -> Optional[float]:
+    """Seconds to wait before retrying, or ``None`` to give up on this provider."""
+    if not getattr(error, "retryable", False) or attempt >= retry.attempts:
+        return None
+    retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+    wait = retry.delay(attempt, retry_after)
+    if elapsed + wait > retry.max_time:
+        return None
+    return wait
+
+
+def _resting(name: str, seconds: float) -> ChatplugError:
+    return ChatplugError(
+        f"skipped: resting for {seconds:.0f}s after repeated failures",
+        provider=name,
+        hint="It will be tried again after the cool-down.",
+    )
+
+
+def _retry_policy(value: RetryInput) -> RetryPolicy:
+    if value is None:
+        return RetryPolicy()
+    if isinstance(value, RetryPolicy):
+        return value
+    return RetryPolicy(attempts=max(1, int(value)))
+
+
+class Client:
+    """The synchronous client: the same API as :class:`AsyncClient`, without ``await``.
+
+    Runs a private event loop in the calling thread; use :class:`AsyncClient` inside
+    async code.  ``with Client() as client:`` closes the session on exit.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._async = AsyncClient(**kwargs)
+
+    @property
+    def async_client(self) -> AsyncClient:
+        return self._async
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._run(self._async.aclose())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def _run(self, awaitable: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(awaitable)
+        if hasattr(awaitable, "close"):
+            awaitable.close()
+        raise RuntimeError("chatplug.Client cannot run inside an event loop; use AsyncClient")
+
+    def providers(self) -> List[PluginInfo]:
+        return self._async.providers()
+
+    def models(self, provider: Optional[str] = None) -> List[ModelInfo]:
+        return self._async.models(provider)
+
+    def stream(self, messages: MessagesInput, **kwargs: Any) -> Iterator[str]:
+        """Yield the answer's text pieces; breaking out closes the upstream response."""
+        stream = self._async.stream(messages, **kwargs)
+        return self._iterate(stream)
+
+    def _iterate(self, stream: Stream) -> Iterator[str]:
+        try:
+            while True:
+                try:
+                    yield self._run(stream.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._run(stream.aclose())
+
+    def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
+        return "".join(self.stream(messages, **kwargs))

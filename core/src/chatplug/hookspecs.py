@@ -1,0 +1,60 @@
+"""Hook specifications of the chatplug plugin contract.
+
+A provider plugin is any object (module, class or instance) with functions marked
+``@chatplug.hookimpl`` named after the hooks below, registered through the entry-point
+group ``chatplug.providers``.  ``list_models`` and ``stream_completion`` are required;
+``format_prompt`` is optional.  Hooks are called on the selected provider only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, AsyncIterator, List, Optional, Sequence
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+    from .types import CompletionRequest, Message, ModelInfo
+
+PROJECT_NAME = "chatplug"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+REQUIRED_HOOKS = ("list_models", "stream_completion")
+
+
+@hookspec
+def list_models() -> "List[ModelInfo]":
+    """Return the provider's static model catalogue.
+
+    Must be fast and do no network I/O.  Exactly one model should have ``default=True``
+    (otherwise the first is the default).  Every ``ModelInfo.provider`` is the provider id.
+    """
+
+
+@hookspec(firstresult=True)
+def format_prompt(messages: "Sequence[Message]", model: str) -> Optional[str]:
+    """Render a conversation into one prompt string for upstreams without message history.
+
+    ``messages`` are validated OpenAI-style dicts, ``model`` the resolved model id.
+    Return ``None`` to fall back to the core's default rendering
+    (:func:`chatplug.format_prompt`).  Implement it only when the upstream needs its own.
+    """
+
+
+@hookspec
+def stream_completion(
+    request: "CompletionRequest", session: "aiohttp.ClientSession"
+) -> "AsyncIterator[str]":
+    """Stream the completion's text deltas for ``request`` (an async generator).
+
+    Use ``session`` (the core's pooled session) for every HTTP request, honour
+    ``request.proxy``, ``request.base_url`` and ``request.timeout`` (the helper
+    :func:`chatplug.open_stream` does all three and maps HTTP errors), and parse the
+    response incrementally with the decoders of :mod:`chatplug.decoders`.  Raise
+    :class:`chatplug.StreamProtocolError` for a malformed or truncated stream; never
+    swallow errors.
+    """
+    raise NotImplementedError  # pragma: no cover

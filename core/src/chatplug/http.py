@@ -1,0 +1,134 @@
+"""HTTP helpers for plugins: open a streamed upstream response with errors mapped."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Optional
+
+from .errors import (
+    AuthenticationError,
+    RateLimitedError,
+    UpstreamConnectionError,
+    UpstreamHTTPError,
+    UpstreamTimeoutError,
+)
+from .types import CompletionRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+BODY_EXCERPT = 300
+
+
+@contextlib.asynccontextmanager
+async def open_stream(
+    session: "aiohttp.ClientSession",
+    request: CompletionRequest,
+    method: str,
+    url: str,
+    *,
+    headers: Optional[Mapping[str, str]] = None,
+    json: Any = None,
+    data: Any = None,
+    params: Optional[Mapping[str, str]] = None,
+) -> AsyncIterator["aiohttp.ClientResponse"]:
+    """Send one request with the request's proxy and timeouts; yield the open response.
+
+    An HTTP error status raises the matching :class:`~chatplug.UpstreamHTTPError`
+    (with the status and an excerpt of the body); the response is released on exit,
+    including when the caller stops reading early.
+    """
+    async with session.request(
+        method,
+        url,
+        headers=headers,
+        json=json,
+        data=data,
+        params=params,
+        proxy=request.proxy,
+        timeout=request.timeout.client_timeout(),
+    ) as response:
+        if response.status >= 400:
+            raise await http_error(response, request.provider)
+        yield response
+
+
+async def http_error(response: "aiohttp.ClientResponse", provider: str) -> UpstreamHTTPError:
+    """The typed error for an HTTP error response, with an excerpt of its body."""
+    try:
+        raw = await response.content.read(BODY_EXCERPT * 4)
+        body = " ".join(raw.decode(errors="replace").split())[:BODY_EXCERPT]
+    except Exception:  # the body is only a courtesy; the status is what matters
+        body = ""
+    status = response.status
+    message = f"upstream returned HTTP {status} {response.reason or ''}".rstrip()
+    if status == 429:
+        return RateLimitedError(
+            message,
+            body=body,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            provider=provider,
+            hint="Wait and retry, or use another provider.",
+        )
+    if status in (401, 403):
+        return AuthenticationError(
+            message, status=status, body=body, provider=provider,
+            hint="Check the provider's API key or access settings.",
+        )
+    hint = "The upstream failed; try again later." if status >= 500 else (
+        "The upstream rejected the request; the plugin may be out of date."
+    )
+    return UpstreamHTTPError(message, status=status, body=body, provider=provider, hint=hint)
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def map_transport_error(error: BaseException, request: CompletionRequest) -> Optional[Exception]:
+    """The chatplug error for an aiohttp/asyncio transport exception, or ``None``."""
+    import asyncio
+
+    import aiohttp
+
+    provider = request.provider
+    timeout = request.timeout
+    if isinstance(error, aiohttp.ClientConnectorError) and not isinstance(
+        error, aiohttp.ClientProxyConnectionError
+    ):
+        return UpstreamConnectionError(f"cannot connect to {error.host}:{error.port}: {error.os_error}", provider=provider)
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        if "connect" in str(error).lower():
+            return UpstreamTimeoutError("connect", timeout.connect, provider=provider)
+        return UpstreamTimeoutError("idle", timeout.idle, provider=provider)
+    if isinstance(error, aiohttp.ClientProxyConnectionError):
+        return UpstreamConnectionError(
+            f"cannot connect to the proxy: {error.os_error}",
+            provider=provider,
+            hint="Check the --proxy URL and that the proxy is running.",
+        )
+    if isinstance(error, aiohttp.ClientPayloadError):
+        from .errors import StreamProtocolError
+
+        return StreamProtocolError(f"the response was truncated or corrupt: {error}", provider=provider)
+    if isinstance(error, aiohttp.ClientError):
+        return UpstreamConnectionError(f"{type(error).__name__}: {error}", provider=provider)
+    if isinstance(error, asyncio.TimeoutError):
+        return UpstreamTimeoutError("total", timeout.total, provider=provider)
+    if isinstance(error, OSError):
+        return UpstreamConnectionError(f"{type(error).__name__}: {error}", provider=provider)
+    return None

@@ -1,0 +1,384 @@
+"""Provider discovery and loading.
+
+Providers are found through the entry-point group ``chatplug.providers`` (read from
+installed metadata, without importing the plugins), loaded on demand, registered with a
+pluggy ``PluginManager`` under their entry-point name and validated.  A plugin that fails
+to import or to validate is recorded with its error and skipped: it never takes the core
+or other plugins down.  ``CHATPLUG_PLUGINS`` (a comma list of provider names) limits what
+loads.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import pluggy
+
+from . import hookspecs
+from .errors import ModelNotFoundError, PluginLoadError, ProviderNotFoundError
+from .messages import format_prompt as default_format_prompt
+from .types import CompletionRequest, Message, ModelInfo
+
+if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
+    from importlib import metadata
+else:  # pragma: no cover
+    import importlib_metadata as metadata
+
+ENTRY_POINT_GROUP = "chatplug.providers"
+EMULATOR_GROUP = "chatplug.emulators"
+PLUGINS_ENV = "CHATPLUG_PLUGINS"
+PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+AVAILABLE, LOADED, DISABLED, FAILED = "available", "loaded", "disabled", "failed"
+
+
+@dataclass
+class PluginInfo:
+    """An installed provider: where it comes from and whether it loaded."""
+
+    name: str
+    distribution: Optional[str]
+    version: Optional[str]
+    value: str
+    status: str = AVAILABLE
+    error: Optional[str] = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "value": self.value,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+def enabled_from_env() -> Optional[frozenset]:
+    """The provider names ``CHATPLUG_PLUGINS`` allows, or ``None`` when it is unset."""
+    raw = os.environ.get(PLUGINS_ENV)
+    if raw is None:
+        return None
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def entry_points(group: str) -> List["metadata.EntryPoint"]:
+    """The installed entry points of ``group``, first one per name, sorted by name."""
+    found: Dict[str, metadata.EntryPoint] = {}
+    for entry in metadata.entry_points(group=group):
+        found.setdefault(entry.name, entry)
+    return [found[name] for name in sorted(found)]
+
+
+def _distribution(entry: "metadata.EntryPoint") -> Tuple[Optional[str], Optional[str]]:
+    dist = getattr(entry, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+class Provider:
+    """A loaded provider: the hook implementations of one plugin under one provider id."""
+
+    def __init__(
+        self,
+        name: str,
+        plugin: object,
+        info: PluginInfo,
+        hooks: Dict[str, Callable[..., Any]],
+    ) -> None:
+        self.name = name
+        self.plugin = plugin
+        self.info = info
+        self._hooks = hooks
+        self._models: Optional[Tuple[ModelInfo, ...]] = None
+        self._lookup: Dict[str, ModelInfo] = {}
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.name!r} from {self.info.distribution or self.info.value}>"
+
+    def models(self) -> Tuple[ModelInfo, ...]:
+        """The validated catalogue (cached); exactly one model is the default."""
+        if self._models is None:
+            try:
+                catalogue = self._hooks["list_models"]()
+            except Exception as error:  # a broken plugin is reported, never fatal
+                raise PluginLoadError(
+                    f"list_models raised {type(error).__name__}: {error}", provider=self.name
+                ) from error
+            self._models = _validate_catalogue(self.name, catalogue)
+            self._lookup = _lookup_table(self._models)
+        return self._models
+
+    @property
+    def default_model(self) -> ModelInfo:
+        return next(model for model in self.models() if model.default)
+
+    def model(self, model: Optional[str]) -> ModelInfo:
+        """Resolve a model id or alias (``None``: the default); aliases win over ids."""
+        models = self.models()
+        if model is None:
+            return self.default_model
+        found = self._lookup.get(model)
+        if found is None:
+            names = [m.id for m in models] + [a for m in models for a in m.aliases]
+            raise ModelNotFoundError(model, names, provider=self.name)
+        return found
+
+    def format_prompt(self, messages: Sequence[Message], model: str) -> str:
+        hook = self._hooks.get("format_prompt")
+        if hook is not None:
+            prompt = hook(messages=messages, model=model)
+            if prompt is not None:
+                return str(prompt)
+        return default_format_prompt(messages)
+
+    def stream(self, request: CompletionRequest, session: Any) -> AsyncIterator[str]:
+        stream = self._hooks["stream_completion"](request=request, session=session)
+        if not hasattr(stream, "__anext__"):
+            raise PluginLoadError(
+                f"stream_completion returned {type(stream).__name__}, not an async iterator",
+                provider=self.name,
+                hint="Declare stream_completion with 'async def' and 'yield' text pieces.",
+            )
+        return stream  # type: ignore[no-any-return]
+
+
+def _validate_catalogue(name: str, models: Any) -> Tuple[ModelInfo, ...]:
+    if not isinstance(models, (list, tuple)) or not models:
+        raise PluginLoadError(
+            f"list_models returned {models!r}; expected a non-empty list of ModelInfo",
+            provider=name,
+        )
+    bad = [m for m in models if not isinstance(m, ModelInfo)]
+    if bad:
+        raise PluginLoadError(f"list_models returned a non-ModelInfo item: {bad[0]!r}", provider=name)
+    foreign = [m.id for m in models if m.provider != name]
+    if foreign:
+        raise PluginLoadError(
+            f"list_models returned models of another provider: {', '.join(foreign)}",
+            provider=name,
+            hint=f"Set ModelInfo.provider to {name!r}.",
+        )
+    defaults = [m for m in models if m.default]
+    if len(defaults) > 1:
+        raise PluginLoadError(
+            f"several default models: {', '.join(m.id for m in defaults)}", provider=name
+        )
+    if not defaults:
+        models = [replace(models[0], default=True), *models[1:]]
+    return tuple(models)
+
+
+def _lookup_table(models: Sequence[ModelInfo]) -> Dict[str, ModelInfo]:
+    table = {model.id: model for model in models}
+    for model in models:  # aliases win over plain ids
+        for alias in model.aliases:
+            table[alias] = model
+    return table
+
+
+class Registry:
+    """The providers of one process: discovered from entry points, loaded on demand."""
+
+    def __init__(
+        self,
+        *,
+        enabled: "Iterable[str] | None | bool" = True,
+        discover: bool = True,
+    ) -> None:
+        """``enabled``: provider names allowed to load (``True``: from ``CHATPLUG_PLUGINS``,
+        ``None``: all).  ``discover=False`` ignores installed entry points (for tests that
+        :meth:`register` plugins in-process)."""
+        if enabled is True:
+            self._enabled = enabled_from_env()
+        else:
+            self._enabled = frozenset(enabled) if enabled is not None and enabled is not False else None
+        self._discover = discover
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._infos: Optional[Dict[str, PluginInfo]] = None
+        self._entries: Dict[str, "metadata.EntryPoint"] = {}
+        self._providers: Dict[str, Provider] = {}
+        self._all_loaded = False
+
+    # discovery -----------------------------------------------------------------
+
+    def plugins(self) -> List[PluginInfo]:
+        """Every installed or registered provider, with its status; imports nothing."""
+        return list(self._plugin_infos().values())
+
+    def _plugin_infos(self) -> Dict[str, PluginInfo]:
+        if self._infos is None:
+            self._infos = {}
+            if self._discover:
+                for entry in entry_points(ENTRY_POINT_GROUP):
+                    distribution, version = _distribution(entry)
+                    info = PluginInfo(entry.name, distribution, version, entry.value)
+                    if not PROVIDER_ID.match(entry.name):
+                        info.status, info.error = FAILED, (
+                            f"invalid provider id {entry.name!r}: use lowercase letters, digits and '-'"
+                        )
+                    elif self._enabled is not None and entry.name not in self._enabled:
+                        info.status = DISABLED
+                    self._infos[entry.name] = info
+                    self._entries[entry.name] = entry
+        return self._infos
+
+    # loading -------------------------------------------------------------------
+
+    def register(self, name: str, plugin: object, *, distribution: Optional[str] = None,
+                 version: Optional[str] = None) -> Provider:
+        """Register ``plugin`` in-process under the provider id ``name`` (no entry point)."""
+        info = PluginInfo(name, distribution, version, repr(plugin))
+        self._plugin_infos()[name] = info
+        provider = self._register(info, plugin)
+        self._providers[name] = provider
+        return provider
+
+    def provider(self, name: str) -> Provider:
+        """The loaded provider ``name``; raises a typed error when unknown, disabled or broken."""
+        provider = self._providers.get(name)
+        if provider is not None:
+            return provider
+        info = self._plugin_infos().get(name)
+        if info is None or info.status == DISABLED:
+            raise ProviderNotFoundError(name, self.names())
+        if info.status == FAILED:
+            raise PluginLoadError(f"the plugin failed to load: {info.error}", provider=name)
+        return self._load(info)
+
+    def names(self) -> List[str]:
+        """Provider ids that may load (not disabled)."""
+        return [i.name for i in self._plugin_infos().values() if i.status != DISABLED]
+
+    def load_all(self) -> List[Provider]:
+        """Load every enabled provider (failures are recorded, not raised)."""
+        if not self._all_loaded:
+            for info in list(self._plugin_infos().values()):
+                if info.status == AVAILABLE:
+                    try:
+                        self._load(info)
+                    except PluginLoadError:
+                        pass
+            self._all_loaded = True
+        return [self._providers[name] for name in sorted(self._providers)]
+
+    def _load(self, info: PluginInfo) -> Provider:
+        try:
+            plugin = self._entries[info.name].load()
+        except Exception as error:  # a broken plugin must not take the core down
+            raise self._fail(info, f"import failed: {type(error).__name__}: {error}") from error
+        provider = self._register(info, plugin)
+        self._providers[info.name] = provider
+        return provider
+
+    def _register(self, info: PluginInfo, plugin: object) -> Provider:
+        try:
+            self._pm.register(plugin, name=info.name)
+        except Exception as error:  # pluggy validation or a duplicate registration
+            raise self._fail(info, f"invalid hooks: {error}") from error
+        hooks = {}
+        problems = []
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            if not caller.has_spec():
+                problems.append(f"unknown hook {caller.name!r}")
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    hooks[caller.name] = impl.function
+        problems += [f"missing required hook {hook!r}" for hook in hookspecs.REQUIRED_HOOKS if hook not in hooks]
+        stream = hooks.get("stream_completion")
+        if stream is not None and not (
+            inspect.isasyncgenfunction(stream) or not inspect.isfunction(stream)
+        ):
+            problems.append("stream_completion must be an async generator ('async def' with 'yield')")
+        if problems:
+            self._pm.unregister(plugin)
+            raise self._fail(info, "; ".join(problems))
+        info.status, info.error = LOADED, None
+        return Provider(info.name, plugin, info, hooks)
+
+    def _fail(self, info: PluginInfo, message: str) -> PluginLoadError:
+        info.status, info.error = FAILED, message
+        return PluginLoadError(f"the plugin failed to load: {message}", provider=info.name)
+
+    # the catalogue -------------------------------------------------------------
+
+    def models(self, provider: Optional[str] = None) -> List[ModelInfo]:
+        """Every model of every loaded provider (or of ``provider``)."""
+        providers = [self.provider(provider)] if provider else self.load_all()
+        models: List[ModelInfo] = []
+        for item in providers:
+            try:
+                models.extend(item.models())
+            except PluginLoadError:
+                if provider:
+                    raise
+                self._fail(item.info, "list_models failed")
+        return models
+
+    def candidates(
+        self, model: Optional[str], provider: Optional[str], order: Sequence[str] = ()
+    ) -> List[Tuple[Provider, ModelInfo]]:
+        """The (provider, model) pairs able to serve a request, in fallback order.
+
+        ``provider/model`` or ``provider=`` selects one provider; a bare model id or alias
+        is looked up across providers; ``model=None`` takes each provider's default.
+        ``order`` lists provider ids to try (and restricts the search to them).
+        """
+        if model and provider is None and "/" in model:
+            head, _, rest = model.partition("/")
+            if head in self._plugin_infos() or PROVIDER_ID.match(head) and head in self.names():
+                provider, model = head, rest
+        if provider is not None:
+            found = self.provider(provider)
+            return [(found, self._catalogue_model(found, model))]
+        providers = [self.provider(name) for name in order] if order else self.load_all()
+        if model is None:
+            return [(item, item.default_model) for item in providers if self._usable(item)]
+        matches = []
+        for item in providers:
+            if not self._usable(item):
+                continue
+            try:
+                matches.append((item, item.model(model)))
+            except ModelNotFoundError:
+                continue
+        if not matches:
+            available = [m.qualified_id for item in providers if self._usable(item) for m in item.models()]
+            raise ModelNotFoundError(model, available)
+        return matches
+
+    def _catalogue_model(self, provider: Provider, model: Optional[str]) -> ModelInfo:
+        try:
+            return provider.model(model)
+        except PluginLoadError as error:
+            self._fail(provider.info, error.message)
+            raise
+
+    def _usable(self, provider: Provider) -> bool:
+        try:
+            provider.models()
+        except PluginLoadError as error:
+            self._fail(provider.info, error.message)
+            return False
+        return True
+
+
+_default: Optional[Registry] = None
+_default_key: Optional[frozenset] = None
+
+
+def default_registry() -> Registry:
+    """The process-wide registry (re-created when ``CHATPLUG_PLUGINS`` changes)."""
+    global _default, _default_key
+    key = enabled_from_env()
+    if _default is None or key != _default_key:
+        _default, _default_key = Registry(), key
+    return _default

@@ -1,0 +1,54 @@
+"""Sessions: ``nox`` runs tests, each plugin alone with the core, lint and typecheck."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CORE = "./core"
+PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("chatplug-*") if (path / "pyproject.toml").exists())
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-asyncio>=0.23",
+    "pytest-timeout",
+    "hypothesis",
+    "openai>=1.0",
+    "pexpect",
+    "gunicorn",
+    "aiohttp-socks",
+    "tomli",
+]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "plugin", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core, every plugin, and the end-to-end tests, all installed together."""
+    session.install(CORE + "[socks]", *[f"./plugins/{name}" for name in PLUGINS], *TEST_DEPS)
+    session.run("pytest", "core/tests", "tests", *[f"plugins/{name}/tests" for name in PLUGINS], *session.posargs)
+
+
+@nox.session
+@nox.parametrize("name", PLUGINS)
+def plugin(session: nox.Session, name: str) -> None:
+    """One plugin alone with the core: its own tests pass without the others installed."""
+    session.install(CORE, f"./plugins/{name}", *TEST_DEPS)
+    session.run("pytest", f"plugins/{name}/tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("mypy", CORE + "[socks]", "pytest", "tomli", "platformdirs")
+    session.run("mypy")
