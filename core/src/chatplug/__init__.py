@@ -26,7 +26,7 @@ from .errors import (
 )
 from .health import CircuitBreaker, HealthStore, MemoryHealthStore, ProviderHealth
 from .hookspecs import hookimpl, hookspec
-from .http import http_error, open_stream
+from .http import browser_headers, http_error, open_stream
 from .messages import format_prompt, normalize_messages
 from .registry import PluginInfo, Provider, Registry
 from .types import CompletionRequest, ModelInfo, RetryPolicy, Timeout
@@ -67,6 +67,7 @@ __all__ = [
     "UpstreamTimeoutError",
     "Utf8Decoder",
     "__version__",
+    "browser_headers",
     "format_prompt",
     "hookimpl",
     "hookspec",

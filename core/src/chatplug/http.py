@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, Optional
 
 from .errors import (
     AuthenticationError,
@@ -20,6 +20,25 @@ if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
 BODY_EXCERPT = 300
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+
+
+def browser_headers(origin: str, referer: Optional[str] = None, **extra: str) -> Dict[str, str]:
+    """Browser-like headers (User-Agent, Origin, Referer, Accept-Language, Sec-Fetch-*)."""
+    headers = {
+        "user-agent": BROWSER_USER_AGENT,
+        "accept-language": "en-US,en;q=0.9",
+        "origin": origin,
+        "referer": referer if referer is not None else origin + "/",
+        "sec-fetch-dest": "empty",
+        "sec-fetch-mode": "cors",
+        "sec-fetch-site": "same-origin",
+    }
+    headers.update({key.replace("_", "-").lower(): value for key, value in extra.items()})
+    return headers
 
 
 @contextlib.asynccontextmanager

@@ -103,7 +103,8 @@ class CompletionRequest:
     the conversation rendered by ``format_prompt`` (for upstreams without message
     history); ``options`` the caller's options (``system``, ``temperature``, ...);
     ``proxy`` the HTTP proxy URL or ``None``; ``base_url`` the user's override of the
-    provider's URL, or ``None`` to use the plugin's own; ``timeout`` the timeouts.
+    provider's URL, or ``None`` to use the plugin's own; ``timeout`` the timeouts;
+    ``settings`` the provider's own settings from configuration (e.g. ``api_key_env``).
     """
 
     provider: str
@@ -114,6 +115,7 @@ class CompletionRequest:
     proxy: Optional[str] = None
     base_url: Optional[str] = None
     timeout: Timeout = field(default_factory=Timeout)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def url(self, default_base: str, path: str = "") -> str:
         """``(base_url or default_base)`` joined with ``path``."""
