@@ -71,5 +71,7 @@ __all__ = [
     "format_prompt",
     "hookimpl",
     "hookspec",
+    "http_error",
     "normalize_messages",
+    "open_stream",
 ]

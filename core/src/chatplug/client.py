@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -50,7 +49,7 @@ class Stream:
     ``model`` say who is answering; ``text_length`` counts the characters so far.
     """
 
-    __slots__ = ("_agen", "provider", "model", "text_length", "attempts")
+    __slots__ = ("_agen", "attempts", "model", "provider", "text_length")
 
     def __init__(self) -> None:
         self._agen: AsyncIterator[str]
@@ -257,16 +256,16 @@ class AsyncClient:
                     breaker.record_success(name)
                     return
                 except Exception as raw:
-                    error = _as_chatplug_error(raw, name, request)
+                    failure = _as_chatplug_error(raw, name, request)
                     stream.text_length = yielded
                     if yielded:  # text is out: never retry or fall back, never pretend
-                        error.partial_length = yielded
+                        failure.partial_length = yielded
                         breaker.record_failure(name)
-                        raise error from raw
-                    wait = _retry_delay(error, retry, attempt, loop.time() - started)
+                        raise failure from raw
+                    wait = _retry_delay(failure, retry, attempt, loop.time() - started)
                     if wait is None:
                         breaker.record_failure(name)
-                        errors[name] = error
+                        errors[name] = failure
                         break
                 finally:
                     if agen is not None:

@@ -25,7 +25,9 @@ DEFAULT_MAX_SIZE = 1 << 20
 
 
 def _too_large(what: str, size: int, bound: int) -> StreamProtocolError:
-    return StreamProtocolError(f"a {what} of over {bound} bytes (saw {size}); refusing to buffer it")
+    return StreamProtocolError(
+        f"a {what} of over {bound} bytes (saw {size}); refusing to buffer it"
+    )
 
 
 def _invalid_utf8(error: UnicodeDecodeError) -> StreamProtocolError:
@@ -50,13 +52,15 @@ class Utf8Decoder:
         try:
             return self._decode(b"", True)
         except UnicodeDecodeError:
-            raise StreamProtocolError("the stream ended in the middle of a UTF-8 character") from None
+            raise StreamProtocolError(
+                "the stream ended in the middle of a UTF-8 character"
+            ) from None
 
 
 class LineDecoder:
-    """Splits bytes into lines (``\\n`` or ``\\r\\n`` endings removed), each at most ``max_size``."""
+    """Splits bytes into lines (``\\n`` or ``\\r\\n`` removed), each at most ``max_size``."""
 
-    __slots__ = ("max_size", "_parts", "_size")
+    __slots__ = ("_parts", "_size", "max_size")
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.max_size = max_size
@@ -119,7 +123,7 @@ class SSEDecoder:
     events without data are not dispatched.  ``max_size`` bounds one event's data.
     """
 
-    __slots__ = ("max_size", "_lines", "_data", "_size", "_event", "_id")
+    __slots__ = ("_data", "_event", "_id", "_lines", "_size", "max_size")
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.max_size = max_size
@@ -149,7 +153,9 @@ class SSEDecoder:
         for line in self._lines.feed(chunk):
             if not line:
                 if self._data:
-                    events.append(ServerSentEvent(self._event or "message", self._take_data(), self._id))
+                    events.append(
+                        ServerSentEvent(self._event or "message", self._take_data(), self._id)
+                    )
                 self._event = ""
                 continue
             name, _, value = line.partition(b":")

@@ -81,7 +81,9 @@ class RunningEmulator:
 
 
 @contextlib.asynccontextmanager
-async def run_emulator(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[RunningEmulator]:
+async def run_emulator(
+    app: web.Application, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningEmulator]:
     """Serve ``app`` in the running loop for the duration of the block."""
     app.setdefault(REPLIES, [])  # type: ignore[arg-type]
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

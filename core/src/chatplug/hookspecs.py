@@ -32,6 +32,7 @@ def list_models() -> "List[ModelInfo]":
     Must be fast and do no network I/O.  Exactly one model should have ``default=True``
     (otherwise the first is the default).  Every ``ModelInfo.provider`` is the provider id.
     """
+    raise NotImplementedError  # pragma: no cover
 
 
 @hookspec(firstresult=True)

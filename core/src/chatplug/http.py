@@ -93,11 +93,16 @@ async def http_error(response: "aiohttp.ClientResponse", provider: str) -> Upstr
         )
     if status in (401, 403):
         return AuthenticationError(
-            message, status=status, body=body, provider=provider,
+            message,
+            status=status,
+            body=body,
+            provider=provider,
             hint="Check the provider's API key or access settings.",
         )
-    hint = "The upstream failed; try again later." if status >= 500 else (
-        "The upstream rejected the request; the plugin may be out of date."
+    hint = (
+        "The upstream failed; try again later."
+        if status >= 500
+        else ("The upstream rejected the request; the plugin may be out of date.")
     )
     return UpstreamHTTPError(message, status=status, body=body, provider=provider, hint=hint)
 
@@ -129,7 +134,9 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
     if isinstance(error, aiohttp.ClientConnectorError) and not isinstance(
         error, aiohttp.ClientProxyConnectionError
     ):
-        return UpstreamConnectionError(f"cannot connect to {error.host}:{error.port}: {error.os_error}", provider=provider)
+        return UpstreamConnectionError(
+            f"cannot connect to {error.host}:{error.port}: {error.os_error}", provider=provider
+        )
     if isinstance(error, aiohttp.ServerTimeoutError):
         if "connect" in str(error).lower():
             return UpstreamTimeoutError("connect", timeout.connect, provider=provider)
@@ -143,7 +150,9 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
     if isinstance(error, aiohttp.ClientPayloadError):
         from .errors import StreamProtocolError
 
-        return StreamProtocolError(f"the response was truncated or corrupt: {error}", provider=provider)
+        return StreamProtocolError(
+            f"the response was truncated or corrupt: {error}", provider=provider
+        )
     if isinstance(error, aiohttp.ClientError):
         return UpstreamConnectionError(f"{type(error).__name__}: {error}", provider=provider)
     if isinstance(error, asyncio.TimeoutError):

@@ -52,15 +52,15 @@ def _content(where: str, content: Any) -> str:
         texts = []
         for part in content:
             if not (isinstance(part, Mapping) and part.get("type") == "text"):
-                raise InvalidRequestError(f"{where} has a non-text content part; only text is supported")
+                raise InvalidRequestError(
+                    f"{where} has a non-text content part; only text is supported"
+                )
             text = part.get("text")
             if not isinstance(text, str):
                 raise InvalidRequestError(f"{where} has a text part without a string 'text'")
             texts.append(text)
         return "".join(texts)
-    raise InvalidRequestError(
-        f"{where} content must be a string, not {type(content).__name__}"
-    )
+    raise InvalidRequestError(f"{where} content must be a string, not {type(content).__name__}")
 
 
 def format_prompt(messages: Sequence[Message]) -> str:

@@ -15,7 +15,18 @@ import os
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import pluggy
 
@@ -59,7 +70,7 @@ class PluginInfo:
         }
 
 
-def enabled_from_env() -> Optional[frozenset]:
+def enabled_from_env() -> Optional[FrozenSet[str]]:
     """The provider names ``CHATPLUG_PLUGINS`` allows, or ``None`` when it is unset."""
     raw = os.environ.get(PLUGINS_ENV)
     if raw is None:
@@ -157,7 +168,9 @@ def _validate_catalogue(name: str, models: Any) -> Tuple[ModelInfo, ...]:
         )
     bad = [m for m in models if not isinstance(m, ModelInfo)]
     if bad:
-        raise PluginLoadError(f"list_models returned a non-ModelInfo item: {bad[0]!r}", provider=name)
+        raise PluginLoadError(
+            f"list_models returned a non-ModelInfo item: {bad[0]!r}", provider=name
+        )
     foreign = [m.id for m in models if m.provider != name]
     if foreign:
         raise PluginLoadError(
@@ -189,7 +202,7 @@ class Registry:
     def __init__(
         self,
         *,
-        enabled: "Iterable[str] | None | bool" = True,
+        enabled: "Iterable[str] | bool | None" = True,
         discover: bool = True,
     ) -> None:
         """``enabled``: provider names allowed to load (``True``: from ``CHATPLUG_PLUGINS``,
@@ -198,7 +211,9 @@ class Registry:
         if enabled is True:
             self._enabled = enabled_from_env()
         else:
-            self._enabled = frozenset(enabled) if enabled is not None and enabled is not False else None
+            self._enabled = (
+                frozenset(enabled) if enabled is not None and enabled is not False else None
+            )
         self._discover = discover
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
@@ -221,8 +236,10 @@ class Registry:
                     distribution, version = _distribution(entry)
                     info = PluginInfo(entry.name, distribution, version, entry.value)
                     if not PROVIDER_ID.match(entry.name):
-                        info.status, info.error = FAILED, (
-                            f"invalid provider id {entry.name!r}: use lowercase letters, digits and '-'"
+                        info.status = FAILED
+                        info.error = (
+                            f"invalid provider id {entry.name!r}: "
+                            "use lowercase letters, digits and '-'"
                         )
                     elif self._enabled is not None and entry.name not in self._enabled:
                         info.status = DISABLED
@@ -232,8 +249,14 @@ class Registry:
 
     # loading -------------------------------------------------------------------
 
-    def register(self, name: str, plugin: object, *, distribution: Optional[str] = None,
-                 version: Optional[str] = None) -> Provider:
+    def register(
+        self,
+        name: str,
+        plugin: object,
+        *,
+        distribution: Optional[str] = None,
+        version: Optional[str] = None,
+    ) -> Provider:
         """Register ``plugin`` in-process under the provider id ``name`` (no entry point)."""
         info = PluginInfo(name, distribution, version, repr(plugin))
         self._plugin_infos()[name] = info
@@ -292,12 +315,18 @@ class Registry:
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin:
                     hooks[caller.name] = impl.function
-        problems += [f"missing required hook {hook!r}" for hook in hookspecs.REQUIRED_HOOKS if hook not in hooks]
+        problems += [
+            f"missing required hook {hook!r}"
+            for hook in hookspecs.REQUIRED_HOOKS
+            if hook not in hooks
+        ]
         stream = hooks.get("stream_completion")
         if stream is not None and not (
             inspect.isasyncgenfunction(stream) or not inspect.isfunction(stream)
         ):
-            problems.append("stream_completion must be an async generator ('async def' with 'yield')")
+            problems.append(
+                "stream_completion must be an async generator ('async def' with 'yield')"
+            )
         if problems:
             self._pm.unregister(plugin)
             raise self._fail(info, "; ".join(problems))
@@ -334,7 +363,7 @@ class Registry:
         """
         if model and provider is None and "/" in model:
             head, _, rest = model.partition("/")
-            if head in self._plugin_infos() or PROVIDER_ID.match(head) and head in self.names():
+            if head in self._plugin_infos() or (PROVIDER_ID.match(head) and head in self.names()):
                 provider, model = head, rest
         if provider is not None:
             found = self.provider(provider)
@@ -351,7 +380,9 @@ class Registry:
             except ModelNotFoundError:
                 continue
         if not matches:
-            available = [m.qualified_id for item in providers if self._usable(item) for m in item.models()]
+            available = [
+                m.qualified_id for item in providers if self._usable(item) for m in item.models()
+            ]
             raise ModelNotFoundError(model, available)
         return matches
 
@@ -372,7 +403,7 @@ class Registry:
 
 
 _default: Optional[Registry] = None
-_default_key: Optional[frozenset] = None
+_default_key: Optional[FrozenSet[str]] = None
 
 
 def default_registry() -> Registry:

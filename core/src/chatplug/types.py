@@ -91,7 +91,7 @@ class RetryPolicy:
 
         if retry_after is not None:
             return max(0.0, retry_after)
-        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return base + random.uniform(0, self.jitter * base)
 
 

@@ -1,0 +1,92 @@
+"""Fixtures for the core's tests: plugins installed through real entry points, local upstreams."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List
+
+import pytest
+
+Install = Callable[..., Path]
+
+
+@pytest.fixture
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Install a provider plugin as a real distribution (module + dist-info) on ``sys.path``.
+
+    ``install_plugin("acme", source)`` writes module ``chatplug_acme`` with ``source`` and an
+    ``entry_points.txt`` registering it under ``chatplug.providers``; importlib-metadata
+    discovers it exactly as it discovers a pip-installed plugin.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules: List[str] = []
+
+    def install(
+        name: str,
+        source: str,
+        *,
+        module: str = "",
+        value: str = "",
+        version: str = "1.2.3",
+        extra_entry_points: Dict[str, Dict[str, str]] | None = None,
+    ) -> Path:
+        module = module or "chatplug_" + name.replace("-", "_")
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        dist = f"chatplug-{name}"
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        groups = {"chatplug.providers": {name: value or module}}
+        groups.update(extra_entry_points or {})
+        (info / "entry_points.txt").write_text(
+            "".join(
+                f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()) + "\n"
+                for group, entries in groups.items()
+            )
+        )
+        modules.append(module)
+        importlib.invalidate_caches()
+        return site / f"{module}.py"
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+ECHO_PLUGIN = """
+import json
+from chatplug import ModelInfo, hookimpl, open_stream
+from chatplug.decoders import SSEDecoder
+
+URL = "http://127.0.0.1:9"  # the plugin's own default, never used in tests
+
+@hookimpl
+def list_models():
+    return [
+        ModelInfo("small", "{name}", default=True),
+        ModelInfo("large", "{name}", aliases=("big", "small-16k")),
+        ModelInfo("small-16k", "{name}"),
+    ]
+
+@hookimpl
+async def stream_completion(request, session):
+    body = {{"model": request.model, "prompt": request.prompt, "options": dict(request.options)}}
+    url = request.url(URL, "/chat")
+    async with open_stream(session, request, "POST", url, json=body) as response:
+        decoder = SSEDecoder()
+        async for chunk in response.content.iter_any():
+            for data in decoder.feed(chunk):
+                if data == "[DONE]":
+                    return
+                yield json.loads(data)["text"]
+"""
+
+
+def echo_plugin(name: str) -> str:
+    """Source of a plugin written only against the public contract (SSE upstream)."""
+    return ECHO_PLUGIN.format(name=name)

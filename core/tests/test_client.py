@@ -1,0 +1,225 @@
+"""AsyncClient and Client against a plugin installed through a real entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import AsyncIterator
+
+import pytest
+from chatplug import AsyncClient, Client, InvalidRequestError, ModelNotFoundError, Registry
+from chatplug.emulation import EmulatorThread, run_emulator
+
+from .conftest import Install, echo_plugin
+from .upstream import REPLY, Upstream
+
+
+@pytest.fixture
+def acme(install_plugin: Install) -> Registry:
+    install_plugin("acme", echo_plugin("acme"))
+    return Registry(enabled=["acme"])
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple]:
+    server = Upstream()
+    async with run_emulator(server.app) as running:
+        yield server, running
+
+
+def expected(prompt: str) -> str:
+    return "".join(REPLY) + prompt
+
+
+async def test_async_client_streams_text_through_an_installed_plugin(
+    acme: Registry, upstream: tuple
+) -> None:
+    _, running = upstream
+    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        pieces = [piece async for piece in client.stream("Hi ✓")]
+    assert "".join(pieces) == expected("Hi ✓")
+    assert len(pieces) > 1
+
+
+async def test_stream_reports_the_provider_and_model_answering(
+    acme: Registry, upstream: tuple
+) -> None:
+    _, running = upstream
+    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        async with client.stream("Hi", model="acme/big") as stream:
+            text = "".join([piece async for piece in stream])
+    assert (stream.provider, stream.model, stream.text_length) == ("acme", "large", len(text))
+
+
+async def test_the_plugin_receives_model_prompt_and_options(
+    acme: Registry, upstream: tuple
+) -> None:
+    server, running = upstream
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+    ]
+    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        await client.complete(messages, model="big", temperature=0.2, system="Be brief.")
+    body = server.requests[0]["body"]
+    assert body["model"] == "large"
+    assert body["prompt"] == "User: a\nAssistant: b\nUser: c\nAssistant:"
+    assert body["options"] == {"temperature": 0.2, "system": "Be brief."}
+
+
+async def test_a_per_call_base_url_overrides_the_client_one(
+    acme: Registry, upstream: tuple
+) -> None:
+    server, running = upstream
+    async with AsyncClient(
+        registry=acme, base_urls={"acme": "http://127.0.0.1:9"}, retry=1
+    ) as client:
+        text = await client.complete("x", base_url=running.url)
+    assert text == expected("x")
+    assert len(server.requests) == 1
+
+
+async def test_one_pooled_session_reuses_the_connection(acme: Registry, upstream: tuple) -> None:
+    server, running = upstream
+    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        await client.complete("one")
+        await client.complete("two")
+    assert len(server.peers) == 2
+    assert server.peers[0] == server.peers[1]
+
+
+async def test_invalid_messages_fail_before_any_request(acme: Registry, upstream: tuple) -> None:
+    server, running = upstream
+    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        with pytest.raises(InvalidRequestError):
+            client.stream([{"role": "user", "content": None}])
+        with pytest.raises(ModelNotFoundError):
+            client.stream("x", model="acme/nope")
+    assert server.requests == []
+
+
+async def test_breaking_out_early_closes_the_upstream_response(acme: Registry) -> None:
+    server = Upstream(pieces=["tick "] * 2000, delay=0.001)
+    async with run_emulator(server.app) as running:
+        async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+            async with client.stream("x") as stream:
+                async for _ in stream:
+                    break
+            connector = client.session.connector
+            assert connector is not None
+            await asyncio.wait_for(server.closed_early.wait(), 5)
+            assert not connector._acquired  # type: ignore[attr-defined]
+
+
+async def test_the_proxy_is_passed_to_the_plugin_request(acme: Registry, upstream: tuple) -> None:
+    from aiohttp import web
+
+    seen = []
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        seen.append(str(request.url))
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session, session.request(
+            request.method,
+            str(request.url),
+            data=await request.read(),
+            headers={"Content-Type": "application/json"},
+        ) as answer:
+            response = web.StreamResponse(status=answer.status)
+            await response.prepare(request)
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
+            return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    _, running = upstream
+    async with run_emulator(app) as proxy_server:
+        async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+            text = await client.complete("via proxy", proxy=proxy_server.url)
+    assert text == expected("via proxy")
+    assert seen == [running.url + "/chat"]
+
+
+def test_sync_client_streams_and_completes(acme: Registry) -> None:
+    with (
+        EmulatorThread(Upstream().app) as running,
+        Client(registry=acme, base_urls={"acme": running.url}) as client,
+    ):
+        pieces = list(client.stream("sync ✓"))
+        assert "".join(pieces) == expected("sync ✓")
+        assert client.complete("again") == expected("again")
+        assert [m.id for m in client.models("acme")] == ["small", "large", "small-16k"]
+
+
+def test_sync_client_breaking_out_closes_the_upstream_response(acme: Registry) -> None:
+    server = Upstream(pieces=["tick "] * 2000, delay=0.001)
+    with (
+        EmulatorThread(server.app) as running,
+        Client(registry=acme, base_urls={"acme": running.url}) as client,
+    ):
+        for _ in client.stream("x"):
+            break
+        connector = client.async_client.session.connector
+        assert connector is not None
+        assert not connector._acquired  # type: ignore[attr-defined]
+
+
+def test_sync_client_refuses_to_run_inside_an_event_loop(acme: Registry) -> None:
+    client = Client(registry=acme)
+
+    async def inside() -> None:
+        with pytest.raises(RuntimeError, match="use AsyncClient"):
+            client.complete("x")
+
+    asyncio.run(inside())
+    client.close()
+
+
+def test_import_chatplug_imports_neither_aiohttp_nor_plugins() -> None:
+    code = (
+        "import sys, json, chatplug\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'chatplug_vitalentum', "
+        "'chatplug_ai365vip', 'chatplug_aichatonline', 'chatplug_openai')]\n"
+        "print(json.dumps(loaded))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_creating_a_client_session_loads_aiohttp() -> None:
+    code = (
+        "import sys, asyncio, chatplug\n"
+        "async def main():\n"
+        "    async with chatplug.AsyncClient(registry=chatplug.Registry(discover=False)):\n"
+        "        print('aiohttp' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_an_upstream_http_error_is_typed_with_status_and_body(acme: Registry) -> None:
+    from aiohttp import web
+
+    async def fail(request: web.Request) -> web.Response:
+        return web.json_response({"error": "model overloaded"}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/chat", fail)
+    from chatplug import UpstreamHTTPError
+
+    with (
+        EmulatorThread(app) as running,
+        Client(registry=acme, base_urls={"acme": running.url}) as client,
+    ):
+        with pytest.raises(UpstreamHTTPError) as caught:
+            client.complete("x")
+    error = caught.value
+    assert (error.status, error.provider) == (400, "acme")
+    assert "model overloaded" in str(error)
+    assert error.hint
