@@ -188,6 +188,14 @@ class StreamProtocolError(UpstreamError):
     default_hint = "The upstream may have changed its protocol; upgrade the plugin."
 
 
+class ConfigError(ChatplugError):
+    """The configuration (``chatplug.toml``, its environment variables or a proxy URL) is
+    invalid; the message names the file, the key and what is expected."""
+
+    exit_code = 12
+    default_hint = "Fix the configuration file ('chatplug config path' shows where it is)."
+
+
 class AllProvidersFailedError(ChatplugError):
     """Every candidate provider failed; ``errors`` keeps each provider's cause."""
 
@@ -215,6 +223,7 @@ __all__ = [
     "AllProvidersFailedError",
     "AuthenticationError",
     "ChatplugError",
+    "ConfigError",
     "InvalidRequestError",
     "ModelNotFoundError",
     "PluginError",
