@@ -42,6 +42,14 @@ def plugin(session: nox.Session, name: str) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side; writes docs/benchmarks.md, .json and .png (``-- --quick``)."""
+    session.install(CORE, *[f"./plugins/{name}" for name in PLUGINS], "openai>=1.0", "matplotlib")
+    session.chdir("bench")
+    session.run("python", "run.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
