@@ -138,7 +138,14 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
             f"cannot connect to {error.host}:{error.port}: {error.os_error}", provider=provider
         )
     if isinstance(error, aiohttp.ServerTimeoutError):
-        if "connect" in str(error).lower():
+        # aiohttp >= 3.10: ConnectionTimeoutError (sock_connect, or waiting for a pooled
+        # connection) and SocketTimeoutError (sock_read: headers or between reads).
+        connect_timeout = getattr(aiohttp, "ConnectionTimeoutError", None)
+        if (
+            isinstance(error, connect_timeout)
+            if connect_timeout is not None
+            else "connect" in str(error).lower()
+        ):
             return UpstreamTimeoutError("connect", timeout.connect, provider=provider)
         return UpstreamTimeoutError("idle", timeout.idle, provider=provider)
     if isinstance(error, aiohttp.ClientProxyConnectionError):
@@ -150,6 +157,12 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
     if isinstance(error, aiohttp.ClientPayloadError):
         from .errors import StreamProtocolError
 
+        if str(error).startswith("Response payload is not completed"):
+            # aiohttp's word for "the connection was lost before the body ended" (a reset,
+            # or a close in the middle of a chunked or Content-Length body): transient.
+            return UpstreamConnectionError(
+                f"the connection was lost before the response ended: {error}", provider=provider
+            )
         return StreamProtocolError(
             f"the response was truncated or corrupt: {error}", provider=provider
         )

@@ -1,0 +1,261 @@
+"""Transport faults: refused, reset, stalls, slow drip, and each timeout phase.
+
+Every test checks the outcome (text or typed error), that nothing hangs (tight timeouts,
+plus a pytest-timeout bound), that no connection stays checked out of the pool, and (via
+``collect``) that a partial answer is never reported as complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from chatplug import (
+    RetryPolicy,
+    StreamProtocolError,
+    Timeout,
+    UpstreamConnectionError,
+    UpstreamTimeoutError,
+)
+from faultkit import (
+    FAST_TIMEOUT,
+    QUICK_RETRY,
+    Conn,
+    Scripted,
+    chunk,
+    collect,
+    make_client,
+    refused_url,
+    settle,
+    sse_event,
+    sse_ok,
+    unresponsive_url,
+)
+
+pytestmark = pytest.mark.timeout(20)
+
+
+# --------------------------------------------------------------------------- connection refused
+
+
+async def test_connection_refused_is_a_connection_error_after_bounded_retries() -> None:
+    async with make_client({"a": ("sse", refused_url())}, retry=QUICK_RETRY) as client:
+        outcome = await collect(client)
+        assert isinstance(outcome.error, UpstreamConnectionError)
+        assert outcome.error.provider == "a"
+        assert len(outcome.attempts) == QUICK_RETRY.attempts
+        assert outcome.text == ""
+        assert await settle(client) == 0
+
+
+async def test_connection_refused_falls_back_to_the_next_provider() -> None:
+    async with Scripted(sse_ok()) as good:
+        providers = {"a": ("sse", refused_url()), "b": ("sse", good.url)}
+        async with make_client(providers) as client:
+            outcome = await collect(client)
+            assert outcome.complete and outcome.text == "Hello wörld"
+            assert outcome.provider == "b"
+            assert [name for name, _ in outcome.attempts] == ["a", "b"]
+            assert await settle(client) == 0
+
+
+# --------------------------------------------------------------------------- reset
+
+
+async def reset_after_first_event(conn: Conn) -> None:
+    await conn.request()
+    await conn.head()
+    await conn.send(chunk(sse_event("abc")))
+    await asyncio.sleep(0.05)
+    conn.reset()
+
+
+async def test_reset_mid_stream_raises_with_the_partial_length_and_no_fallback() -> None:
+    async with Scripted(reset_after_first_event) as flaky, Scripted(sse_ok()) as good:
+        providers = {"a": ("sse", flaky.url), "b": ("sse", good.url)}
+        async with make_client(providers, retry=QUICK_RETRY) as client:
+            outcome = await collect(client)
+            assert outcome.text == "abc"
+            assert isinstance(outcome.error, UpstreamConnectionError)
+            assert outcome.error.partial_length == 3
+            assert "3 characters of partial text" in str(outcome.error)
+            assert good.requests == []  # text was out: no fallback, no retry
+            assert flaky.connections == 1
+            assert await settle(client) == 0
+
+
+async def reset_before_response(conn: Conn) -> None:
+    await conn.request()
+    conn.reset()
+
+
+async def test_reset_before_any_text_is_retried_then_succeeds() -> None:
+    async with Scripted(reset_before_response, sse_ok()) as up:
+        async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
+            outcome = await collect(client)
+            assert outcome.complete and outcome.text == "Hello wörld"
+            assert len(outcome.attempts) == 2
+            assert await settle(client) == 0
+
+
+async def close_mid_chunked_body(conn: Conn) -> None:
+    await conn.request()
+    await conn.head()
+    await conn.send(chunk(sse_event("abc")) + b"40\r\ndata: {")  # a frame cut short
+    await conn.end()
+
+
+async def test_connection_closed_inside_a_chunk_is_not_a_complete_answer() -> None:
+    async with Scripted(close_mid_chunked_body) as up:
+        async with make_client({"a": ("sse", up.url)}) as client:
+            outcome = await collect(client)
+            assert outcome.text == "abc"
+            assert isinstance(outcome.error, (UpstreamConnectionError, StreamProtocolError))
+            assert outcome.error.partial_length == 3
+            assert await settle(client) == 0
+
+
+# --------------------------------------------------------------------------- stalls
+
+
+async def stall_before_headers(conn: Conn) -> None:
+    await conn.request()
+    await conn.stall()
+
+
+async def stall_after_headers(conn: Conn) -> None:
+    await conn.request()
+    await conn.head()
+    await conn.stall()
+
+
+@pytest.mark.parametrize("script", [stall_before_headers, stall_after_headers])
+async def test_stall_before_first_byte_is_a_first_byte_timeout(script: object) -> None:
+    timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
+    async with Scripted(script) as up:  # type: ignore[arg-type]
+        async with make_client({"a": ("sse", up.url)}, timeout=timeout) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "first_byte"
+            assert 0.25 < outcome.elapsed < 2.0
+            await up.wait_client_closed()  # the upstream saw the connection go
+            assert await settle(client) == 0
+
+
+async def test_first_byte_timeout_falls_back_to_the_next_provider() -> None:
+    timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
+    async with Scripted(stall_after_headers) as slow, Scripted(sse_ok()) as good:
+        providers = {"a": ("sse", slow.url), "b": ("sse", good.url)}
+        async with make_client(providers, timeout=timeout, retry=QUICK_RETRY) as client:
+            outcome = await collect(client)
+            assert outcome.complete and outcome.provider == "b"
+            assert slow.connections == 1  # a first-byte timeout is not retried
+            assert await settle(client) == 0
+
+
+async def test_waiting_for_headers_is_bounded_by_the_idle_timeout() -> None:
+    timeout = Timeout(connect=1.0, first_byte=5.0, idle=0.3)
+    async with Scripted(stall_before_headers) as up:
+        async with make_client({"a": ("sse", up.url)}, timeout=timeout) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "idle"
+            assert outcome.elapsed < 2.0
+            assert await settle(client) == 0
+
+
+async def stall_mid_stream(conn: Conn) -> None:
+    await conn.request()
+    await conn.head()
+    await conn.send(chunk(sse_event("abc")))
+    await conn.stall()
+
+
+async def test_stall_mid_stream_is_an_idle_timeout_with_the_partial_length() -> None:
+    timeout = Timeout(connect=1.0, first_byte=1.0, idle=0.3)
+    async with Scripted(stall_mid_stream) as up, Scripted(sse_ok()) as good:
+        providers = {"a": ("sse", up.url), "b": ("sse", good.url)}
+        async with make_client(providers, timeout=timeout, retry=QUICK_RETRY) as client:
+            outcome = await collect(client)
+            assert outcome.text == "abc"
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "idle"
+            assert outcome.error.partial_length == 3
+            assert good.requests == []
+            await up.wait_client_closed()
+            assert await settle(client) == 0
+
+
+# --------------------------------------------------------------------------- slow drip, total
+
+
+def drip(body: bytes, every: float = 0.05) -> object:
+    async def script(conn: Conn) -> None:
+        await conn.request()
+        await conn.head(chunked=False, content_type="text/plain")
+        await conn.drip(body, every)
+        await conn.end()
+
+    return script
+
+
+async def test_slow_drip_one_byte_per_50ms_succeeds_when_idle_is_larger() -> None:
+    text = "slow drip ✓"  # 13 bytes: the check mark arrives one byte at a time
+    timeout = Timeout(connect=1.0, first_byte=1.0, idle=0.5)
+    async with Scripted(drip(text.encode())) as up:  # type: ignore[arg-type]
+        async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
+            outcome = await collect(client)
+            assert outcome.complete and outcome.text == text
+            assert outcome.elapsed >= 0.05 * (len(text.encode()) - 1)
+            assert await settle(client) == 0
+
+
+async def test_slow_drip_slower_than_the_idle_timeout_is_an_idle_timeout() -> None:
+    timeout = Timeout(connect=1.0, first_byte=2.0, idle=0.2)
+    async with Scripted(drip(b"abcdef", every=0.5)) as up:  # type: ignore[arg-type]
+        async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "idle"
+            assert outcome.text == "a"
+            assert await settle(client) == 0
+
+
+async def test_total_timeout_bounds_a_drip_that_never_idles() -> None:
+    timeout = Timeout(connect=1.0, first_byte=1.0, idle=1.0, total=0.4)
+    async with Scripted(drip(b"x" * 40)) as up:  # type: ignore[arg-type]
+        async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "total"
+            assert 0 < len(outcome.text) < 40
+            assert outcome.elapsed < 1.5
+            assert await settle(client) == 0
+
+
+# --------------------------------------------------------------------------- connect timeout
+
+
+async def test_connect_timeout_names_the_connect_phase_and_is_retried() -> None:
+    url, close = unresponsive_url()
+    try:
+        timeout = Timeout(connect=0.2, first_byte=5.0, idle=5.0)
+        retry = RetryPolicy(attempts=2, backoff=0.01, max_time=5.0)
+        async with make_client({"a": ("sse", url)}, timeout=timeout, retry=retry) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.phase == "connect"
+            assert len(outcome.attempts) == 2  # connect timeouts are transient: retried
+            assert outcome.elapsed < 2.0
+            assert await settle(client) == 0
+    finally:
+        close()
+
+
+async def test_per_call_timeout_overrides_the_client_timeout() -> None:
+    async with Scripted(stall_after_headers) as up:
+        async with make_client({"a": ("sse", up.url)}, timeout=FAST_TIMEOUT) as client:
+            outcome = await collect(client, timeout=Timeout(connect=1.0, first_byte=0.2, idle=5))
+            assert isinstance(outcome.error, UpstreamTimeoutError)
+            assert outcome.error.seconds == 0.2
+            assert outcome.elapsed < 0.8
