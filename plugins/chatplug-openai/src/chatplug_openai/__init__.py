@@ -1,0 +1,148 @@
+"""chatplug provider plugin for OpenAI and any OpenAI-compatible chat completions server.
+
+The module itself is the ``openai`` provider (entry point ``chatplug.providers``):
+``https://api.openai.com/v1``, key from ``$OPENAI_API_KEY``.  The same hooks serve any
+other provider id declared in configuration with ``plugin = "openai"`` (Ollama, vLLM,
+llama.cpp, LM Studio, Groq, OpenRouter, Together...): everything provider-specific comes
+from the request (``request.provider``, ``request.base_url``, ``request.settings``).
+:class:`OpenAICompatible` builds such a provider in code.
+
+Settings (``request.settings``, from the provider's configuration table):
+
+- ``api_key_env``: the environment variable holding the key, read at request time.
+  Default ``OPENAI_API_KEY`` for ``openai``, ``<ID>_API_KEY`` for any other id.
+  ``""`` never sends a key.  Without a key no ``Authorization`` header is sent (keyless
+  local servers such as Ollama just work).  Keys never appear in errors or logs.
+- ``models``: the model ids (or ``{id, aliases, name, default}`` tables) the provider
+  offers; the first is the default.
+- ``headers``: extra HTTP headers (e.g. OpenRouter's ``HTTP-Referer``/``X-Title``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
+
+from chatplug import CompletionRequest, ModelInfo, hookimpl
+
+from .catalogue import (
+    DEFAULT_BASE_URL,
+    DEFAULT_PROVIDER,
+    OPENAI_MODELS,
+    async_refresh_models,
+    cache_path,
+    catalogue,
+    clear_cache,
+    default_key_env,
+    refresh_models,
+)
+from .provider import ALLOWED_OPTIONS, ChatStreamParser, __version__, build_payload, stream_chat
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+#: settings this plugin understands in a provider's configuration table (name → type)
+CHATPLUG_SETTINGS: Dict[str, Any] = {
+    "api_key_env": str,
+    "models": list,
+    "headers": dict,
+}
+
+
+@hookimpl
+def list_models() -> List[ModelInfo]:
+    """OpenAI's static catalogue, plus the models cached by :func:`refresh_models`."""
+    return catalogue(DEFAULT_PROVIDER)
+
+
+@hookimpl
+async def stream_completion(
+    request: CompletionRequest, session: "aiohttp.ClientSession"
+) -> AsyncIterator[str]:
+    """Stream ``POST {base_url}/chat/completions`` for any provider id."""
+    async for text in stream_chat(request, session):
+        yield text
+
+
+class OpenAICompatible:
+    """An OpenAI-compatible provider under its own id, for :meth:`chatplug.Registry.register`.
+
+    ``OpenAICompatible("ollama", base_url="http://127.0.0.1:11434/v1", models=["llama3.2"],
+    api_key_env="")`` serves provider ``ollama``; a per-call ``base_url`` or configured
+    one still wins over ``base_url`` here.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        base_url: Optional[str] = None,
+        models: Optional[Sequence[Any]] = None,
+        api_key_env: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        default: Optional[str] = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url
+        self.models = list(models or ())
+        self.default = default
+        self.settings: Dict[str, Any] = {}
+        if api_key_env is not None:
+            self.settings["api_key_env"] = api_key_env
+        if headers:
+            self.settings["headers"] = dict(headers)
+        if base_url:
+            self.settings["base_url"] = base_url
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible({self.provider!r}, base_url={self.base_url!r})"
+
+    @hookimpl
+    def list_models(self) -> List[ModelInfo]:
+        return catalogue(self.provider, self.models, self.default)
+
+    @hookimpl
+    async def stream_completion(
+        self, request: CompletionRequest, session: "aiohttp.ClientSession"
+    ) -> AsyncIterator[str]:
+        settings = {**self.settings, **request.settings}
+        async for text in stream_chat(_with_settings(request, settings), session):
+            yield text
+
+
+def _with_settings(request: CompletionRequest, settings: Dict[str, Any]) -> CompletionRequest:
+    from dataclasses import replace
+
+    return replace(request, settings=settings)
+
+
+def configured_provider(name: str, settings: Mapping[str, Any]) -> OpenAICompatible:
+    """The provider object for a configuration table ``[providers.<name>]``."""
+    return OpenAICompatible(
+        name,
+        base_url=settings.get("base_url"),
+        models=settings.get("models"),
+        api_key_env=settings.get("api_key_env"),
+        headers=settings.get("headers"),
+        default=settings.get("default_model"),
+    )
+
+
+__all__ = [
+    "ALLOWED_OPTIONS",
+    "CHATPLUG_SETTINGS",
+    "DEFAULT_BASE_URL",
+    "OPENAI_MODELS",
+    "ChatStreamParser",
+    "OpenAICompatible",
+    "__version__",
+    "async_refresh_models",
+    "build_payload",
+    "cache_path",
+    "catalogue",
+    "clear_cache",
+    "configured_provider",
+    "default_key_env",
+    "list_models",
+    "refresh_models",
+    "stream_completion",
+]
