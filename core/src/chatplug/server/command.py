@@ -1,0 +1,175 @@
+"""``chatplug serve``: the click command (imports aiohttp only when it runs)."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+
+import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
+DEFAULT_GRACE = 30.0
+#: pending connections the listening socket queues (the kernel caps it at somaxconn)
+BACKLOG = 4096
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
+    """``PROVIDER=URL`` pairs as a dict (a click parameter error when malformed)."""
+    urls: Dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise click.BadParameter(
+                f"expected PROVIDER=URL, got {value!r}", param_hint="--base-url"
+            )
+        urls[name.strip()] = url.strip()
+    return urls
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port, printed at startup).",
+)
+@click.option(
+    "--api-key",
+    envvar="CHATPLUG_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="Require 'Authorization: Bearer KEY' on every /v1 request (env CHATPLUG_API_KEY).",
+)
+@click.option(
+    "--insecure-public",
+    is_flag=True,
+    help="Allow listening on a non-loopback address without an API key.",
+)
+@click.option(
+    "--grace",
+    default=DEFAULT_GRACE,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds running requests may take to finish after SIGTERM/SIGINT.",
+)
+@click.option(
+    "--base-url",
+    "base_urls",
+    multiple=True,
+    metavar="PROVIDER=URL",
+    help="Send a provider's requests to URL (repeatable; also CHATPLUG_<PROVIDER>_BASE_URL).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds to wait for the upstream's first chunk and between chunks.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=None,
+    help="Retries of a failing upstream before answering an error [default: 2].",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(1024),
+    default=None,
+    metavar="BYTES",
+    help="Largest accepted request body [default: 8 MiB].",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="One JSON line per request on stderr [default: on].",
+)
+def serve_command(
+    host: str,
+    port: int,
+    api_key: Optional[str],
+    insecure_public: bool,
+    grace: float,
+    base_urls: Tuple[str, ...],
+    timeout: Optional[float],
+    retries: Optional[int],
+    max_body: Optional[int],
+    access_log: Optional[bool],
+) -> None:
+    """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
+    api_key = api_key or None
+    if api_key is None and not is_loopback(host) and not insecure_public:
+        raise click.UsageError(
+            f"refusing to listen on {host!r} without an API key: anyone on the network could "
+            "use it. Pass --api-key (or set CHATPLUG_API_KEY), or --insecure-public."
+        )
+    urls = parse_base_urls(base_urls)
+
+    import asyncio
+
+    from .app import create_app
+
+    app = create_app(
+        api_key=api_key or "",
+        base_urls=urls,
+        timeout=timeout,
+        retries=retries,
+        max_body=max_body,
+        access_log=access_log,
+    )
+    if api_key is None and not is_loopback(host):
+        click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
+    try:
+        asyncio.run(serve(app, host, port, grace))
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+
+async def serve(app: "web.Application", host: str, port: int, grace: float) -> None:
+    """Run ``app`` until SIGTERM/SIGINT, then let running requests finish for ``grace`` s."""
+    import asyncio
+    import signal
+
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    try:
+        site = web.TCPSite(runner, host, port, backlog=BACKLOG)
+        await site.start()
+        for address in runner.addresses:
+            bound_host, bound_port = address[0], address[1]
+            if ":" in bound_host:
+                bound_host = f"[{bound_host}]"
+            click.echo(f"chatplug serve: listening on http://{bound_host}:{bound_port}", err=True)
+        sys.stderr.flush()
+        await stop.wait()
+        click.echo(f"chatplug serve: shutting down (grace {grace:g}s)", err=True)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()

@@ -1,0 +1,72 @@
+"""Fixtures: the scripted provider's upstream, and the real server as a subprocess.
+
+The scripted provider (``fakeplugin/chatplug_servertest.py``) is made installable for
+the server subprocess by a ``.dist-info`` written into a temporary directory that goes
+on ``PYTHONPATH``, so the server discovers it through its entry points like any plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+from chatplug.emulation import EmulatorThread, RunningEmulator
+
+HERE = Path(__file__).parent
+FAKEPLUGIN = HERE / "fakeplugin"
+PROVIDERS = "servertest,servertwo"
+
+if str(FAKEPLUGIN) not in sys.path:
+    sys.path.insert(0, str(FAKEPLUGIN))
+
+import chatplug_servertest  # noqa: E402
+from server_harness import ServerProcess, start_server  # noqa: E402
+
+
+def write_dist_info(root: Path) -> Path:
+    """A minimal installed-distribution record registering the scripted providers."""
+    info = root / "chatplug_servertest-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: chatplug-servertest\nVersion: 0.1\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[chatplug.providers]\n"
+        "servertest = chatplug_servertest\n"
+        "servertwo = chatplug_servertest:second\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """Environment for a server subprocess that loads only the scripted providers."""
+    root = write_dist_info(tmp_path_factory.mktemp("site"))
+    env = dict(os.environ)
+    paths = [str(FAKEPLUGIN), str(root)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["CHATPLUG_PLUGINS"] = PROVIDERS
+    env.pop("CHATPLUG_API_KEY", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[RunningEmulator]:
+    """The scripted upstream, in a background thread of the test process."""
+    with EmulatorThread(chatplug_servertest.emulator()) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def server(plugin_env: Dict[str, str], upstream: RunningEmulator) -> Iterator[ServerProcess]:
+    """One server for a module's tests: short timeouts, no retries, no API key."""
+    process = start_server(plugin_env, upstream, "--timeout", "2", "--retries", "0")
+    yield process
+    process.stop()

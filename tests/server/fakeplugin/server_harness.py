@@ -1,0 +1,95 @@
+"""Test harness for the server tests: the server as a subprocess (imported by tests)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+from chatplug.emulation import RunningEmulator
+
+STARTUP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """``chatplug serve`` running as a subprocess; ``lines`` collects its stderr."""
+
+    def __init__(self, args: Sequence[str], env: Dict[str, str]) -> None:
+        self.args = list(args)
+        self.proc = subprocess.Popen(
+            self.args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: List[str] = []
+        self.url: Optional[str] = None
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            if "listening on http://" in line and self.url is None:
+                self.url = line.split("listening on ", 1)[1].strip()
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> "ServerProcess":
+        self._ready.wait(timeout)
+        if self.url is None:
+            self.stop()
+            raise AssertionError("the server did not start:\n" + "\n".join(self.lines))
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def wait_for_line(self, needle: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if needle in line:
+                    return line
+            time.sleep(0.02)
+        raise AssertionError(f"no stderr line contains {needle!r}:\n" + "\n".join(self.lines))
+
+
+def serve_args(*extra: str) -> List[str]:
+    """The command line of ``chatplug serve`` with ``extra`` options."""
+    return [sys.executable, "-m", "chatplug.server", *extra]
+
+
+def start_server(env: Dict[str, str], upstream: RunningEmulator, *extra: str) -> ServerProcess:
+    args = serve_args(
+        "--port",
+        "0",
+        "--base-url",
+        f"servertest={upstream.url}",
+        "--base-url",
+        f"servertwo={upstream.url}",
+        *extra,
+    )
+    return ServerProcess(args, env).wait_ready()
