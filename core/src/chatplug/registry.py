@@ -10,12 +10,12 @@ loads.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import sys
 from dataclasses import dataclass, replace
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
     Callable,
@@ -23,17 +23,18 @@ from typing import (
     FrozenSet,
     Iterable,
     List,
+    Mapping,
     Optional,
     Sequence,
     Tuple,
 )
 
-import pluggy
-
-from . import hookspecs
-from .errors import ModelNotFoundError, PluginLoadError, ProviderNotFoundError
+from .errors import ChatplugError, ModelNotFoundError, PluginLoadError, ProviderNotFoundError
 from .messages import format_prompt as default_format_prompt
 from .types import CompletionRequest, Message, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pluggy
 
 if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
     from importlib import metadata
@@ -109,6 +110,8 @@ class Provider:
         self._hooks = hooks
         self._models: Optional[Tuple[ModelInfo, ...]] = None
         self._lookup: Dict[str, ModelInfo] = {}
+        #: settings every request to this provider carries (``CompletionRequest.settings``)
+        self.settings: Dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<Provider {self.name!r} from {self.info.distribution or self.info.value}>"
@@ -215,12 +218,25 @@ class Registry:
                 frozenset(enabled) if enabled is not None and enabled is not False else None
             )
         self._discover = discover
-        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        self._pm.add_hookspecs(hookspecs)
+        self._manager: Optional["pluggy.PluginManager"] = None
         self._infos: Optional[Dict[str, PluginInfo]] = None
         self._entries: Dict[str, "metadata.EntryPoint"] = {}
         self._providers: Dict[str, Provider] = {}
         self._all_loaded = False
+        #: virtual providers: id -> (serving plugin's id, model ids, settings)
+        self._virtual: Dict[str, Tuple[str, Tuple[str, ...], Dict[str, Any]]] = {}
+
+    @property
+    def _pm(self) -> "pluggy.PluginManager":
+        """The pluggy manager, created on first load (listing plugins never needs it)."""
+        if self._manager is None:
+            import pluggy
+
+            from . import hookspecs
+
+            self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+            self._manager.add_hookspecs(hookspecs)
+        return self._manager
 
     # discovery -----------------------------------------------------------------
 
@@ -292,7 +308,76 @@ class Registry:
             self._all_loaded = True
         return [self._providers[name] for name in sorted(self._providers)]
 
+    def add_virtual_provider(
+        self,
+        name: str,
+        plugin: str,
+        *,
+        models: Sequence[str] = (),
+        settings: Optional[Mapping[str, Any]] = None,
+    ) -> PluginInfo:
+        """Declare provider ``name`` served by the hooks of provider ``plugin``.
+
+        Nothing is imported until it is used.  Its catalogue is ``models`` (the first is the
+        default), or else the serving plugin's own; ``settings`` reach the plugin as
+        ``CompletionRequest.settings`` (e.g. ``api_key_env``).  Declaring ``name`` again
+        replaces it; an installed provider's id cannot be reused.
+        """
+        if not PROVIDER_ID.match(name):
+            raise ValueError(f"invalid provider id {name!r}: use lowercase letters, digits and '-'")
+        infos = self._plugin_infos()
+        if name == plugin or (name in infos and name not in self._virtual):
+            raise ValueError(f"provider id {name!r} is already taken by an installed plugin")
+        if plugin in self._virtual:
+            raise ValueError(f"{name!r} must be served by an installed plugin, not {plugin!r}")
+        if isinstance(models, str) or not all(isinstance(m, str) and m for m in models):
+            raise ValueError(f"models of {name!r} must be a list of non-empty strings")
+        base = infos.get(plugin)
+        info = PluginInfo(
+            name,
+            base.distribution if base else None,
+            base.version if base else None,
+            f"{plugin} (virtual)",
+        )
+        if self._enabled is not None and name not in self._enabled:
+            info.status = DISABLED
+        infos[name] = info
+        self._virtual[name] = (plugin, tuple(models), dict(settings or {}))
+        self._providers.pop(name, None)
+        self._all_loaded = False
+        return info
+
+    def disable(self, name: str) -> None:
+        """Leave provider ``name`` out (``enabled = false`` in the configuration)."""
+        info = self._plugin_infos().get(name)
+        if info is not None:
+            info.status = DISABLED
+        self._providers.pop(name, None)
+
+    def _load_virtual(self, info: PluginInfo) -> Provider:
+        plugin, models, settings = self._virtual[info.name]
+        try:
+            base = self.provider(plugin)
+        except ChatplugError as error:
+            raise self._fail(
+                info, f"served by plugin {plugin!r}, which cannot load: {error.message}"
+            ) from error
+        name = info.name
+        hooks = dict(base._hooks)
+        if models:
+            catalogue = [ModelInfo(m, name, default=i == 0) for i, m in enumerate(models)]
+            hooks["list_models"] = lambda: catalogue
+        else:
+            hooks["list_models"] = lambda: [replace(m, provider=name) for m in base.models()]
+        provider = Provider(name, base.plugin, info, hooks)
+        provider.settings = dict(settings)
+        info.status, info.error = LOADED, None
+        self._providers[name] = provider
+        return provider
+
     def _load(self, info: PluginInfo) -> Provider:
+        if info.name in self._virtual:
+            return self._load_virtual(info)
         try:
             plugin = self._entries[info.name].load()
         except Exception as error:  # a broken plugin must not take the core down
@@ -308,6 +393,10 @@ class Registry:
             raise self._fail(info, f"invalid hooks: {error}") from error
         hooks = {}
         problems = []
+        import inspect
+
+        from .hookspecs import REQUIRED_HOOKS
+
         for caller in self._pm.get_hookcallers(plugin) or []:
             if not caller.has_spec():
                 problems.append(f"unknown hook {caller.name!r}")
@@ -317,7 +406,7 @@ class Registry:
                     hooks[caller.name] = impl.function
         problems += [
             f"missing required hook {hook!r}"
-            for hook in hookspecs.REQUIRED_HOOKS
+            for hook in REQUIRED_HOOKS
             if hook not in hooks
         ]
         stream = hooks.get("stream_completion")
