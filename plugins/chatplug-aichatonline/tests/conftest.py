@@ -1,0 +1,217 @@
+"""Fixtures: the emulator, a scripted upstream, a forward HTTP proxy, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
+
+import aiohttp
+import pytest
+from aiohttp import web
+from chatplug import CompletionRequest, Registry, Timeout
+from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, stream_completion
+from chatplug_aichatonline.emulator import create_app
+from yarl import URL
+
+RunHook = Callable[..., Awaitable[List[str]]]
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """Only this plugin, whatever else is installed in the environment."""
+    return Registry(enabled=["aichatonline"])
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    async with run_emulator(create_app()) as running:
+        yield running
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def make_request(
+    prompt: str = "hi", *, base_url: Optional[str] = None, proxy: Optional[str] = None
+) -> CompletionRequest:
+    return CompletionRequest(
+        provider="aichatonline",
+        model="gpt-4o-mini",
+        messages=({"role": "user", "content": prompt},),
+        prompt=prompt,
+        proxy=proxy,
+        base_url=base_url,
+        timeout=Timeout(connect=10, first_byte=30, idle=30, total=60),
+    )
+
+
+@pytest.fixture(name="make_request")
+def make_request_fixture() -> Callable[..., CompletionRequest]:
+    return make_request
+
+
+@pytest.fixture
+def run_hook(session: aiohttp.ClientSession) -> RunHook:
+    """Call the plugin's ``stream_completion`` directly (no core retries) and collect it."""
+
+    async def run(
+        base_url: Optional[str],
+        prompt: str = "hi",
+        *,
+        proxy: Optional[str] = None,
+        on: Optional[aiohttp.ClientSession] = None,
+    ) -> List[str]:
+        request = make_request(prompt, base_url=base_url, proxy=proxy)
+        return [piece async for piece in stream_completion(request, on or session)]
+
+    return run
+
+
+@dataclass
+class Script:
+    """A scripted upstream: getUniqueId and chat answer exactly what the test sets."""
+
+    chunks: List[bytes] = field(
+        default_factory=lambda: [b'{"data":{"message":"Hi"}}\n', b'{"data":{"message":"!"}}\n']
+    )
+    status: int = 200
+    body: bytes = b""
+    headers: Dict[str, str] = field(default_factory=dict)
+    id_status: int = 200
+    id_body: bytes = b'{"code":200,"data":"id-1"}'
+    #: chat answers 401 to these ids (before looking at ``status``)
+    rejected_ids: List[str] = field(default_factory=list)
+    #: cut the connection after the chunks instead of ending the body properly
+    cut: bool = False
+    gets: int = 0
+    posts: List[Dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(UNIQUE_ID_PATH, self._unique_id)
+        app.router.add_post(CHAT_PATH, self._chat)
+        return app
+
+    async def _unique_id(self, request: web.Request) -> web.Response:
+        self.gets += 1
+        return web.Response(
+            status=self.id_status, body=self.id_body, content_type="application/json"
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.posts.append({"headers": dict(request.headers), "body": await request.json()})
+        if request.headers.get("UniqueId") in self.rejected_ids:
+            return web.json_response({"code": 401, "message": "UniqueId expired"}, status=401)
+        if self.status != 200:
+            return web.Response(status=self.status, body=self.body, headers=self.headers)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        if self.cut:
+            response.content_length = sum(map(len, self.chunks)) + 1000
+        await response.prepare(request)
+        for chunk in self.chunks:
+            await response.write(chunk)
+        if self.cut:
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        await response.write_eof()
+        return response
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Script]:
+    script = Script()
+    async with run_emulator(script.app()) as running:
+        script.url = running.url
+        yield script
+
+
+class ForwardProxy:
+    """A tiny HTTP forward proxy (absolute-form requests, one request per connection)."""
+
+    def __init__(self) -> None:
+        self.requests: List[Tuple[str, str]] = []
+        self.url = ""
+        self._server: Optional[asyncio.AbstractServer] = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, target, version = request_line.split(" ")
+            self.requests.append((method, target))
+            url = URL(target)
+            headers = [
+                line
+                for line in header_lines
+                if line and not line.lower().startswith(("proxy-", "connection:"))
+            ]
+            length = next(
+                (
+                    int(line.split(":", 1)[1])
+                    for line in headers
+                    if line.lower().startswith("content-length:")
+                ),
+                0,
+            )
+            body = await reader.readexactly(length) if length else b""
+            up_reader, up_writer = await asyncio.open_connection(url.host, url.port)
+            origin_form = url.raw_path_qs
+            up_writer.write(
+                f"{method} {origin_form} {version}\r\n".encode("latin-1")
+                + "".join(f"{line}\r\n" for line in headers).encode("latin-1")
+                + b"Connection: close\r\n\r\n"
+                + body
+            )
+            await up_writer.drain()
+            while True:
+                data = await up_reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+            up_writer.close()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[ForwardProxy]:
+    forward = ForwardProxy()
+    await forward.start()
+    yield forward
+    await forward.close()
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``check`` until it holds (generous: the test machine is shared and slow)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[bool]]:
+    return eventually
