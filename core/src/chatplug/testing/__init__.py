@@ -1,0 +1,78 @@
+"""The plugin author kit: test helpers, pytest fixtures and the conformance suite.
+
+Importable without pytest (only :mod:`chatplug.testing.plugin` needs it).  Names load
+lazily, so importing this package (as pytest does for the ``pytest11`` plugin) is cheap.
+
+- :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
+  exactly as scripted (status, headers, chunks, delays, then finish, close, reset or hang)
+  and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`).
+- :class:`ForwardProxy`: a recording HTTP forward proxy on 127.0.0.1.
+- :func:`start_emulator` / :func:`emulator_thread`: run a plugin's emulator on 127.0.0.1.
+- :func:`make_client` / :func:`make_registry`: a client bound to one provider.
+- :func:`conformance_tests` / :func:`run_conformance`: the conformance suite
+  (:mod:`chatplug.testing.conformance`).
+- pytest fixtures (registered by the ``pytest11`` entry point, :mod:`chatplug.testing.plugin`):
+  ``chatplug_client``, ``chatplug_sync_client``, ``chatplug_emulator``,
+  ``scripted_upstream``, ``forward_proxy``; option ``--chatplug PROVIDER``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .proxy import ForwardProxy, ProxiedRequest
+    from .upstream import (
+        ConnectionRecord,
+        RecordedRequest,
+        Reply,
+        ScriptedUpstream,
+        split_bytes,
+        split_utf8,
+    )
+
+_NAMES: Dict[str, str] = {
+    "ConnectionRecord": "upstream",
+    "RecordedRequest": "upstream",
+    "Reply": "upstream",
+    "ScriptedUpstream": "upstream",
+    "split_bytes": "upstream",
+    "split_utf8": "upstream",
+    "ForwardProxy": "proxy",
+    "ProxiedRequest": "proxy",
+    "emulator_thread": "helpers",
+    "make_client": "helpers",
+    "make_registry": "helpers",
+    "start_emulator": "helpers",
+    "CHECKS": "conformance",
+    "Check": "conformance",
+    "CheckResult": "conformance",
+    "ConformanceFailure": "conformance",
+    "conformance_tests": "conformance",
+    "run_conformance": "conformance",
+}
+
+__all__ = [
+    "ConnectionRecord",
+    "ForwardProxy",
+    "ProxiedRequest",
+    "RecordedRequest",
+    "Reply",
+    "ScriptedUpstream",
+    "split_bytes",
+    "split_utf8",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatplug.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> Any:
+    return sorted(list(globals()) + list(_NAMES))
