@@ -37,7 +37,7 @@ async def test_async_client_sends_the_rendered_conversation_as_the_prompt(
 ) -> None:
     async with AsyncClient(registry=registry) as client:
         await client.complete(CONVERSATION, provider="aichatonline", base_url=emulator.url)
-    post = [r for r in emulator.app[REQUESTS] if r["method"] == "POST"][0]
+    post = next(r for r in emulator.app[REQUESTS] if r["method"] == "POST")
     assert b"System: Be brief.\\nUser: Hi\\nAssistant: Hello!\\nUser: Quelle" in post["body"]
 
 
