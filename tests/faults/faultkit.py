@@ -122,6 +122,7 @@ class Conn:
         self.writer.write(data)
         await self.writer.drain()
         self.sent += len(data)
+        self.server.bytes_sent += len(data)
 
     async def head(
         self,
@@ -189,7 +190,9 @@ class Scripted:
     def __init__(self, *scripts: Script) -> None:
         self.scripts = list(scripts)
         self.requests: List[Seen] = []
-        self.connections = 0
+        self.connections = 0  # TCP connections accepted
+        self.exchanges = 0  # scripts run (one per request, keep-alive included)
+        self.bytes_sent = 0
         self.client_closed = 0  # connections the client closed while the script waited
         self.closed_event = asyncio.Event()
         self._server: Optional[asyncio.base_events.Server] = None
@@ -213,24 +216,30 @@ class Scripted:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+        if self.errors and exc_info[0] is None:
+            raise AssertionError(f"the upstream's script failed: {self.errors[0]!r}")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.append(task)
-        script = self.scripts[min(self.connections, len(self.scripts) - 1)]
         self.connections += 1
         conn = Conn(reader, writer, self)
         try:
-            await script(conn)
-            # wait for the client to close (or to send another request on keep-alive)
-            await conn.stall(limit=5.0)
+            while True:  # one script per exchange; keep-alive connections run the next one
+                script = self.scripts[min(self.exchanges, len(self.scripts) - 1)]
+                self.exchanges += 1
+                await script(conn)
+                more = await asyncio.wait_for(reader.read(65536), 5.0)
+                if not more:  # the client closed its side
+                    break
+                reader.feed_data(more)  # a new request on the same connection
             self.client_closed += 1
             self.closed_event.set()
         except (ConnectionError, asyncio.IncompleteReadError):
             self.client_closed += 1
             self.closed_event.set()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, asyncio.TimeoutError):
             pass
         except Exception as error:  # a broken script must fail the test, not hide
             self.errors.append(error)
