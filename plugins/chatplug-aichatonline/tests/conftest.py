@@ -13,6 +13,7 @@ from chatplug import CompletionRequest, Registry, Timeout
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, stream_completion
 from chatplug_aichatonline.emulator import create_app
+from multidict import CIMultiDict
 from yarl import URL
 
 RunHook = Callable[..., Awaitable[List[str]]]
@@ -105,7 +106,7 @@ class Script:
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        self.posts.append({"headers": dict(request.headers), "body": await request.json()})
+        self.posts.append({"headers": CIMultiDict(request.headers), "body": await request.json()})
         if request.headers.get("UniqueId") in self.rejected_ids:
             return web.json_response({"code": 401, "message": "UniqueId expired"}, status=401)
         if self.status != 200:

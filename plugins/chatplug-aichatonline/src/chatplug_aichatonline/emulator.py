@@ -28,6 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 from aiohttp import web
 from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
+from multidict import CIMultiDict
 
 UNIQUE_ID_PATH = "/api/v1/user/getUniqueId"
 CHAT_PATH = "/aichatonline/api/chat/gpt"
@@ -69,7 +70,7 @@ def _log(request: web.Request, body: Optional[bytes]) -> None:
             "method": request.method,
             "path": request.path,
             "query": dict(request.query),
-            "headers": dict(request.headers),
+            "headers": CIMultiDict(request.headers),
             "body": body,
         }
     )
