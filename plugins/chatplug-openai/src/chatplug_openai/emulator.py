@@ -27,7 +27,6 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from aiohttp import web
-
 from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
 
 from .catalogue import OPENAI_MODELS

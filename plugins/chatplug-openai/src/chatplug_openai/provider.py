@@ -161,7 +161,17 @@ class ChatStreamParser:
     stream said.  An ``{"error": ...}`` event raises the matching typed error.
     """
 
-    __slots__ = ("provider", "done", "finish_reason", "usage", "model", "id", "_sse", "_key")
+    __slots__ = (
+        "_error",
+        "_key",
+        "_sse",
+        "done",
+        "finish_reason",
+        "id",
+        "model",
+        "provider",
+        "usage",
+    )
 
     def __init__(self, provider: str = DEFAULT_PROVIDER, key: Optional[str] = None) -> None:
         self.provider = provider
@@ -172,16 +182,25 @@ class ChatStreamParser:
         self.id: Optional[str] = None
         self._sse = SSEDecoder()
         self._key = key
+        self._error: Optional[UpstreamError] = None
 
     def feed(self, chunk: bytes) -> List[str]:
         texts: List[str] = []
+        if self._error is not None:
+            raise self._error
         if self.done:
             return texts
         for data in self._sse.feed(chunk):
             if data == "[DONE]":
                 self.done = True
                 break
-            text = self._event(data)
+            try:
+                text = self._event(data)
+            except UpstreamError as error:
+                if not texts:
+                    raise
+                self._error = error  # the text before the error comes out first
+                break
             if text:
                 texts.append(text)
         return texts
@@ -221,6 +240,8 @@ class ChatStreamParser:
 
     def close(self) -> None:
         """End of the response: it must have ended with ``data: [DONE]``."""
+        if self._error is not None:
+            raise self._error
         if self.done:
             return
         rest = self._sse.close()
