@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from chatplug.emulation import RunningEmulator
 
@@ -93,3 +94,28 @@ def start_server(env: Dict[str, str], upstream: RunningEmulator, *extra: str) ->
         *extra,
     )
     return ServerProcess(args, env).wait_ready()
+
+
+def access_entries(server: ServerProcess) -> List[Dict[str, Any]]:
+    """The JSON access-log lines the server printed so far."""
+    entries = []
+    for line in list(server.lines):
+        if line.startswith("{"):
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+    return entries
+
+
+def wait_for_entry(
+    server: ServerProcess, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 10.0
+) -> Dict[str, Any]:
+    """The first access-log entry matching ``predicate`` (waiting for it to be printed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in access_entries(server):
+            if predicate(entry):
+                return entry
+        time.sleep(0.02)
+    raise AssertionError("no matching access-log entry:\n" + "\n".join(server.lines))
