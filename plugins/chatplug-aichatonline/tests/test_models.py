@@ -20,8 +20,7 @@ def test_model_metadata_has_url_working_and_capabilities() -> None:
     assert metadata["url"] == SITE_URL
     assert metadata["api_url"] == API_URL
     assert metadata["working"] is True
-    assert metadata["capabilities"]["streaming"] is True
-    assert metadata["capabilities"]["history"] is False
+    assert set(metadata["capabilities"]) == {"chat", "streaming", "system-prompt"}
 
 
 def test_registry_loads_the_provider_from_its_entry_point(registry: Registry) -> None:

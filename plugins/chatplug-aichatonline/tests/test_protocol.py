@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any, Callable, Dict, List
 
 import aiohttp
 import chatplug_aichatonline
 import pytest
-from chatplug import AuthenticationError, CompletionRequest
+from chatplug import (
+    AsyncClient,
+    AuthenticationError,
+    CompletionRequest,
+    InvalidRequestError,
+    Registry,
+)
 from chatplug.emulation import RunningEmulator
-from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, UNIQUE_IDS, stream_completion
+from chatplug_aichatonline import (
+    CHAT_PATH,
+    UNIQUE_ID_PATH,
+    UNIQUE_IDS,
+    prompt_of,
+    stream_completion,
+)
 from chatplug_aichatonline.emulator import REQUESTS
 from chatplug_aichatonline.emulator import UNIQUE_IDS as ISSUED
 
@@ -206,3 +219,38 @@ async def test_a_dead_proxy_fails_the_request_instead_of_going_direct(
             async for _ in stream_completion(request, session):
                 pass
     assert emulator.app[REQUESTS] == []
+
+
+def test_without_a_system_option_the_rendered_prompt_is_sent_as_is(
+    make_request: Callable[..., CompletionRequest],
+) -> None:
+    request = make_request("hello")
+    assert prompt_of(request) == "hello"
+
+
+def test_the_system_option_is_rendered_in_front_of_the_conversation(
+    make_request: Callable[..., CompletionRequest],
+) -> None:
+    request = replace(make_request("hello"), options={"system": "Be brief.", "temperature": 0.2})
+    assert prompt_of(request) == "System: Be brief.\nUser: hello\nAssistant:"
+
+
+def test_a_non_string_system_option_is_an_invalid_request(
+    make_request: Callable[..., CompletionRequest],
+) -> None:
+    with pytest.raises(InvalidRequestError):
+        prompt_of(replace(make_request("hello"), options={"system": 3}))
+
+
+async def test_options_other_than_system_are_not_sent(
+    emulator: RunningEmulator, registry: Registry
+) -> None:
+    async with AsyncClient(registry=registry, base_urls={"aichatonline": emulator.url}) as client:
+        reply = await client.complete(
+            "hi", provider="aichatonline", system="Be brief.", temperature=0.3, stream=False
+        )
+    (post,) = requests(emulator, "POST")
+    body = json.loads(post["body"])
+    assert set(body) == {"conversationId", "prompt"}
+    assert body["prompt"] == "System: Be brief.\nUser: hi\nAssistant:"
+    assert reply.endswith("you said: hi (turn 1)")

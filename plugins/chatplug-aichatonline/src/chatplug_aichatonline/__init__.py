@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Optional, Tupl
 from chatplug import (
     AuthenticationError,
     CompletionRequest,
+    InvalidRequestError,
     ModelInfo,
     StreamProtocolError,
     browser_headers,
     hookimpl,
     open_stream,
 )
+from chatplug import format_prompt as default_format_prompt
 from chatplug.decoders import DEFAULT_MAX_SIZE, LineDecoder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,12 +70,7 @@ def list_models() -> List[ModelInfo]:
                 "url": SITE_URL,
                 "api_url": API_URL,
                 "working": True,
-                "capabilities": {
-                    "streaming": True,
-                    "history": False,
-                    "system_prompt": False,
-                    "auth": False,
-                },
+                "capabilities": ("chat", "streaming", "system-prompt"),
             },
         )
     ]
@@ -85,7 +82,7 @@ async def stream_completion(
 ) -> AsyncIterator[str]:
     """Stream the answer's text pieces (see the module docstring for the protocol)."""
     base = request.url(API_URL)
-    body = {"conversationId": random_string(), "prompt": request.prompt}
+    body = {"conversationId": random_string(), "prompt": prompt_of(request)}
     async with contextlib.AsyncExitStack() as stack:
         # The 401 retry happens while *opening* the response, never around the yields.
         response = await _open_chat(stack, session, request, base, body)
@@ -95,6 +92,24 @@ async def stream_completion(
                 yield text
         for text in parser.close():
             yield text
+
+
+def prompt_of(request: CompletionRequest) -> str:
+    """The prompt to send: the rendered conversation, with the ``system`` option in front.
+
+    The upstream has no system prompt field: a ``system`` option is rendered like a first
+    ``system`` message (``System: ...``).  No other option is sent.
+    """
+    system = request.options.get("system")
+    if system is None:
+        return request.prompt
+    if not isinstance(system, str):
+        raise InvalidRequestError(
+            f"the system option must be a string, not {type(system).__name__}", provider=PROVIDER
+        )
+    if not system.strip():
+        return request.prompt
+    return default_format_prompt(({"role": "system", "content": system}, *request.messages))
 
 
 async def _open_chat(
@@ -338,6 +353,7 @@ __all__ = [
     "UniqueIdCache",
     "fetch_unique_id",
     "list_models",
+    "prompt_of",
     "random_string",
     "stream_completion",
 ]
