@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 import pytest
 from aiohttp import web
 from chatplug import CompletionRequest, Registry, Timeout
 from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.testing import ForwardProxy
 from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, stream_completion
 from chatplug_aichatonline.emulator import create_app
 from multidict import CIMultiDict
-from yarl import URL
 
 RunHook = Callable[..., Awaitable[List[str]]]
 
@@ -133,73 +133,11 @@ async def upstream() -> AsyncIterator[Script]:
         yield script
 
 
-class ForwardProxy:
-    """A tiny HTTP forward proxy (absolute-form requests, one request per connection)."""
-
-    def __init__(self) -> None:
-        self.requests: List[Tuple[str, str]] = []
-        self.url = ""
-        self._server: Optional[asyncio.AbstractServer] = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            method, target, version = request_line.split(" ")
-            self.requests.append((method, target))
-            url = URL(target)
-            headers = [
-                line
-                for line in header_lines
-                if line and not line.lower().startswith(("proxy-", "connection:"))
-            ]
-            length = next(
-                (
-                    int(line.split(":", 1)[1])
-                    for line in headers
-                    if line.lower().startswith("content-length:")
-                ),
-                0,
-            )
-            body = await reader.readexactly(length) if length else b""
-            up_reader, up_writer = await asyncio.open_connection(url.host, url.port)
-            origin_form = url.raw_path_qs
-            up_writer.write(
-                f"{method} {origin_form} {version}\r\n".encode("latin-1")
-                + "".join(f"{line}\r\n" for line in headers).encode("latin-1")
-                + b"Connection: close\r\n\r\n"
-                + body
-            )
-            await up_writer.drain()
-            while True:
-                data = await up_reader.read(65536)
-                if not data:
-                    break
-                writer.write(data)
-                await writer.drain()
-            up_writer.close()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-
 @pytest.fixture
 async def proxy() -> AsyncIterator[ForwardProxy]:
-    forward = ForwardProxy()
-    await forward.start()
-    yield forward
-    await forward.close()
+    """The core's recording forward proxy on 127.0.0.1."""
+    async with ForwardProxy() as forward:
+        yield forward
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:

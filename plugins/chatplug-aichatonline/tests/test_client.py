@@ -58,7 +58,7 @@ async def test_async_client_passes_its_proxy_to_the_plugin(
         registry=registry, base_urls={"aichatonline": emulator.url}, proxy=proxy.url
     ) as client:
         await client.complete("hi", provider="aichatonline")
-    assert [method for method, _ in proxy.requests] == ["GET", "POST"]
+    assert [r.method for r in proxy.requests] == ["GET", "POST"]
 
 
 def test_sync_client_streams_the_reply(registry: Registry) -> None:
