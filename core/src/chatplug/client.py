@@ -17,6 +17,7 @@ from typing import (
     Union,
 )
 
+from .config import ConfigInput, Route, mask_url, resolve_config, socks_connector
 from .errors import (
     AllProvidersFailedError,
     ChatplugError,
@@ -29,7 +30,7 @@ from .errors import (
 from .health import CircuitBreaker
 from .http import map_transport_error
 from .messages import MessagesInput, normalize_messages
-from .registry import PluginInfo, Provider, Registry, default_registry
+from .registry import PluginInfo, Provider, Registry
 from .types import CompletionRequest, Message, ModelInfo, RetryPolicy, Timeout
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +83,10 @@ class AsyncClient:
     providers); ``base_urls`` maps provider ids to URL overrides; ``proxy``, ``timeout``
     and ``retry`` are defaults for every call; ``fallback`` is ``"given"`` (the order) or
     ``"healthiest"`` (fewest recent failures first).
+
+    ``config`` is the configuration: ``None`` reads ``chatplug.toml`` (see
+    :mod:`chatplug.config`), ``False`` ignores it, or a path, a mapping or a
+    :class:`~chatplug.config.Config`.  Arguments beat the environment, which beats the file.
     """
 
     def __init__(
@@ -92,23 +97,30 @@ class AsyncClient:
         proxy: Optional[str] = None,
         timeout: TimeoutInput = None,
         retry: RetryInput = None,
-        fallback: str = ORDER_GIVEN,
+        fallback: Optional[str] = None,
         registry: Optional[Registry] = None,
         breaker: Optional[CircuitBreaker] = None,
         connection_limit: int = 0,
+        config: ConfigInput = None,
     ) -> None:
+        self.config = resolve_config(config)
+        defaults = self.config.defaults
+        fallback = fallback or defaults.fallback or ORDER_GIVEN
         if fallback not in (ORDER_GIVEN, ORDER_HEALTHIEST):
             raise ValueError(f"fallback must be 'given' or 'healthiest', not {fallback!r}")
-        self.registry = registry if registry is not None else default_registry()
-        self.order: Tuple[str, ...] = tuple(providers or ())
+        self.registry = self.config.registry(registry)
+        self.order: Tuple[str, ...] = tuple(providers or defaults.providers or ())
         self.base_urls: Dict[str, str] = dict(base_urls or {})
         self.proxy = proxy
-        self.timeout = Timeout.coerce(timeout)
-        self.retry = _retry_policy(retry)
+        self.default_model = defaults.model
+        self._timeout = Timeout.coerce(timeout) if timeout is not None else None
+        self.timeout = self._timeout or Timeout(**defaults.timeout)
+        self.retry = _retry_policy(retry) if retry is not None else defaults.retry or RetryPolicy()
         self.fallback = fallback
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self._connection_limit = connection_limit
         self._session: Optional["aiohttp.ClientSession"] = None
+        self._socks_sessions: Dict[str, "aiohttp.ClientSession"] = {}
 
     # lifecycle -----------------------------------------------------------------
 
@@ -124,6 +136,8 @@ class AsyncClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        while self._socks_sessions:
+            await self._socks_sessions.popitem()[1].close()
 
     @property
     def session(self) -> "aiohttp.ClientSession":
@@ -136,6 +150,41 @@ class AsyncClient:
                 timeout=self.timeout.client_timeout(),
             )
         return self._session
+
+    def _session_for(self, route: Route) -> "aiohttp.ClientSession":
+        """The pooled session, or for a SOCKS proxy one session per proxy (a connector)."""
+        if not route.socks or route.proxy is None:
+            return self.session
+        session = self._socks_sessions.get(route.proxy)
+        if session is None or session.closed:
+            import aiohttp
+
+            session = aiohttp.ClientSession(
+                connector=socks_connector(route.proxy, limit=self._connection_limit),
+                timeout=self.timeout.client_timeout(),
+            )
+            self._socks_sessions[route.proxy] = session
+        return session
+
+    def _routes(
+        self,
+        candidates: List[Tuple[Provider, ModelInfo]],
+        proxy: Optional[str],
+        base_url: Optional[str],
+        timeout: Optional[Timeout],
+    ) -> Dict[str, Tuple[Route, Mapping[str, Any]]]:
+        """Each candidate's route and settings (raises :class:`ConfigError` before any I/O)."""
+        routes: Dict[str, Tuple[Route, Mapping[str, Any]]] = {}
+        for provider, _model in candidates:
+            name = provider.name
+            route = self.config.route(
+                name,
+                base_url=base_url or self.base_urls.get(name),
+                proxy=proxy,
+                timeout=timeout,
+            )
+            routes[name] = (route, self.config.settings(provider))
+        return routes
 
     # discovery -----------------------------------------------------------------
 
@@ -170,16 +219,22 @@ class AsyncClient:
         ``options`` (``system``, ``temperature``, ...) are passed to the provider.
         """
         conversation = normalize_messages(messages)
+        if model is None and provider is None:
+            model = self.default_model
         candidates = self._candidates(model, provider)
+        routes = self._routes(
+            candidates,
+            proxy if proxy is not None else self.proxy,
+            base_url,
+            Timeout.coerce(timeout) if timeout is not None else self._timeout,
+        )
         stream = Stream()
         stream._agen = self._run(
             stream,
             candidates,
             conversation,
             {key: value for key, value in options.items() if value is not None},
-            proxy if proxy is not None else self.proxy,
-            base_url,
-            Timeout.coerce(timeout) if timeout is not None else self.timeout,
+            routes,
             _retry_policy(retry) if retry is not None else self.retry,
         )
         return stream
@@ -206,31 +261,31 @@ class AsyncClient:
         candidates: List[Tuple[Provider, ModelInfo]],
         messages: Tuple[Message, ...],
         options: Dict[str, Any],
-        proxy: Optional[str],
-        base_url: Optional[str],
-        timeout: Timeout,
+        routes: Mapping[str, Tuple[Route, Mapping[str, Any]]],
         retry: RetryPolicy,
     ) -> AsyncIterator[str]:
         errors: Dict[str, ChatplugError] = {}
         loop = asyncio.get_running_loop()
-        session = self.session
         breaker = self.breaker
         for provider, model in candidates:
             name = provider.name
             if len(candidates) > 1 and not breaker.available(name):
                 errors[name] = _resting(name, breaker.resting_for(name))
                 continue
+            route, settings = routes[name]
             try:
                 request = CompletionRequest(
                     provider=name,
                     model=model.id,
                     messages=messages,
                     prompt=provider.format_prompt(messages, model.id),
-                    options=options,
-                    proxy=proxy,
-                    base_url=base_url or self.base_urls.get(name),
-                    timeout=timeout,
+                    options={**route.options, **options} if route.options else options,
+                    proxy=None if route.socks else route.proxy,  # SOCKS: the session's connector
+                    base_url=route.base_url,
+                    timeout=route.timeout,
+                    settings=settings,
                 )
+                session = self._session_for(route)
             except Exception as error:
                 errors[name] = _as_chatplug_error(error, name, None)
                 continue
@@ -243,7 +298,7 @@ class AsyncClient:
                 agen: Optional[AsyncIterator[str]] = None
                 try:
                     agen = provider.stream(request, session)
-                    first = await _first_piece(agen, timeout.first_byte, loop)
+                    first = await _first_piece(agen, request.timeout.first_byte, loop)
                     stream.provider, stream.model = name, model.id
                     yielded = len(first)
                     stream.text_length = yielded
@@ -316,6 +371,16 @@ async def _first_nonempty(agen: AsyncIterator[str]) -> str:
 
 
 def _as_chatplug_error(
+    error: BaseException, provider: str, request: Optional[CompletionRequest]
+) -> ChatplugError:
+    mapped = _map_error(error, provider, request)
+    if "@" in mapped.message:  # never show credentials of proxy (or other) URLs
+        mapped.message = mask_url(mapped.message)
+        mapped.args = (mapped.message, *mapped.args[1:])
+    return mapped
+
+
+def _map_error(
     error: BaseException, provider: str, request: Optional[CompletionRequest]
 ) -> ChatplugError:
     if isinstance(error, ChatplugError):
