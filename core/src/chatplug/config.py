@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
@@ -183,7 +184,9 @@ class Config:
         self.path = path
         self.defaults = defaults if defaults is not None else Defaults()
         self.providers: Dict[str, ProviderConfig] = dict(providers or {})
-        self._settings: Dict[Tuple[str, int], Dict[str, Any]] = {}
+        self._settings: "weakref.WeakKeyDictionary[Provider, Dict[str, Any]]" = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -280,6 +283,8 @@ class Config:
 
     def apply(self, registry: "Registry") -> "Registry":
         """Add this configuration's virtual providers to ``registry`` and disable providers."""
+        if not self.changes_registry:
+            return registry
         known = {info.name for info in registry.plugins()}
         for table in self.providers.values():
             if not table.virtual:
@@ -306,6 +311,8 @@ class Config:
 
     def check(self, registry: "Registry") -> None:
         """Raise :class:`ConfigError` when the file names providers ``registry`` lacks."""
+        if not self.providers and not self.defaults.providers:
+            return
         known = {info.name for info in registry.plugins()}
         for table in self.providers.values():
             if table.name not in known:
@@ -402,17 +409,18 @@ class Config:
         type-checked (a :class:`ConfigError` otherwise) and unknown keys reported as a
         :class:`ConfigWarning`; undeclared plugins get every key unchecked.
         """
-        key = (provider.name, id(provider.plugin))
-        found = self._settings.get(key)
+        found = self._settings.get(provider)
         if found is not None:
             return found
+        table = self.providers.get(provider.name)
+        if table is None and not provider.settings:
+            return {}
         with self._lock:
-            table = self.providers.get(provider.name)
             values: Dict[str, Any] = dict(provider.settings)
             if table is not None:
                 values.update(table.extra)
             found = self._validate_settings(provider, values)
-            self._settings[key] = found
+            self._settings[provider] = found
         return found
 
     def _validate_settings(self, provider: "Provider", values: Dict[str, Any]) -> Dict[str, Any]:
