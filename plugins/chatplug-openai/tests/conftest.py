@@ -16,13 +16,13 @@ KEY_VARS = ("OPENAI_API_KEY", "OLLAMA_API_KEY", "MY_KEY", "GROQ_API_KEY")
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """No API keys, no proxies from the environment, a private model cache."""
+    """No API keys, proxies or config file from the environment; a private model cache."""
     for name in (*KEY_VARS, "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("CHATPLUG_PLUGINS", raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setenv("CHATPLUG_CACHE_DIR", str(cache))
-    monkeypatch.setenv("CHATPLUG_CONFIG", str(tmp_path / "no-such-chatplug.toml"))
+    monkeypatch.setenv("CHATPLUG_CONFIG", "")  # no configuration file
     yield cache
 
 

@@ -29,8 +29,8 @@ from .catalogue import (
     DEFAULT_PROVIDER,
     OPENAI_MODELS,
     async_refresh_models,
+    build_catalogue,
     cache_path,
-    catalogue,
     clear_cache,
     default_key_env,
     refresh_models,
@@ -40,10 +40,10 @@ from .provider import ALLOWED_OPTIONS, ChatStreamParser, __version__, build_payl
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-#: settings this plugin understands in a provider's configuration table (name → type)
+#: this plugin's own settings in a provider's configuration table (name → type), validated
+#: by the core's configuration layer and passed as ``CompletionRequest.settings``
 CHATPLUG_SETTINGS: Dict[str, Any] = {
     "api_key_env": str,
-    "models": list,
     "headers": dict,
 }
 
@@ -51,7 +51,7 @@ CHATPLUG_SETTINGS: Dict[str, Any] = {
 @hookimpl
 def list_models() -> List[ModelInfo]:
     """OpenAI's static catalogue, plus the models cached by :func:`refresh_models`."""
-    return catalogue(DEFAULT_PROVIDER)
+    return build_catalogue(DEFAULT_PROVIDER)
 
 
 @hookimpl
@@ -98,7 +98,7 @@ class OpenAICompatible:
 
     @hookimpl
     def list_models(self) -> List[ModelInfo]:
-        return catalogue(self.provider, self.models, self.default)
+        return build_catalogue(self.provider, self.models, self.default)
 
     @hookimpl
     async def stream_completion(
@@ -138,7 +138,7 @@ __all__ = [
     "async_refresh_models",
     "build_payload",
     "cache_path",
-    "catalogue",
+    "build_catalogue",
     "clear_cache",
     "configured_provider",
     "default_key_env",

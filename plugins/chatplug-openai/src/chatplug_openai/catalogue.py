@@ -81,7 +81,7 @@ def cached_model_ids(provider: str) -> List[str]:
     return [model for model in models if isinstance(model, str) and model]
 
 
-def catalogue(
+def build_catalogue(
     provider: str,
     configured: Optional[Sequence[Any]] = None,
     default: Optional[str] = None,
@@ -142,9 +142,9 @@ def _with_default(models: List[ModelInfo], default: Optional[str]) -> List[Model
 # --- refresh (opt-in, network) --------------------------------------------------------
 
 
-def _chat_model_ids(ids: Iterable[str], base_url: str) -> List[str]:
+def _chat_model_ids(ids: Iterable[str], provider: str) -> List[str]:
     ids = sorted(set(ids))
-    if base_url.rstrip("/") != DEFAULT_BASE_URL:
+    if provider != DEFAULT_PROVIDER:
         return ids
     return [model for model in ids if _CHAT.match(model) and not _NOT_CHAT.search(model)]
 
@@ -162,8 +162,9 @@ async def async_refresh_models(
     """Fetch ``GET {base_url}/models``, cache the ids for ``provider`` and return them.
 
     ``api_key`` defaults to the environment variable ``api_key_env`` (itself defaulting
-    to the provider's, see :func:`default_key_env`).  On OpenAI itself only chat models
-    are kept.  Raises the core's typed errors; the key never appears in them.
+    to the provider's, see :func:`default_key_env`).  For provider ``openai`` only chat
+    models are kept (no embeddings, audio or image models).  Raises the core's typed
+    errors; the key never appears in them.
     """
     import aiohttp
 
@@ -197,7 +198,7 @@ async def async_refresh_models(
     ids = [
         item["id"] for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)
     ]
-    models = _chat_model_ids(ids, base)
+    models = _chat_model_ids(ids, provider)
     write_cache(provider, models, base)
     return models
 
