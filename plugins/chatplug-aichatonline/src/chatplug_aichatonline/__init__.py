@@ -25,7 +25,16 @@ import contextlib
 import json
 import secrets
 import weakref
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncContextManager,
+    AsyncIterator,
+    Dict,
+    List,
+    Optional,
+    Tuple,
+)
 
 from chatplug import (
     AuthenticationError,
@@ -136,7 +145,7 @@ def _post(
     base: str,
     body: Dict[str, str],
     unique_id: str,
-) -> Any:
+) -> "AsyncContextManager[aiohttp.ClientResponse]":
     headers = _headers(accept="*/*")
     headers[UNIQUE_ID_HEADER] = unique_id
     return open_stream(session, request, "POST", base + CHAT_PATH, headers=headers, json=body)
