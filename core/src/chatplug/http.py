@@ -172,4 +172,10 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
         return UpstreamTimeoutError("total", timeout.total, provider=provider)
     if isinstance(error, OSError):
         return UpstreamConnectionError(f"{type(error).__name__}: {error}", provider=provider)
+    if type(error).__module__.split(".")[0] in ("aiohttp_socks", "python_socks"):
+        return UpstreamConnectionError(  # a SOCKS proxy failed (connect, auth or tunnel)
+            f"SOCKS proxy: {error}",
+            provider=provider,
+            hint="Check the proxy URL, its credentials, and that the proxy is running.",
+        )
     return None
