@@ -387,11 +387,23 @@ class BrokenPlugin(_Plugin):
         yield ""  # pragma: no cover - makes this an async generator
 
 
+class HalfBrokenPlugin(_Plugin):
+    """A plugin bug after text: yields ``"abc"`` then raises."""
+
+    @hookimpl
+    async def stream_completion(
+        self, request: CompletionRequest, session: Any
+    ) -> AsyncIterator[str]:
+        yield "abc"
+        raise KeyError("choices")
+
+
 KINDS: Dict[str, Callable[[str], _Plugin]] = {
     "sse": SSEPlugin,
     "ndjson": NDJSONPlugin,
     "text": TextPlugin,
     "broken": BrokenPlugin,
+    "halfbroken": HalfBrokenPlugin,
 }
 
 

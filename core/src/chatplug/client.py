@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -50,7 +51,7 @@ class Stream:
     ``model`` say who is answering; ``text_length`` counts the characters so far.
     """
 
-    __slots__ = ("_agen", "attempts", "model", "provider", "text_length")
+    __slots__ = ("__weakref__", "_agen", "attempts", "model", "provider", "text_length")
 
     def __init__(self) -> None:
         self._agen: AsyncIterator[str]
@@ -229,8 +230,11 @@ class AsyncClient:
             Timeout.coerce(timeout) if timeout is not None else self._timeout,
         )
         stream = Stream()
+        # The generator sees the stream through a weak proxy: no reference cycle, so a
+        # consumer dropping the stream (``break`` out of ``async for``) frees it at once and
+        # the loop's async-generator finalizer closes the upstream response.
         stream._agen = self._run(
-            stream,
+            weakref.proxy(stream),
             candidates,
             conversation,
             {key: value for key, value in options.items() if value is not None},
@@ -267,9 +271,14 @@ class AsyncClient:
         errors: Dict[str, ChatplugError] = {}
         loop = asyncio.get_running_loop()
         breaker = self.breaker
+        # Resting providers are skipped while another candidate is available; when every
+        # candidate rests, they are all tried (failing without trying would answer nothing).
+        skip_resting = len(candidates) > 1 and any(
+            breaker.available(item.name) for item, _ in candidates
+        )
         for provider, model in candidates:
             name = provider.name
-            if len(candidates) > 1 and not breaker.available(name):
+            if skip_resting and not breaker.available(name):
                 errors[name] = _resting(name, breaker.resting_for(name))
                 continue
             route, settings = routes[name]
@@ -288,6 +297,8 @@ class AsyncClient:
                 session = self._session_for(route)
             except Exception as error:
                 errors[name] = _as_chatplug_error(error, name, None)
+                if errors[name] is not error:
+                    errors[name].__cause__ = error
                 continue
             started = loop.time()
             attempt = 0
@@ -312,11 +323,13 @@ class AsyncClient:
                     return
                 except Exception as raw:
                     failure = _as_chatplug_error(raw, name, request)
+                    if failure is not raw:  # keep the original traceback for plugin authors
+                        failure.__cause__ = raw
                     stream.text_length = yielded
                     if yielded:  # text is out: never retry or fall back, never pretend
                         failure.partial_length = yielded
                         breaker.record_failure(name)
-                        raise failure from raw
+                        raise failure from failure.__cause__
                     wait = _retry_delay(failure, retry, attempt, loop.time() - started)
                     if wait is None:
                         breaker.record_failure(name)
@@ -353,8 +366,8 @@ async def _first_piece(
         if not expired:
             raise
         uncancel = getattr(task, "uncancel", None)
-        if uncancel is not None:
-            uncancel()
+        if uncancel is not None and uncancel() > 0:
+            raise  # the task was also cancelled from outside: that cancellation wins
         raise UpstreamTimeoutError("first_byte", limit) from None
     finally:
         timer.cancel()
@@ -454,10 +467,22 @@ class Client:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return self._loop.run_until_complete(awaitable)
-        if hasattr(awaitable, "close"):
-            awaitable.close()
-        raise RuntimeError("chatplug.Client cannot run inside an event loop; use AsyncClient")
+            pass
+        else:
+            if hasattr(awaitable, "close"):
+                awaitable.close()
+            raise RuntimeError("chatplug.Client cannot run inside an event loop; use AsyncClient")
+        task = asyncio.ensure_future(awaitable, loop=self._loop)
+        try:
+            return self._loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():  # interrupted (Ctrl-C) while waiting: unwind the stream now
+                task.cancel()
+                try:
+                    self._loop.run_until_complete(task)
+                except (asyncio.CancelledError, Exception):
+                    pass
+            raise
 
     def providers(self) -> List[PluginInfo]:
         return self._async.providers()
