@@ -61,6 +61,8 @@ def test_keepalive_and_status_lines_anywhere_are_skipped(data: Any, pieces: List
         b'{"code":200,"message":"success"}\n',
         b'{"data":null}\n',
         b"42\n",
+        b"[DONE]\n",
+        b"[]\n",
         b'"ok"\n',
     ]
     lines: List[bytes] = []
@@ -121,6 +123,10 @@ def test_a_malformed_object_line_is_reported_not_skipped() -> None:
     assert parser.feed(ndjson(text_line("Hi"))) == ["Hi"]
     with pytest.raises(StreamProtocolError, match="malformed JSON object"):
         parser.feed(b'{"data": {"message": "x"\n')
+
+
+def test_a_done_sentinel_is_skipped_even_as_the_last_line() -> None:
+    assert parse([ndjson(text_line("Hi")), b"[DONE]\n", b"[DONE]"]) == ["Hi"]
 
 
 def test_a_non_string_message_is_a_protocol_error() -> None:

@@ -12,9 +12,10 @@ prompt by the core's ``format_prompt``.  A completion takes two requests:
 
 Parsing rules (see :class:`MessageParser`): blank lines, lines that are not JSON
 (keep-alives) and JSON values without a string ``data.message`` (status lines) carry no
-text and are skipped.  A line that starts like a JSON object or array (``{`` / ``[``) but
-does not parse is reported as malformed instead of skipped: it is a corrupt object, not a
-keep-alive.  A stream that ends in the middle of an object, or carries no text at all,
+text and are skipped (so is a sentinel such as ``[DONE]``).  A line that starts like a
+JSON object (``{``) but does not parse is reported as malformed instead of skipped: text
+only ever travels in objects, so a broken one is a corrupt or cut piece of the answer, not
+a keep-alive.  A stream that ends in the middle of an object, or carries no text at all,
 raises :class:`chatplug.StreamProtocolError`.
 """
 
@@ -290,7 +291,7 @@ class MessageParser:
         tail = self._lines.close()
         if tail is not None and tail.strip():
             stripped = tail.strip()
-            if stripped[:1] in (b"{", b"["):
+            if stripped[:1] == b"{":
                 try:
                     value = json.loads(stripped)
                 except ValueError:
@@ -320,7 +321,7 @@ class MessageParser:
         try:
             value = json.loads(stripped)
         except ValueError:
-            if stripped[:1] in (b"{", b"["):
+            if stripped[:1] == b"{":
                 raise StreamProtocolError(
                     f"malformed JSON object in the stream: {_excerpt(stripped)!r}",
                     provider=PROVIDER,
