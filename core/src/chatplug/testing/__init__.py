@@ -8,7 +8,8 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`).
 - :class:`ForwardProxy`: a recording HTTP forward proxy on 127.0.0.1.
 - :func:`start_emulator` / :func:`emulator_thread`: run a plugin's emulator on 127.0.0.1.
-- :func:`make_client` / :func:`make_registry`: a client bound to one provider.
+- :func:`make_client` / :func:`make_sync_client` / :func:`make_registry`: a client (or
+  registry) bound to one provider.
 - :func:`conformance_tests` / :func:`run_conformance`: the conformance suite
   (:mod:`chatplug.testing.conformance`).
 - pytest fixtures (registered by the ``pytest11`` entry point, :mod:`chatplug.testing.plugin`):
@@ -22,6 +23,21 @@ import importlib
 from typing import TYPE_CHECKING, Any, Dict
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .conformance import (
+        CHECKS,
+        Check,
+        CheckResult,
+        ConformanceFailure,
+        conformance_tests,
+        run_conformance,
+    )
+    from .helpers import (
+        emulator_thread,
+        make_client,
+        make_registry,
+        make_sync_client,
+        start_emulator,
+    )
     from .proxy import ForwardProxy, ProxiedRequest
     from .upstream import (
         ConnectionRecord,
@@ -44,6 +60,7 @@ _NAMES: Dict[str, str] = {
     "emulator_thread": "helpers",
     "make_client": "helpers",
     "make_registry": "helpers",
+    "make_sync_client": "helpers",
     "start_emulator": "helpers",
     "CHECKS": "conformance",
     "Check": "conformance",
@@ -54,14 +71,25 @@ _NAMES: Dict[str, str] = {
 }
 
 __all__ = [
+    "CHECKS",
+    "Check",
+    "CheckResult",
+    "ConformanceFailure",
     "ConnectionRecord",
     "ForwardProxy",
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",
     "ScriptedUpstream",
+    "conformance_tests",
+    "emulator_thread",
+    "make_client",
+    "make_registry",
+    "make_sync_client",
+    "run_conformance",
     "split_bytes",
     "split_utf8",
+    "start_emulator",
 ]
 
 

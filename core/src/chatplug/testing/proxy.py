@@ -4,7 +4,8 @@
 client; ``proxy.requests`` lists every :class:`ProxiedRequest` (``method``, ``url``: the
 absolute URL, or ``host:port`` for ``CONNECT``; ``headers``).  Plain ``http://`` requests
 are forwarded (one request per connection, ``Connection: close``); ``CONNECT`` is
-tunnelled.  The proxy only ever connects to loopback addresses unless ``allow_any=True``.
+tunnelled.  ``add_headers`` are added to every forwarded request.  The proxy only ever
+connects to loopback addresses unless ``allow_any=True``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ._server import LoopbackServer
@@ -41,9 +42,17 @@ def _is_loopback(host: str) -> bool:
 class ForwardProxy(LoopbackServer):
     """A minimal forward proxy (absolute-form requests and CONNECT tunnels)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, allow_any: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_any: bool = False,
+        add_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
         super().__init__(host, port)
         self.allow_any = allow_any
+        self.add_headers = dict(add_headers or {})
         self.requests: List[ProxiedRequest] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -85,6 +94,7 @@ class ForwardProxy(LoopbackServer):
         skip = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
         out = [f"{method} {path} {version}"]
         out += [f"{name}: {value}" for name, value in headers if name.lower() not in skip]
+        out += [f"{name}: {value}" for name, value in self.add_headers.items()]
         out.append("Connection: close")
         up_writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
         upload = asyncio.ensure_future(self._pipe(reader, up_writer))
