@@ -98,7 +98,7 @@ async def test_openai_compatible_serves_another_provider_id(
     assert text == emulator.replies[-1]
     request = emulator.app[REQUESTS][-1]
     assert request["body"]["model"] == "qwen2.5"
-    assert "Authorization" not in request["headers"]
+    assert "authorization" not in request["headers"]
     assert [m.id for m in registry.models("ollama") if m.default] == ["llama3.2"]
 
 
@@ -116,4 +116,46 @@ async def test_virtual_provider_from_the_registry_uses_its_settings(
         async with AsyncClient(registry=registry, base_urls={"local": emulator.url}) as client:
             text = await client.complete("hi", model="local/m1")
     assert text == emulator.replies[-1]
-    assert emulator.app[REQUESTS][-1]["headers"]["Authorization"] == "Bearer tok-123456789"
+    assert emulator.app[REQUESTS][-1]["headers"]["authorization"] == "Bearer tok-123456789"
+
+
+def _write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_provider_declared_in_chatplug_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-reach-ollama")
+    async with run_emulator(create_app(models=["llama3.2", "qwen2.5"])) as emulator:
+        config = _write_config(
+            tmp_path / "chatplug.toml",
+            "[providers.ollama]\n"
+            'plugin = "openai"\n'
+            f'base_url = "{emulator.url}"\n'
+            'api_key_env = ""\n'
+            'models = ["llama3.2", "qwen2.5"]\n'
+            'headers = { "X-Title" = "chatplug" }\n',
+        )
+        registry = Registry(enabled=["openai", "ollama"])
+        async with AsyncClient(config=config, registry=registry) as client:
+            assert [m.id for m in client.models("ollama")] == ["llama3.2", "qwen2.5"]
+            text = await client.complete("hi", model="ollama/llama3.2")
+    assert text == emulator.replies[-1]
+    headers = emulator.app[REQUESTS][-1]["headers"]
+    assert "authorization" not in headers
+    assert headers["x-title"] == "chatplug"
+
+
+async def test_wrongly_typed_setting_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    from chatplug.errors import ConfigError
+
+    config = _write_config(
+        tmp_path / "chatplug.toml",
+        '[providers.groq]\nplugin = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'api_key_env = 42\nmodels = ["llama-3.3-70b-versatile"]\n',
+    )
+    with pytest.raises(ConfigError, match="api_key_env"):
+        async with AsyncClient(config=config, registry=Registry(enabled=["openai", "groq"])) as c:
+            await c.complete("hi", model="groq/llama-3.3-70b-versatile")

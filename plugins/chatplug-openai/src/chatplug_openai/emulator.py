@@ -31,7 +31,7 @@ from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
 
 from .catalogue import OPENAI_MODELS
 
-#: every request the emulator received: {"path", "headers", "body"}
+#: every request the emulator received: {"path", "headers" (lower-case names), "body"}
 REQUESTS = web.AppKey("chatplug_openai.requests", list)
 #: how many streamed responses were cut short by the client
 DISCONNECTS = web.AppKey("chatplug_openai.disconnects", list)
@@ -214,7 +214,11 @@ class _Emulator:
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
         request.app[REQUESTS].append(
-            {"path": request.path_qs, "headers": dict(request.headers), "body": body}
+            {
+                "path": request.path_qs,
+                "headers": {name.lower(): value for name, value in request.headers.items()},
+                "body": body,
+            }
         )
         invalid = self.validate(body)
         if invalid is not None:
