@@ -1,0 +1,98 @@
+"""SIGTERM: running streams finish within the grace period; then the server exits."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Dict, List
+
+import aiohttp
+import chatplug_servertest
+import pytest
+from chatplug.emulation import RunningEmulator
+from server_harness import start_server
+
+
+def stream_body(prompt: str) -> Dict[str, object]:
+    return {
+        "model": "servertest/echo",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+    }
+
+
+async def read_events(response: aiohttp.ClientResponse) -> List[bytes]:
+    return [line async for line in response.content if line.startswith(b"data: ")]
+
+
+async def test_sigterm_lets_a_running_stream_finish(
+    plugin_env: Dict[str, str], upstream: RunningEmulator
+) -> None:
+    server = start_server(plugin_env, upstream, "--grace", "20")
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{server.url}/v1/chat/completions", json=stream_body("count:15:0.1")
+            ) as response:
+                assert response.status == 200
+                first = await response.content.readline()
+                assert first.startswith(b"data: ")
+                server.proc.send_signal(signal.SIGTERM)
+                events = [first, *await read_events(response)]
+        assert events[-1] == b"data: [DONE]\n"
+        assert b'"finish_reason":"stop"' in events[-2]
+        text = b"".join(events)
+        assert all(f'"{i} "'.encode() in text for i in range(15))
+        await asyncio.to_thread(server.proc.wait, 20)
+        assert server.proc.returncode == 0
+    finally:
+        server.stop()
+
+
+async def test_sigterm_refuses_new_connections_while_draining(
+    plugin_env: Dict[str, str], upstream: RunningEmulator
+) -> None:
+    server = start_server(plugin_env, upstream, "--grace", "20")
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{server.url}/v1/chat/completions", json=stream_body("count:20:0.1")
+            ) as response:
+                await response.content.readline()
+                server.proc.send_signal(signal.SIGTERM)
+                server.wait_for_line("shutting down")
+                await asyncio.sleep(0.2)
+                async with aiohttp.ClientSession() as other:
+                    with pytest.raises(aiohttp.ClientConnectionError):
+                        async with other.get(f"{server.url}/health"):
+                            pass
+                await read_events(response)
+    finally:
+        server.stop()
+
+
+async def test_streams_longer_than_the_grace_period_are_cut(
+    plugin_env: Dict[str, str], upstream: RunningEmulator
+) -> None:
+    server = start_server(plugin_env, upstream, "--grace", "1")
+    token = "grace-cut"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{server.url}/v1/chat/completions", json=stream_body(f"forever:{token}")
+            ) as response:
+                await response.content.readline()
+                started = time.monotonic()
+                server.proc.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(server.proc.wait, 15)
+                elapsed = time.monotonic() - started
+        assert server.proc.returncode == 0
+        assert 0.8 <= elapsed < 10
+        closed = upstream.app[chatplug_servertest.CLOSED]
+        deadline = time.monotonic() + 5
+        while token not in closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert token in closed  # the upstream request was closed, not leaked
+    finally:
+        server.stop()
