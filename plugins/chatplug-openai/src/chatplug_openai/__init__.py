@@ -13,9 +13,10 @@ Settings (``request.settings``, from the provider's configuration table):
   Default ``OPENAI_API_KEY`` for ``openai``, ``<ID>_API_KEY`` for any other id.
   ``""`` never sends a key.  Without a key no ``Authorization`` header is sent (keyless
   local servers such as Ollama just work).  Keys never appear in errors or logs.
-- ``models``: the model ids (or ``{id, aliases, name, default}`` tables) the provider
-  offers; the first is the default.
 - ``headers``: extra HTTP headers (e.g. OpenRouter's ``HTTP-Referer``/``X-Title``).
+
+A configured provider's catalogue comes from the core's ``models`` key; the ``openai``
+catalogue is static plus what :func:`refresh_models` cached.  See the README.
 """
 
 from __future__ import annotations
