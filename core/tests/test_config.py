@@ -7,10 +7,9 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, AsyncIterator, List
+from typing import Any, AsyncIterator, ClassVar, Dict, List
 
 import pytest
-
 from chatplug import ConfigError, ModelInfo, PluginLoadError, Registry, Timeout, hookimpl
 from chatplug.config import (
     Config,
@@ -41,7 +40,11 @@ def parse(text: str) -> Config:
 
 
 class Plugin:
-    CHATPLUG_SETTINGS = {"api_key_env": str, "organization": str, "max_keys": int}
+    CHATPLUG_SETTINGS: ClassVar[Dict[str, type]] = {
+        "api_key_env": str,
+        "organization": str,
+        "max_keys": int,
+    }
 
     @hookimpl
     def list_models(self) -> List[ModelInfo]:
@@ -502,7 +505,7 @@ def test_as_dict_masks_secrets_but_not_env_var_names() -> None:
 
 def test_a_secret_of_the_wrong_type_is_not_echoed_in_the_error() -> None:
     class Secretive(Plugin):
-        CHATPLUG_SETTINGS = {"api_key": int}
+        CHATPLUG_SETTINGS: ClassVar[Dict[str, type]] = {"api_key": int}
 
     config = parse(f'[providers.base]\napi_key = "{SECRET}"\n')
     with pytest.raises(ConfigError) as caught:

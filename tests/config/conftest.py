@@ -10,11 +10,10 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import pytest
 from aiohttp import web
-
 from chatplug import ModelInfo, Registry, hookimpl, open_stream
 
 PROXY_VARIABLES = (
@@ -35,7 +34,7 @@ class EchoPlugin:
     """A provider plugin written against the public contract: POSTs to ``{base}/chat`` and
     streams the body's text; records every request it gets."""
 
-    CHATPLUG_SETTINGS = {"api_key_env": str, "greeting": str}
+    CHATPLUG_SETTINGS: ClassVar[Dict[str, type]] = {"api_key_env": str, "greeting": str}
 
     def __init__(self, name: str = "echo") -> None:
         self.name = name
