@@ -133,3 +133,50 @@ def test_sse_decoder_rejects_an_event_over_the_bound_across_data_lines() -> None
 def test_sse_decoder_rejects_invalid_utf8_in_data() -> None:
     with pytest.raises(StreamProtocolError, match="invalid UTF-8"):
         SSEDecoder().feed(b"data: \xc3\x28\n\n")
+
+
+class _Content:
+    def __init__(self, chunks: List[bytes]) -> None:
+        self._chunks = chunks
+
+    async def iter_any(self):  # type: ignore[no-untyped-def]
+        for chunk in self._chunks:
+            yield chunk
+
+
+class _Response:
+    def __init__(self, *chunks: bytes) -> None:
+        self.content = _Content(list(chunks))
+
+
+async def ndjson(*chunks: bytes, skip_invalid: bool = False) -> list:
+    from chatplug.decoders import iter_ndjson
+
+    return [value async for value in iter_ndjson(_Response(*chunks), skip_invalid=skip_invalid)]  # type: ignore[arg-type]
+
+
+async def test_ndjson_skips_invalid_lines_only_when_asked() -> None:
+    assert await ndjson(b'{"a": 1}\nping\n\n{"a"', b": 2}\n", skip_invalid=True) == [
+        {"a": 1},
+        {"a": 2},
+    ]
+    with pytest.raises(StreamProtocolError, match="malformed JSON"):
+        await ndjson(b'{"a": 1}\nping\n')
+
+
+async def test_ndjson_accepts_a_complete_last_line_without_newline() -> None:
+    assert await ndjson(b'{"a": 1}\n{"b"', b": 2}") == [{"a": 1}, {"b": 2}]
+
+
+async def test_ndjson_reports_a_stream_cut_mid_object() -> None:
+    with pytest.raises(StreamProtocolError, match="truncated"):
+        await ndjson(b'{"a": 1}\n{"b": ', skip_invalid=True)
+
+
+async def test_ndjson_does_not_swallow_an_error_thrown_into_the_consumer() -> None:
+    from chatplug.decoders import iter_ndjson
+
+    stream = iter_ndjson(_Response(b"1\n2\n"), skip_invalid=True)  # type: ignore[arg-type]
+    assert await stream.__anext__() == 1
+    with pytest.raises(ValueError, match="consumer"):
+        await stream.athrow(ValueError("consumer"))

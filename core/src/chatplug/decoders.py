@@ -265,20 +265,39 @@ async def iter_ndjson(
 
     Invalid lines raise :class:`StreamProtocolError`, or are skipped with
     ``skip_invalid=True`` (for protocols that interleave keep-alive or status lines).
-    A stream cut in the middle of a line is always an error.
+    A last line without a line ending is accepted when it parses; a stream cut in the
+    middle of a JSON value is always an error.
     """
     decoder = LineDecoder(max_size)
     async for chunk in response.content.iter_any():
         for line in decoder.feed(chunk):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError:
-                if not skip_invalid:
-                    raise _malformed_json(line) from None
-    if decoder.close() is not None:
-        raise StreamProtocolError("the stream ended in the middle of a JSON line (truncated)")
+            value = _ndjson_value(line, skip_invalid)
+            if value is not _SKIP:
+                yield value
+    rest = decoder.close()
+    if rest is not None and rest.strip():
+        try:
+            value = json.loads(rest)
+        except ValueError:
+            raise StreamProtocolError(
+                "the stream ended in the middle of a JSON line (truncated)"
+            ) from None
+        yield value
+
+
+_SKIP = object()
+
+
+def _ndjson_value(line: bytes, skip_invalid: bool) -> Any:
+    """The parsed line, or ``_SKIP`` for a blank (or skippable invalid) line."""
+    if not line.strip():
+        return _SKIP
+    try:
+        return json.loads(line)
+    except ValueError:
+        if skip_invalid:
+            return _SKIP
+        raise _malformed_json(line) from None
 
 
 def _malformed_json(line: "bytes | str") -> StreamProtocolError:
