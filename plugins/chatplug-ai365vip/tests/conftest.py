@@ -1,0 +1,85 @@
+"""Fixtures: the emulator, a scripted upstream, a forward proxy and clients, all on 127.0.0.1.
+
+The scripted upstream and the proxy are the core kit's (:mod:`chatplug.testing`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
+
+import pytest
+from chatplug import AsyncClient, Registry
+from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
+from chatplug_ai365vip.emulator import create_app
+
+PROVIDER = "ai365vip"
+
+
+def registry() -> Registry:
+    return Registry(enabled=[PROVIDER])
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Callable[..., Awaitable[RunningEmulator]]]:
+    """``await emulator(**script)``: start the plugin's emulator (see ``create_app``)."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(**script: Any) -> RunningEmulator:
+            return await stack.enter_async_context(run_emulator(create_app(**script)))
+
+        yield start
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Callable[..., AsyncClient]]:
+    """``client(base_url, **kwargs)``: an AsyncClient bound to this plugin alone, no retries."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        def make(base_url: Optional[str] = None, **kwargs: Any) -> AsyncClient:
+            kwargs.setdefault("retry", 1)
+            kwargs.setdefault("timeout", 10)
+            instance = AsyncClient(
+                registry=registry(),
+                base_urls={PROVIDER: base_url} if base_url else None,
+                **kwargs,
+            )
+            stack.push_async_callback(instance.aclose)
+            return instance
+
+        yield make
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Callable[..., Awaitable[ScriptedUpstream]]]:
+    """``upstream = await scripted(Reply(...), ...)``: the core kit's scripted upstream."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(*replies: Reply) -> ScriptedUpstream:
+            return await stack.enter_async_context(ScriptedUpstream(*replies))  # type: ignore[no-any-return]
+
+        yield start
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[ForwardProxy]:
+    """The core kit's recording forward proxy (reaches loopback only)."""
+    async with ForwardProxy() as running:
+        yield running
+
+
+async def _wait_until(condition: Callable[[], Any], seconds: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Awaitable[None]]:
+    """``await wait_until(condition)``: poll until true (generous bound for a slow machine)."""
+    return _wait_until
