@@ -32,6 +32,11 @@ SERVER_KEY = "chain-server-key-5f3a9c"
 KEY_ENV = "CHAIN_UPSTREAM_KEY"
 STARTUP_SECONDS = 90.0
 LISTENING = re.compile(r"listening on (http://\S+)")
+#: variables that would change what the processes do (proxies, keys, plugin filters)
+UNSET = (
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"),
+    *("CHATPLUG_PROXY", "CHATPLUG_API_KEY", "OPENAI_API_KEY", "CHATPLUG_PLUGINS"),
+)
 PROMPT = "Dis bonjour en trois langues ✓ — 日本語 🚀"
 
 
@@ -50,17 +55,7 @@ def _seed_emulator_app() -> object:
 
 def _base_env() -> Dict[str, str]:
     env = dict(os.environ)
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "CHATPLUG_PROXY",
-        "CHATPLUG_API_KEY",
-        "OPENAI_API_KEY",
-    ):
+    for name in UNSET:
         env.pop(name, None)
     env["CHATPLUG_CONFIG"] = ""
     env["PYTHONUNBUFFERED"] = "1"
@@ -141,17 +136,7 @@ def config_file(tmp_path: Path, server: Server) -> Path:
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATPLUG_CONFIG", "")
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "CHATPLUG_PROXY",
-        "OPENAI_API_KEY",
-        "CHATPLUG_PLUGINS",
-    ):
+    for name in UNSET:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(KEY_ENV, SERVER_KEY)
 

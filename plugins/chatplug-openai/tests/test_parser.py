@@ -81,6 +81,14 @@ def test_done_without_trailing_blank_line_is_accepted() -> None:
     assert parser.done
 
 
+@pytest.mark.parametrize(
+    "data", [b"[1, 2]", b'"text"', b'{"choices": ["x"]}', b'{"choices": [{"delta": "x"}]}']
+)
+def test_json_of_the_wrong_shape_raises_stream_protocol_error(data: bytes) -> None:
+    with pytest.raises(StreamProtocolError, match="unexpected event"):
+        ChatStreamParser().feed(b"data: " + data + b"\n\n")
+
+
 def test_malformed_json_raises_stream_protocol_error() -> None:
     with pytest.raises(StreamProtocolError, match="malformed JSON"):
         ChatStreamParser().feed(b"data: {nope\n\n")

@@ -213,24 +213,25 @@ class ChatStreamParser:
                 f"malformed JSON in the stream: {redact(data[:80], self._key)!r}",
                 provider=self.provider,
             ) from None
-        if not isinstance(event, dict):
+        try:
+            choices = event.get("choices")
+            if choices:
+                choice = choices[0]
+                reason = choice.get("finish_reason")
+                if reason:
+                    self.finish_reason = reason
+                delta = choice.get("delta")
+                content = delta.get("content") if delta else None
+                if self.id is None:
+                    self.id, self.model = event.get("id"), event.get("model")
+                if event.get("usage"):
+                    self.usage = event["usage"]
+                return content if isinstance(content, str) else None
+        except (AttributeError, TypeError, KeyError, IndexError):  # not a dict where one belongs
             raise StreamProtocolError(
                 f"unexpected event in the stream: {redact(data[:80], self._key)!r}",
                 provider=self.provider,
-            )
-        choices = event.get("choices")
-        if choices:
-            choice = choices[0]
-            reason = choice.get("finish_reason")
-            if reason:
-                self.finish_reason = reason
-            delta = choice.get("delta")
-            content = delta.get("content") if delta else None
-            if self.id is None:
-                self.id, self.model = event.get("id"), event.get("model")
-            if event.get("usage"):
-                self.usage = event["usage"]
-            return content if isinstance(content, str) else None
+            ) from None
         if "error" in event:
             raise stream_error(event["error"], self.provider, self._key)
         usage = event.get("usage")
