@@ -18,14 +18,22 @@ except ImportError:  # pragma: no cover
 
 @dataclass(frozen=True)
 class ProviderHealth:
-    """Consecutive failures of a provider and, when resting, until when (monotonic time)."""
+    """Consecutive failures of a provider and, when resting, until when.
+
+    ``open_until`` is wall-clock time (``time.time()``) so that a store shared between
+    processes or machines means the same thing everywhere.
+    """
 
     failures: int = 0
     open_until: float = 0.0
 
 
 class HealthStore(Protocol):
-    """Where provider health lives.  Implementations must be cheap to call."""
+    """Where provider health lives: two methods, so that a shared store (e.g. Redis, one
+    hash per provider) can back it.  ``get`` returns ``ProviderHealth()`` for an unknown
+    provider.  The breaker calls ``get`` once or twice per provider per completion (never per
+    chunk) and ``set`` only when the state changes.  Updates are read-modify-write: a race
+    between processes can lose a failure count, which only delays the cool-down."""
 
     def get(self, provider: str) -> ProviderHealth: ...
 
@@ -56,7 +64,7 @@ class CircuitBreaker:
         threshold: int = 3,
         cooldown: float = 30.0,
         store: Optional[HealthStore] = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
@@ -84,9 +92,9 @@ class CircuitBreaker:
         self.store.set(provider, ProviderHealth(failures, open_until))
 
     def describe(self, provider: str) -> str:
-        """``ok``, ``degraded (N failures)`` or ``resting (Ns left)``."""
-        left = self.resting_for(provider)
+        """``ok``, ``degraded (N failures)`` or ``resting (Ns left after N failures)``."""
+        health = self.store.get(provider)
+        left = health.open_until - self._clock()
         if left > 0:
-            return f"resting ({left:.0f}s left after {self.failures(provider)} failures)"
-        failures = self.failures(provider)
-        return f"degraded ({failures} failures)" if failures else "ok"
+            return f"resting ({left:.0f}s left after {health.failures} failures)"
+        return f"degraded ({health.failures} failures)" if health.failures else "ok"
