@@ -123,6 +123,7 @@ async def post(emulator: RunningEmulator, body: Any, headers: Dict[str, str]) ->
         ({"model": "gpt-4o"}, "Missing required parameter: 'messages'."),
         ({"model": "gpt-4o", "messages": [{"role": "robot", "content": "x"}]}, "role"),
         ({"model": "gpt-4o", "messages": USER, "temperature": 5}, "temperature"),
+        ({"model": "gpt-4o", "messages": USER, "stream_options": {}}, "stream_options"),
     ],
 )
 async def test_invalid_requests_get_400_with_an_openai_error_body(body: Any, message: str) -> None:
