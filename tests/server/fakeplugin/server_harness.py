@@ -83,17 +83,21 @@ def serve_args(*extra: str) -> List[str]:
     return [sys.executable, "-m", "chatplug.server", *extra]
 
 
+def start_server_with(env: Dict[str, str], *extra: str) -> ServerProcess:
+    """``chatplug serve --port 0 <extra>``, started and ready."""
+    return ServerProcess(serve_args("--port", "0", *extra), env).wait_ready()
+
+
 def start_server(env: Dict[str, str], upstream: RunningEmulator, *extra: str) -> ServerProcess:
-    args = serve_args(
-        "--port",
-        "0",
+    """The server with both scripted providers pointed at ``upstream``."""
+    return start_server_with(
+        env,
         "--base-url",
         f"servertest={upstream.url}",
         "--base-url",
         f"servertwo={upstream.url}",
         *extra,
     )
-    return ServerProcess(args, env).wait_ready()
 
 
 def access_entries(server: ServerProcess) -> List[Dict[str, Any]]:
