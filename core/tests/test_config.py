@@ -90,12 +90,16 @@ def test_an_empty_chatplug_config_turns_the_file_off(monkeypatch: pytest.MonkeyP
     assert load_config().empty
 
 
-def test_a_missing_file_named_by_chatplug_config_is_an_error(
+def test_a_missing_file_named_by_chatplug_config_is_an_empty_configuration(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CHATPLUG_CONFIG", str(tmp_path / "nope.toml"))
+    monkeypatch.setenv("CHATPLUG_CONFIG", str(tmp_path / "not-yet.toml"))
+    assert load_config().empty
+
+
+def test_a_missing_file_given_explicitly_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: the configuration file does not exist"):
-        load_config()
+        load_config(tmp_path / "nope.toml")
 
 
 def test_the_file_is_reread_when_it_changes(tmp_path: Path) -> None:

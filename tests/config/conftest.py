@@ -85,6 +85,11 @@ def plugin() -> EchoPlugin:
 
 
 @pytest.fixture
+def make_plugin() -> Callable[[str], EchoPlugin]:
+    return EchoPlugin
+
+
+@pytest.fixture
 def registry(plugin: EchoPlugin) -> Registry:
     registry = Registry(discover=False, enabled=None)
     registry.register("echo", plugin)

@@ -226,7 +226,7 @@ class Config:
         except FileNotFoundError:
             raise ConfigError(
                 f"{path}: the configuration file does not exist",
-                hint=f"Create it, or unset {CONFIG_ENV} (set it to '' to use no file).",
+                hint="Create it, or give the path of an existing file.",
             ) from None
         except OSError as error:
             raise ConfigError(f"{path}: cannot read the configuration file: {error}") from None
@@ -498,10 +498,10 @@ EMPTY = Config()
 def load_config(path: Union[str, "os.PathLike[str]", None] = None) -> Config:
     """The configuration at ``path`` (default: :func:`config_path`); cached until it changes.
 
-    A missing file at the default location is an empty configuration; a missing file
-    named by ``$CHATPLUG_CONFIG`` or ``path`` is a :class:`ConfigError`.
+    A missing file is an empty configuration, except at a ``path`` given explicitly (a
+    :class:`ConfigError`: the caller asked for that file).
     """
-    explicit = path is not None or bool(os.environ.get(CONFIG_ENV, "").strip())
+    explicit = path is not None
     resolved = Path(path) if path is not None else config_path()
     if resolved is None:
         return EMPTY
