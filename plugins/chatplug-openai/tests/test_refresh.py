@@ -68,3 +68,8 @@ def test_configured_models_come_first_and_the_first_is_default() -> None:
 def test_provider_without_models_or_cache_has_a_placeholder() -> None:
     models = OpenAICompatible("empty").list_models()
     assert [m.id for m in models] == ["default"]
+
+
+def test_cache_path_refuses_a_provider_id_that_is_not_a_file_name() -> None:
+    with pytest.raises(ValueError, match="invalid provider id"):
+        cache_path("../etc")

@@ -42,6 +42,7 @@ _NOT_CHAT = re.compile(
     r"embedding|whisper|tts|dall-e|davinci|babbage|moderation|audio|realtime|transcribe|image|search"
 )
 _CHAT = re.compile(r"^(gpt-|o\d|chatgpt-)")
+_PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 def default_key_env(provider: str) -> str:
@@ -66,6 +67,8 @@ def cache_dir() -> Path:
 
 def cache_path(provider: str) -> Path:
     """The cache file of ``provider``'s refreshed model list."""
+    if not _PROVIDER_ID.match(provider):
+        raise ValueError(f"invalid provider id {provider!r}: use lowercase letters, digits and '-'")
     return cache_dir() / f"{provider}.json"
 
 
