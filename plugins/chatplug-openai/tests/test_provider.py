@@ -217,6 +217,14 @@ async def test_401_without_a_key_says_the_variable_is_not_set() -> None:
     assert "GROQ_API_KEY is not set" in (caught.value.hint or "")
 
 
+async def test_401_with_keys_turned_off_says_to_configure_api_key_env() -> None:
+    async with run_emulator(create_app(require_key=True)) as emulator:
+        with pytest.raises(AuthenticationError) as caught:
+            await collect(make_request(emulator.url, provider="lan", settings={"api_key_env": ""}))
+    assert "api_key_env" in (caught.value.hint or "")
+    assert "[providers.lan]" in (caught.value.hint or "")
+
+
 async def test_the_key_never_appears_in_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     echoing = Reply.error(
