@@ -164,3 +164,11 @@ async def test_default_url_is_the_ai365vip_site(client, proxy) -> None:
     with pytest.raises(UpstreamConnectionError):
         await client(proxy=proxy.url).complete([USER], provider="ai365vip")
     assert [(r.method, r.url) for r in proxy.requests] == [("CONNECT", "chat.ai365vip.com:443")]
+
+
+def test_origin_has_no_path_when_the_base_url_has_one() -> None:
+    from chatplug_ai365vip import request_headers
+
+    headers = request_headers("http://127.0.0.1:8080/mirror/ai365vip/")
+    assert headers["origin"] == "http://127.0.0.1:8080"
+    assert headers["referer"] == "http://127.0.0.1:8080/mirror/ai365vip/en"

@@ -161,3 +161,12 @@ async def test_default_url_is_the_vitalentum_site(client, proxy) -> None:
     with pytest.raises(UpstreamConnectionError):
         await client(proxy=proxy.url).complete([USER], provider="vitalentum")
     assert [(r.method, r.url) for r in proxy.requests] == [("CONNECT", "app.vitalentum.io:443")]
+
+
+def test_origin_has_no_path_when_the_base_url_has_one() -> None:
+    from chatplug_vitalentum import request_headers
+
+    headers = request_headers("http://127.0.0.1:8080/mirror/vitalentum/")
+    assert headers["origin"] == "http://127.0.0.1:8080"
+    assert headers["referer"] == "http://127.0.0.1:8080/mirror/vitalentum/"
+    assert headers["accept"] == "text/event-stream"

@@ -109,9 +109,10 @@ async def test_connection_dropped_mid_event_is_an_error_not_a_short_answer(
     assert caught.value.partial_length
 
 
-async def test_stream_without_any_event_is_an_error(scripted, client) -> None:
-    server = await scripted(Reply.text("<html>maintenance</html>", content_type="text/html"))
-    with pytest.raises(StreamProtocolError):
+@pytest.mark.parametrize("page", ["<html>maintenance</html>", "<html>maintenance</html>\n"])
+async def test_a_body_without_any_event_is_reported_with_an_excerpt(scripted, client, page) -> None:
+    server = await scripted(Reply.text(page, content_type="text/html"))
+    with pytest.raises(StreamProtocolError, match=r"not a server-sent event stream.*maintenance"):
         await client(server.url).complete(USER, provider="vitalentum")
 
 

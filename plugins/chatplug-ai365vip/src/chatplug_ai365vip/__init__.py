@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
 
 from chatplug import (
     CompletionRequest,
@@ -128,8 +129,9 @@ def wire_model(model: str) -> str:
 
 def request_headers(base: str) -> Dict[str, str]:
     """The browser-like headers of the chat request for the site at ``base``."""
-    base = base.rstrip("/")
-    return browser_headers(base, base + "/en", accept="*/*")
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else base.rstrip("/")
+    return browser_headers(origin, base.rstrip("/") + "/en", accept="*/*")
 
 
 def system_prompt(messages: Sequence[Mapping[str, str]], system: Optional[str] = None) -> str:

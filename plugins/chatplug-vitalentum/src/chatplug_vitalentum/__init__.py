@@ -70,6 +70,8 @@ DONE = "[DONE]"
 #: after ``[DONE]``, how long and how much to read to reach the end of the body
 DRAIN_SECONDS = 0.25
 DRAIN_BYTES = 64 * 1024
+#: bytes of a body that is not an event stream quoted in the error
+EXCERPT = 120
 
 #: The options sent to the upstream, each with its allowed range; every other option
 #: (``stream``, ``model``, another provider's settings...) is dropped, never leaked.
@@ -220,19 +222,23 @@ class EventStream:
     chunk is raised after the text that preceded it in the same chunk was returned.
     """
 
-    __slots__ = ("_decoder", "_error", "done", "provider")
+    __slots__ = ("_decoder", "_error", "_seen", "_start", "done", "provider")
 
     def __init__(self, provider: Optional[str] = PROVIDER) -> None:
         self.provider = provider
         self.done = False
         self._decoder = SSEDecoder()
         self._error: Optional[UpstreamError] = None
+        self._seen = False  # any event at all (else the body is not an event stream)
+        self._start = b""  # the body's first bytes, quoted when it is not an event stream
 
     def feed(self, chunk: bytes) -> List[str]:
         if self._error is not None:
             raise self._error
         if self.done:
             return []
+        if not self._seen and len(self._start) < EXCERPT:
+            self._start += chunk[: EXCERPT - len(self._start)]
         return self._texts(self._decoder.feed, chunk)
 
     def close(self) -> List[str]:
@@ -240,19 +246,34 @@ class EventStream:
             raise self._error
         if self.done:
             return []
-        texts = self._texts(lambda _: self._decoder.close(), b"")
+        try:
+            texts = self._texts(lambda _: self._decoder.close(), b"")
+        except StreamProtocolError:
+            if not self._seen:
+                raise self._not_an_event_stream() from None
+            raise
         if self._error is not None:
             raise self._error
         if not self.done:
+            if not self._seen:
+                raise self._not_an_event_stream()
             raise StreamProtocolError(
                 "the stream ended without 'data: [DONE]' (truncated)", provider=self.provider
             )
         return texts
 
+    def _not_an_event_stream(self) -> StreamProtocolError:
+        excerpt = self._start.decode(errors="replace")
+        return StreamProtocolError(
+            f"the response is not a server-sent event stream; it starts with {excerpt!r}",
+            provider=self.provider,
+        )
+
     def _texts(self, decode: Callable[[bytes], List[str]], chunk: bytes) -> List[str]:
         texts: List[str] = []
         try:
             for data in decode(chunk):
+                self._seen = True
                 if data == DONE:
                     self.done = True
                     break
