@@ -296,6 +296,17 @@ def delta_text(data: str) -> str:
     :class:`UpstreamError` for an error object sent in the stream.
     """
     chunk = parse_json(data)
+    try:  # the fast path: a chunk with text
+        content = chunk["choices"][0]["delta"]["content"]
+        if type(content) is str:
+            return content  # type: ignore[no-any-return]
+    except (KeyError, IndexError, TypeError):
+        pass
+    return _checked_text(chunk, data)
+
+
+def _checked_text(chunk: Any, data: str) -> str:
+    """:func:`delta_text` for chunks without text, or malformed ones."""
     if not isinstance(chunk, dict):
         raise StreamProtocolError(f"expected a JSON object in the stream, got {data[:80]!r}")
     choices = chunk.get("choices")
