@@ -299,7 +299,7 @@ def delta_text(data: str) -> str:
     try:  # the fast path: a chunk with text
         content = chunk["choices"][0]["delta"]["content"]
         if type(content) is str:
-            return content  # type: ignore[no-any-return]
+            return content
     except (KeyError, IndexError, TypeError):
         pass
     return _checked_text(chunk, data)
