@@ -957,7 +957,7 @@ def _effective(config: Config, env: Mapping[str, str]) -> Dict[str, Any]:
     defaults = config.as_dict()["defaults"]
     d = config.defaults
     timeout = Timeout(**d.timeout) if d.timeout else _DEFAULT_TIMEOUT
-    defaults["timeout"] = {phase: getattr(timeout, phase) for phase in TIMEOUT_PHASES}
+    defaults["timeout"] = _timeout_dict(timeout)
     retry = d.retry or RetryPolicy()
     defaults["retry"] = {key: getattr(retry, key) for key in RETRY_KEYS}
     defaults.setdefault("fallback", "given")
@@ -972,10 +972,27 @@ def _effective(config: Config, env: Mapping[str, str]) -> Dict[str, Any]:
         item = dict(listed.get(name, {}))
         item["base_url"] = route.base_url
         item["proxy"] = mask_url(route.proxy) if route.proxy else None
-        item["timeout"] = {phase: getattr(route.timeout, phase) for phase in TIMEOUT_PHASES}
+        item["timeout"] = _timeout_dict(route.timeout)
         item["sources"] = dict(route.sources)
         providers[name] = item
-    return {"file": config.location, "defaults": defaults, "providers": providers}
+    exists = config.path is None or config.path.exists()
+    variables = [PROXY_ENV] + [
+        spelling
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+        for spelling in (name.lower(), name)
+    ]
+    return {
+        "file": config.location,
+        "exists": exists,
+        "environment": {name: mask_url(env[name]) for name in variables if env.get(name)},
+        "defaults": defaults,
+        "providers": providers,
+    }
+
+
+def _timeout_dict(timeout: Timeout) -> Dict[str, Any]:
+    """Phases in seconds; ``false`` for a disabled one (as the file spells it)."""
+    return {phase: getattr(timeout, phase) or False for phase in TIMEOUT_PHASES}
 
 
 def _toml_value(value: Any) -> str:
@@ -995,7 +1012,12 @@ def _toml_value(value: Any) -> str:
 
 def render(effective: Mapping[str, Any]) -> str:
     """``chatplug config show``'s text: TOML, with each value's source as a comment."""
-    lines = [f"# file: {effective['file']}", "", "[defaults]"]
+    lines = [f"# file: {effective['file']}"]
+    if not effective.get("exists", True):
+        lines.append("# (the file does not exist: built-in defaults and the environment only)")
+    for name, value in effective.get("environment", {}).items():
+        lines.append(f"# env {name} = {value}")
+    lines += ["", "[defaults]"]
     for key, value in effective["defaults"].items():
         lines.append(f"{key} = {_toml_value(value)}")
     for name, item in effective["providers"].items():
@@ -1021,10 +1043,16 @@ def _build_command() -> Any:
         try:
             return function()
         except ChatplugError as error:
-            click.echo(f"error: {error}", err=True)
-            if error.hint:
-                click.echo(f"hint: {error.hint}", err=True)
-            raise SystemExit(error.exit_code) from None
+            try:  # the CLI's own error format, when the CLI is there
+                from .cli import report_error
+            except ImportError:  # pragma: no cover - the CLI ships with the core
+                click.echo(f"Error: {error}", err=True)
+                if error.hint:
+                    click.echo(f"Hint: {error.hint}", err=True)
+                code = error.exit_code
+            else:
+                code = report_error(error)
+            raise SystemExit(code) from None
 
     @click.group(name="config")
     def config_group() -> None:
