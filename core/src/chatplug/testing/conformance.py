@@ -77,6 +77,8 @@ NO_RETRY = RetryPolicy(attempts=1)
 CHECK_LIMIT = 60.0
 #: seconds to wait for the plugin to close an abandoned connection
 CLOSE_WAIT = 5.0
+#: seconds to wait for the first piece while the rest of the answer is held back
+FIRST_PIECE_WAIT = 8.0
 
 CONVERSATION: Tuple[Dict[str, str], ...] = (
     {"role": "system", "content": "You are a terse assistant."},
@@ -720,7 +722,7 @@ async def check_cancellation(subject: Subject) -> None:
             list(SIMPLE),
             provider=subject.provider,
             base_url=base_url,
-            timeout=Timeout(connect=5.0, first_byte=10.0, idle=20.0),
+            timeout=Timeout(connect=5.0, first_byte=FIRST_PIECE_WAIT, idle=20.0),
         )
         try:
             async with stream:

@@ -1,0 +1,282 @@
+"""The conformance suite passes a correct plugin and explains what is wrong with broken ones.
+
+The plugin under test is the one ``chatplug new-plugin`` generates, loaded in-process from
+its source (no install); each broken variant patches that source the way real plugins go
+wrong, and the suite must fail the right check with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import pytest
+from chatplug.scaffold import generate
+from chatplug.testing import conformance
+from chatplug.testing.conformance import (
+    CHECK_NAMES,
+    CheckResult,
+    check_command,
+    conformance_tests,
+    run_conformance,
+    select_checks,
+)
+from click.testing import CliRunner
+
+PROVIDER = "kit-acme"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    root = generate(PROVIDER, tmp_path_factory.mktemp("plugin") / "pkg")
+    package = root / "src" / "chatplug_kit_acme"
+    return {
+        "plugin": (package / "__init__.py").read_text(encoding="utf-8"),
+        "emulator": (package / "emulator.py").read_text(encoding="utf-8"),
+    }
+
+
+def _load(text: str, tmp_dir: Path, stem: str) -> ModuleType:
+    name = f"_kit_{stem}_{next(_counter)}"
+    path = tmp_dir / f"{name}.py"
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+Patch = Callable[[str], str]
+
+
+def replace(old: str, new: str) -> Patch:
+    def patch(text: str) -> str:
+        assert old in text, f"the template changed: {old!r} not found"
+        return text.replace(old, new)
+
+    return patch
+
+
+def swallow_errors(text: str) -> str:
+    """Wrap the read loop of stream_completion in ``try: ... except Exception: return``."""
+    anchor = "    async with open_stream("
+    assert anchor in text, "the template changed"
+    head, _, tail = text.partition(anchor)
+    body = anchor + tail
+    indented = "".join("    " + line if line.strip() else line for line in body.splitlines(True))
+    return head + "    try:\n" + indented + "    except Exception:\n        return\n"
+
+
+NAIVE_DECODER = """
+
+async def _naive_lines(response):  # decodes each network chunk on its own
+    import json
+
+    buffer = ""
+    async for chunk in response.content.iter_any():
+        buffer += chunk.decode("utf-8", errors="replace")
+        *lines, buffer = buffer.split("\\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+"""
+
+
+def naive_decoding(text: str) -> str:
+    return replace("iter_ndjson(response)", "_naive_lines(response)")(text) + NAIVE_DECODER
+
+
+def run(
+    source: Dict[str, str],
+    tmp_path: Path,
+    patches: Sequence[Patch] = (),
+    only: Sequence[str] = (),
+) -> Dict[str, CheckResult]:
+    text = source["plugin"]
+    for patch in patches:
+        text = patch(text)
+    plugin = _load(text, tmp_path, "plugin")
+    emulator = _load(source["emulator"], tmp_path, "emulator")
+    results = run_conformance(PROVIDER, plugin=plugin, emulator=emulator.create_app, only=only)
+    return {result.name: result for result in results}
+
+
+def test_the_generated_plugin_passes_every_check(source: Dict[str, str], tmp_path: Path) -> None:
+    results = run(source, tmp_path)
+    failures = {name: r.message for name, r in results.items() if not r.passed}
+    assert failures == {}
+    assert list(results) == list(CHECK_NAMES)
+
+
+BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
+    (
+        "wrong payload field",
+        [replace('"prompt": request.prompt,', '"message": request.prompt,')],
+        "emulator_answer",
+        ["emulator rejected the plugin's request with HTTP 400", "unknown fields: message"],
+    ),
+    (
+        "swallowed error",
+        [swallow_errors],
+        "http_500",
+        ["ended without text and without an error", "swallows the HTTP error"],
+    ),
+    (
+        "swallowed error",
+        [swallow_errors],
+        "truncated",
+        ["returned a normal answer", "instead of raising StreamProtocolError"],
+    ),
+    (
+        "proxy ignored",
+        [
+            replace(
+                'session, request, "POST"',
+                'session, __import__("dataclasses").replace(request, proxy=None), "POST"',
+            )
+        ],
+        "proxy",
+        ["bypassed the proxy", "proxy=request.proxy"],
+    ),
+    (
+        "base_url ignored",
+        [
+            replace("url = request.url(DEFAULT_URL, CHAT_PATH)", "url = DEFAULT_URL + CHAT_PATH"),
+            replace(
+                'DEFAULT_URL = "https://api." + PROVIDER + ".example"',
+                'DEFAULT_URL = "http://127.0.0.1:9"',
+            ),
+        ],
+        "base_url",
+        ["no request reached the base_url", "request.base_url"],
+    ),
+    (
+        "prefix dropped from base_url",
+        [
+            replace(
+                "url = request.url(DEFAULT_URL, CHAT_PATH)",
+                'url = __import__("urllib.parse").parse.urljoin(request.base_url or DEFAULT_URL,'
+                " CHAT_PATH)",
+            )
+        ],
+        "base_url",
+        ["dropped the prefix", "not with urljoin"],
+    ),
+    (
+        "whole body read before yielding",
+        [
+            replace(
+                "async for event in iter_ndjson(response):",
+                "for event in [item async for item in iter_ndjson(response)]:",
+            )
+        ],
+        "cancellation",
+        ["wait for the whole response instead of yielding text as it arrives"],
+    ),
+    (
+        "each chunk decoded on its own",
+        [naive_decoding],
+        "utf8_split",
+        ["differs from the emulator's reply", "first difference at character"],
+    ),
+    (
+        "two default models",
+        [replace('name=TITLE + " Chat Large"', 'name=TITLE + " Chat Large", default=True')],
+        "catalogue",
+        ["exactly one model must have default=True; found 2"],
+    ),
+    (
+        "foreign provider id in the catalogue",
+        [replace("ModelInfo(LARGE_MODEL, PROVIDER,", 'ModelInfo(LARGE_MODEL, "someone-else",')],
+        "catalogue",
+        ["provider='someone-else'; it must be 'kit-acme'"],
+    ),
+    (
+        "HTTP errors mapped to a generic exception",
+        [
+            replace(
+                """    async with open_stream(
+        session, request, "POST", url, headers=headers, json=build_payload(request)
+    ) as response:
+""",
+                """    async with session.post(
+        url, headers=headers, json=build_payload(request), proxy=request.proxy
+    ) as response:
+        if response.status != 200:
+            raise RuntimeError(f"upstream failed with {response.status}")
+""",
+            )
+        ],
+        "http_429",
+        ["expected RateLimitedError, got PluginError", "upstream failed with 429"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("patches", "check", "phrases"),
+    [pytest.param(p, c, m, id=f"{what}-{c}") for what, p, c, m in BROKEN],
+)
+def test_a_broken_plugin_fails_the_check_that_explains_it(
+    monkeypatch: pytest.MonkeyPatch,
+    source: Dict[str, str],
+    tmp_path: Path,
+    patches: List[Patch],
+    check: str,
+    phrases: List[str],
+) -> None:
+    monkeypatch.setattr(conformance, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
+    result = run(source, tmp_path, patches, only=[check])[check]
+    assert not result.passed
+    for phrase in phrases:
+        assert phrase in result.message, result.message
+
+
+def test_the_wrong_payload_still_passes_the_checks_it_does_not_break(
+    source: Dict[str, str], tmp_path: Path
+) -> None:
+    patches = [replace('"prompt": request.prompt,', '"message": request.prompt,')]
+    results = run(source, tmp_path, patches, only=["catalogue", "unknown_model", "http_500"])
+    assert all(result.passed for result in results.values())
+
+
+def test_conformance_tests_makes_one_parametrized_test_per_check() -> None:
+    test = conformance_tests("acme", skip=["proxy"])
+    marks = [mark for mark in getattr(test, "pytestmark", []) if mark.name == "parametrize"]
+    [mark] = marks
+    ids = [param.id for param in mark.args[1]]
+    assert ids == [name for name in CHECK_NAMES if name != "proxy"]
+
+
+def test_unknown_check_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown conformance check"):
+        select_checks(only=["no-such-check"])
+
+
+def test_check_command_reports_each_failure_and_exits_1() -> None:
+    result = CliRunner().invoke(
+        check_command, ["chatplug-no-such-provider", "--only", "catalogue", "--only", "proxy"]
+    )
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("FAIL catalogue")
+    assert "could not be loaded" in result.output
+    assert "no emulator is registered" in result.output
+    assert "0 of 2 conformance checks passed" in lines[-1]
+
+
+def test_check_command_refuses_an_unknown_check() -> None:
+    result = CliRunner().invoke(check_command, ["acme", "--only", "bogus"])
+    assert result.exit_code == 2
+    assert "unknown conformance check" in result.output
+
+
+def test_failure_messages_name_no_internal_detail(source: Dict[str, str], tmp_path: Path) -> None:
+    result = run(source, tmp_path, [swallow_errors], only=["http_500"])["http_500"]
+    assert not re.search(r"Traceback|_Relay|ScriptedUpstream", result.message)
