@@ -1,6 +1,7 @@
-"""Fixtures: the emulator, a scripted upstream, a forward proxy and clients, all on 127.0.0.1.
+"""Fixtures: the emulator (scriptable, in the test's loop) and clients bound to this plugin.
 
-The scripted upstream and the proxy are the core kit's (:mod:`chatplug.testing`).
+The scripted upstream and the forward proxy are the core kit's fixtures
+(``scripted_upstream``, ``forward_proxy`` from :mod:`chatplug.testing`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,12 @@ import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 import pytest
-from chatplug import AsyncClient, Registry
+from chatplug import AsyncClient
 from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
+from chatplug.testing import make_client
 from chatplug_ai365vip.emulator import create_app
 
 PROVIDER = "ai365vip"
-
-
-def registry() -> Registry:
-    return Registry(enabled=[PROVIDER])
 
 
 @pytest.fixture
@@ -41,33 +38,13 @@ async def client() -> AsyncIterator[Callable[..., AsyncClient]]:
         def make(base_url: Optional[str] = None, **kwargs: Any) -> AsyncClient:
             kwargs.setdefault("retry", 1)
             kwargs.setdefault("timeout", 10)
-            instance = AsyncClient(
-                registry=registry(),
-                base_urls={PROVIDER: base_url} if base_url else None,
-                **kwargs,
+            instance = make_client(
+                PROVIDER, base_urls={PROVIDER: base_url} if base_url else None, **kwargs
             )
             stack.push_async_callback(instance.aclose)
             return instance
 
         yield make
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[Callable[..., Awaitable[ScriptedUpstream]]]:
-    """``upstream = await scripted(Reply(...), ...)``: the core kit's scripted upstream."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def start(*replies: Reply) -> ScriptedUpstream:
-            return await stack.enter_async_context(ScriptedUpstream(*replies))  # type: ignore[no-any-return]
-
-        yield start
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[ForwardProxy]:
-    """The core kit's recording forward proxy (reaches loopback only)."""
-    async with ForwardProxy() as running:
-        yield running
 
 
 async def _wait_until(condition: Callable[[], Any], seconds: float = 10.0) -> None:

@@ -152,18 +152,24 @@ async def test_per_call_base_url_with_trailing_slash_is_honoured(emulator, clien
     assert answer == upstream.replies[-1]
 
 
-async def test_proxy_is_used_for_the_request(emulator, client, proxy) -> None:
+async def test_proxy_is_used_for_the_request(emulator, client, forward_proxy) -> None:
     upstream = await emulator()
-    answer = await client(upstream.url, proxy=proxy.url).complete([USER], provider="ai365vip")
-    assert [(r.method, r.url) for r in proxy.requests] == [("POST", f"{upstream.url}/api/chat")]
+    answer = await client(upstream.url, proxy=forward_proxy.url).complete(
+        [USER], provider="ai365vip"
+    )
+    assert [(r.method, r.url) for r in forward_proxy.requests] == [
+        ("POST", f"{upstream.url}/api/chat")
+    ]
     assert answer == upstream.replies[-1]
 
 
-async def test_default_url_is_the_ai365vip_site(client, proxy) -> None:
+async def test_default_url_is_the_ai365vip_site(client, forward_proxy) -> None:
     # Through a proxy that refuses non-loopback CONNECT: nothing leaves the machine.
     with pytest.raises(UpstreamConnectionError):
-        await client(proxy=proxy.url).complete([USER], provider="ai365vip")
-    assert [(r.method, r.url) for r in proxy.requests] == [("CONNECT", "chat.ai365vip.com:443")]
+        await client(proxy=forward_proxy.url).complete([USER], provider="ai365vip")
+    assert [(r.method, r.url) for r in forward_proxy.requests] == [
+        ("CONNECT", "chat.ai365vip.com:443")
+    ]
 
 
 def test_origin_has_no_path_when_the_base_url_has_one() -> None:

@@ -47,9 +47,9 @@ def test_sync_client_streams_the_emulator_reply() -> None:
             assert upstream.replies[-1].endswith("(turn 1, GPT-4o)")
 
 
-async def test_text_is_yielded_as_bytes_arrive_not_at_newlines(scripted, client) -> None:
+async def test_text_is_yielded_as_bytes_arrive_not_at_newlines(scripted_upstream, client) -> None:
     # The original client read the body line by line: nothing came out before a newline.
-    server = await scripted(
+    server = scripted_upstream(
         Reply(
             chunks=[b"no newline yet \xe2\x9c", b"\x93 then more\n"],
             headers={"Content-Type": PLAIN},
@@ -63,9 +63,9 @@ async def test_text_is_yielded_as_bytes_arrive_not_at_newlines(scripted, client)
     assert "".join([first, *rest]) == "no newline yet ✓ then more\n"
 
 
-async def test_characters_split_across_chunks_decode_whole(scripted, client) -> None:
+async def test_characters_split_across_chunks_decode_whole(scripted_upstream, client) -> None:
     data = TEXT.encode()
-    server = await scripted(Reply(chunks=split_utf8(data), headers={"Content-Type": PLAIN}))
+    server = scripted_upstream(Reply(chunks=split_utf8(data), headers={"Content-Type": PLAIN}))
     assert await client(server.url).complete(USER, provider="ai365vip") == TEXT
 
 
@@ -97,8 +97,8 @@ async def test_one_pooled_connection_serves_consecutive_completions(emulator, cl
     assert len({request["peer"] for request in upstream.app[REQUESTS]}) == 1
 
 
-async def test_empty_body_is_an_error_not_an_empty_answer(scripted, client) -> None:
-    server = await scripted(Reply(chunks=[], headers={"Content-Type": PLAIN}))
+async def test_empty_body_is_an_error_not_an_empty_answer(scripted_upstream, client) -> None:
+    server = scripted_upstream(Reply(chunks=[], headers={"Content-Type": PLAIN}))
     with pytest.raises(StreamProtocolError):
         await client(server.url).complete(USER, provider="ai365vip")
 
@@ -120,8 +120,8 @@ async def test_connection_dropped_mid_body_is_an_error_not_a_short_answer(emulat
         await client(upstream.url).complete(USER, provider="ai365vip")
 
 
-async def test_body_shorter_than_its_content_length_is_an_error(scripted, client) -> None:
-    server = await scripted(
+async def test_body_shorter_than_its_content_length_is_an_error(scripted_upstream, client) -> None:
+    server = scripted_upstream(
         Reply.truncated("complete answer ✓", 9, headers={"Content-Type": PLAIN})
     )
     with pytest.raises(UpstreamConnectionError) as caught:
@@ -152,8 +152,8 @@ async def test_http_401_raises_authentication_error(emulator, client) -> None:
     assert caught.value.status == 401
 
 
-async def test_http_400_from_the_emulator_names_the_problem(scripted, client) -> None:
-    server = await scripted(Reply.error(400, "Error: unknown model 'gpt-5'"))
+async def test_http_400_from_the_emulator_names_the_problem(scripted_upstream, client) -> None:
+    server = scripted_upstream(Reply.error(400, "Error: unknown model 'gpt-5'"))
     with pytest.raises(UpstreamHTTPError) as caught:
         await client(server.url).complete(USER, provider="ai365vip")
     assert (caught.value.status, caught.value.body) == (400, "Error: unknown model 'gpt-5'")
@@ -171,9 +171,9 @@ async def test_breaking_out_mid_stream_closes_the_upstream_connection(
     assert upstream.app[DISCONNECTS] == ["/api/chat"]
 
 
-async def test_idle_timeout_between_chunks_raises(scripted, client) -> None:
+async def test_idle_timeout_between_chunks_raises(scripted_upstream, client) -> None:
     reply = Reply(chunks=[b"first ", b"late"], headers={"Content-Type": PLAIN}, delay=1.5)
-    server = await scripted(reply)
+    server = scripted_upstream(reply)
     timeout = Timeout(connect=5, first_byte=5, idle=0.3)
     with pytest.raises(UpstreamTimeoutError) as caught:
         await client(server.url, timeout=timeout).complete(USER, provider="ai365vip")

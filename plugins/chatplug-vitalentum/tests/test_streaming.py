@@ -66,19 +66,21 @@ async def test_one_pooled_connection_serves_consecutive_completions(emulator, cl
     assert len(peers) == 1
 
 
-async def test_connection_is_reused_when_the_body_ends_just_after_done(scripted, client) -> None:
+async def test_connection_is_reused_when_the_body_ends_just_after_done(
+    scripted_upstream, client
+) -> None:
     # A trailing chunk arrives after [DONE]; the plugin reads up to the end of the body so
     # that the connection goes back to the pool rather than being closed.
     reply = Reply(chunks=[event("a"), DONE, b"\n"], headers=SSE, delay=0.05, keep_alive=True)
-    server = await scripted(reply)
+    server = scripted_upstream(reply)
     shared = client(server.url)
     assert [await shared.complete(USER, provider="vitalentum") for _ in range(2)] == ["a", "a"]
     assert len(server.connections) == 1
 
 
-async def test_keep_alive_comments_and_event_lines_are_skipped(scripted, client) -> None:
+async def test_keep_alive_comments_and_event_lines_are_skipped(scripted_upstream, client) -> None:
     chunks = [b": keep-alive\n\n", b"event: ping\n", b"\n", event("a✓"), b":\n\n", event("b"), DONE]
-    server = await scripted(Reply(chunks=chunks, headers=SSE))
+    server = scripted_upstream(Reply(chunks=chunks, headers=SSE))
     assert await client(server.url).complete(USER, provider="vitalentum") == "a✓b"
 
 
@@ -110,22 +112,28 @@ async def test_connection_dropped_mid_event_is_an_error_not_a_short_answer(
 
 
 @pytest.mark.parametrize("page", ["<html>maintenance</html>", "<html>maintenance</html>\n"])
-async def test_a_body_without_any_event_is_reported_with_an_excerpt(scripted, client, page) -> None:
-    server = await scripted(Reply.text(page, content_type="text/html"))
+async def test_a_body_without_any_event_is_reported_with_an_excerpt(
+    scripted_upstream, client, page
+) -> None:
+    server = scripted_upstream(Reply.text(page, content_type="text/html"))
     with pytest.raises(StreamProtocolError, match=r"not a server-sent event stream.*maintenance"):
         await client(server.url).complete(USER, provider="vitalentum")
 
 
-async def test_malformed_json_mid_stream_raises_after_partial_text(scripted, client) -> None:
+async def test_malformed_json_mid_stream_raises_after_partial_text(
+    scripted_upstream, client
+) -> None:
     chunks = [event("ok "), b"data: {not json}\n\n", event("lost"), DONE]
-    server = await scripted(Reply(chunks=[b"".join(chunks)], headers=SSE))
+    server = scripted_upstream(Reply(chunks=[b"".join(chunks)], headers=SSE))
     with pytest.raises(StreamProtocolError, match="malformed JSON") as caught:
         await client(server.url).complete(USER, provider="vitalentum")
     assert caught.value.partial_length == 3
 
 
-async def test_error_object_before_any_text_raises_upstream_error(scripted, client) -> None:
-    server = await scripted(Reply.sse([{"error": {"message": "model overloaded"}}], done=False))
+async def test_error_object_before_any_text_raises_upstream_error(
+    scripted_upstream, client
+) -> None:
+    server = scripted_upstream(Reply.sse([{"error": {"message": "model overloaded"}}], done=False))
     with pytest.raises(UpstreamError, match="model overloaded"):
         await client(server.url).complete(USER, provider="vitalentum")
 
@@ -154,8 +162,8 @@ async def test_http_403_raises_authentication_error(emulator, client) -> None:
     assert caught.value.status == 403
 
 
-async def test_http_400_from_the_upstream_keeps_its_error_body(scripted, client) -> None:
-    server = await scripted(Reply.error(400, '{"error": "bad conversation"}'))
+async def test_http_400_from_the_upstream_keeps_its_error_body(scripted_upstream, client) -> None:
+    server = scripted_upstream(Reply.error(400, '{"error": "bad conversation"}'))
     with pytest.raises(UpstreamHTTPError) as caught:
         await client(server.url).complete(USER, provider="vitalentum")
     assert (caught.value.status, caught.value.body) == (400, '{"error": "bad conversation"}')
@@ -180,8 +188,8 @@ async def test_breaking_out_mid_stream_closes_the_upstream_connection(
     assert upstream.app[DISCONNECTS] == ["/api/converse-edge"]
 
 
-async def test_idle_timeout_between_chunks_raises(scripted, client) -> None:
-    server = await scripted(
+async def test_idle_timeout_between_chunks_raises(scripted_upstream, client) -> None:
+    server = scripted_upstream(
         Reply(chunks=[event("first"), event("late"), DONE], headers=SSE, delay=1.5)
     )
     timeout = Timeout(connect=5, first_byte=5, idle=0.3)
