@@ -370,7 +370,7 @@ def _check_plugins(registry: "Registry") -> Dict[str, int]:
 @main.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.option(
-    "--check", is_flag=True, help="Import and validate every plugin (exit 14 if one fails)."
+    "--check", is_flag=True, help="Import and validate every plugin (exit 15 if one fails)."
 )
 def plugins_command(as_json: bool, check: bool) -> None:
     """List the installed provider plugins.

@@ -47,6 +47,7 @@ class PluginError(ChatplugError):
 class PluginLoadError(PluginError):
     """A provider plugin could not be imported, or its hooks failed validation."""
 
+    exit_code = 15
     default_hint = "Reinstall or upgrade the plugin, or leave it out with CHATPLUG_PLUGINS."
 
 
@@ -87,7 +88,7 @@ class ModelNotFoundError(ChatplugError):
 class InvalidRequestError(ChatplugError):
     """The request is malformed (messages, options); nothing was sent."""
 
-    exit_code = 2
+    exit_code = 13  # not 2: that is click's usage error (a bad flag)
 
 
 class UpstreamError(ChatplugError):
@@ -151,6 +152,7 @@ class RateLimitedError(UpstreamHTTPError):
 class UpstreamConnectionError(UpstreamError):
     """The upstream could not be reached, or dropped the connection."""
 
+    exit_code = 14
     retryable = True
     default_hint = "Check the network, the provider's base_url, or pass --proxy."
 
