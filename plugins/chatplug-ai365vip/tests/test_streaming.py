@@ -162,7 +162,7 @@ async def test_http_400_from_the_emulator_names_the_problem(scripted_upstream, c
 async def test_breaking_out_mid_stream_closes_the_upstream_connection(
     emulator, client, wait_until
 ) -> None:
-    upstream = await emulator(delay=0.05)
+    upstream = await emulator(delay=0.1)
     async with client(upstream.url).stream(USER, provider="ai365vip") as stream:
         async for piece in stream:
             assert piece
