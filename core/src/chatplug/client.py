@@ -18,7 +18,14 @@ from typing import (
     Union,
 )
 
-from .config import ConfigInput, Route, mask_url, resolve_config, socks_connector
+from .config import (
+    ConfigInput,
+    Route,
+    environment,
+    mask_url,
+    resolve_config,
+    socks_connector,
+)
 from .errors import (
     AllProvidersFailedError,
     ChatplugError,
@@ -105,6 +112,7 @@ class AsyncClient:
         config: ConfigInput = None,
     ) -> None:
         self.config = resolve_config(config)
+        self._environ = environment()  # CHATPLUG_* and proxy variables, read once
         defaults = self.config.defaults
         fallback = fallback or defaults.fallback or ORDER_GIVEN
         if fallback not in (ORDER_GIVEN, ORDER_HEALTHIEST):
@@ -183,6 +191,7 @@ class AsyncClient:
                 base_url=base_url or self.base_urls.get(name),
                 proxy=proxy,
                 timeout=timeout,
+                environ=self._environ,
             )
             routes[name] = (route, self.config.settings(provider))
         return routes

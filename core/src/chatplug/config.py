@@ -15,6 +15,7 @@ See ``docs/configuration.md`` for every key.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import json
 import os
@@ -346,7 +347,7 @@ class Config:
         given; ``proxy=""``: no proxy).  Raises :class:`ConfigError` for a bad URL or proxy,
         or a SOCKS proxy without ``aiohttp-socks`` installed.
         """
-        env = os.environ if environ is None else environ
+        env = environment() if environ is None else environ
         table = self.providers.get(name)
         sources: Dict[str, str] = {}
 
@@ -791,6 +792,16 @@ def socks_connector(proxy: str, **kwargs: Any) -> "aiohttp.BaseConnector":
     )
 
 
+def environment() -> Dict[str, str]:
+    """The variables that matter here (proxies, ``CHATPLUG_*``), read once: a client takes
+    this snapshot when it is created."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("CHATPLUG_") or key.upper().endswith("_PROXY")
+    }
+
+
 def _env(env: Mapping[str, str], name: str) -> Optional[str]:
     """A proxy variable, lower-case spelling first (as curl does); empty means unset."""
     for variable in (name.lower(), name.upper()):
@@ -807,6 +818,13 @@ def env_proxy(base_url: Optional[str], env: Mapping[str, str]) -> Optional[Tuple
     URL chatplug does not know) or ``HTTP_PROXY`` (http URLs), then ``ALL_PROXY``.  Hosts
     matched by ``NO_PROXY`` and loopback hosts (127.0.0.0/8, ::1, localhost) go direct.
     """
+    if not (
+        env.get(PROXY_ENV, "").strip()
+        or _env(env, "HTTPS_PROXY")
+        or _env(env, "HTTP_PROXY")
+        or _env(env, "ALL_PROXY")
+    ):
+        return None  # the common case, without parsing the URL
     host: Optional[str] = None
     scheme = "https"
     if base_url:
@@ -826,6 +844,7 @@ def env_proxy(base_url: Optional[str], env: Mapping[str, str]) -> Optional[Tuple
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     host = host.strip("[]").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
