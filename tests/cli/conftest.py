@@ -1,0 +1,132 @@
+"""Fixtures for running the real ``chatplug`` console script as a subprocess.
+
+Two provider plugins are installed for these tests only, as dist-infos on PYTHONPATH:
+``clitest`` (works, ships an emulator) and ``clibroken`` (raises on import).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional
+
+import pytest
+
+HERE = Path(__file__).parent
+FAKE_PLUGINS = HERE / "fake_plugins"
+
+DIST_INFOS = {
+    "chatplug_clitest": (
+        "chatplug-clitest",
+        "0.3.1",
+        "[chatplug.providers]\nclitest = chatplug_clitest\n\n"
+        "[chatplug.emulators]\nclitest = chatplug_clitest:emulator\n",
+    ),
+    "chatplug_clibroken": (
+        "chatplug-clibroken",
+        "0.0.1",
+        "[chatplug.providers]\nclibroken = chatplug_clibroken\n",
+    ),
+}
+
+
+def chatplug_command() -> List[str]:
+    """The installed console script next to this Python, else ``python -m chatplug``."""
+    script = Path(sys.executable).parent / ("chatplug.exe" if os.name == "nt" else "chatplug")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "chatplug"]
+
+
+@pytest.fixture(scope="session")
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the test plugins' modules and dist-infos."""
+    root = tmp_path_factory.mktemp("cli-plugins")
+    for module, (name, version, entry_points) in DIST_INFOS.items():
+        shutil.copy(FAKE_PLUGINS / f"{module}.py", root / f"{module}.py")
+        info = root / f"{module}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+        )
+        (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
+        (info / "top_level.txt").write_text(module + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def cli_env(plugin_path: Path, tmp_path: Path) -> Dict[str, str]:
+    """The environment of a ``chatplug`` subprocess: test plugins on the path, no config
+    file, no proxies, a private history file, no colours."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.upper().endswith("_PROXY")
+        and not key.startswith("CHATPLUG_")
+        and key not in ("PYTHONPATH", "PYTEST_ADDOPTS")
+    }
+    env.update(
+        PYTHONPATH=str(plugin_path),
+        CHATPLUG_CONFIG="",
+        CHATPLUG_HISTORY_FILE=str(tmp_path / "history"),
+        NO_COLOR="1",
+        TERM="dumb",
+        PYTHONIOENCODING="utf-8",
+    )
+    return env
+
+
+RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def run_cli(cli_env: Dict[str, str]) -> RunCli:
+    """``run_cli(*args, input=None, env=None)``: run ``chatplug`` to completion."""
+
+    def run(
+        *args: str,
+        input: Optional[str] = None,
+        env: Optional[Dict[str, str]] = None,
+        timeout: float = 60,
+    ) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [*chatplug_command(), *args],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env={**cli_env, **(env or {})},
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def popen_cli(cli_env: Dict[str, str]) -> Iterator[Callable[..., "subprocess.Popen[bytes]"]]:
+    """``popen_cli(*args)``: start ``chatplug`` with piped stdout and stderr."""
+    started: List["subprocess.Popen[bytes]"] = []
+
+    def start(*args: str, env: Optional[Dict[str, str]] = None) -> "subprocess.Popen[bytes]":
+        process = subprocess.Popen(
+            [*chatplug_command(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**cli_env, **(env or {})},
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
