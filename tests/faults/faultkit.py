@@ -332,6 +332,8 @@ class _Plugin:
 class SSEPlugin(_Plugin):
     """OpenAI-style chunks over SSE, ended by ``data: [DONE]`` (like Vitalentum)."""
 
+    require_done = True
+
     @hookimpl
     async def stream_completion(
         self, request: CompletionRequest, session: Any
@@ -345,7 +347,14 @@ class SSEPlugin(_Plugin):
                 text = delta.get("content")
                 if text:
                     yield text
-        raise StreamProtocolError("the stream ended without [DONE] (truncated)")
+        if self.require_done:
+            raise StreamProtocolError("the stream ended without [DONE] (truncated)")
+
+
+class LenientSSEPlugin(SSEPlugin):
+    """SSE whose end is the end of the body (no ``[DONE]``): only the decoder sees a cut."""
+
+    require_done = False
 
 
 class NDJSONPlugin(_Plugin):
@@ -400,6 +409,7 @@ class HalfBrokenPlugin(_Plugin):
 
 KINDS: Dict[str, Callable[[str], _Plugin]] = {
     "sse": SSEPlugin,
+    "sse-lenient": LenientSSEPlugin,
     "ndjson": NDJSONPlugin,
     "text": TextPlugin,
     "broken": BrokenPlugin,

@@ -185,6 +185,7 @@ async def test_empty_200_body_is_an_error_not_an_empty_answer() -> None:
 TRUNCATIONS = {
     "sse-mid-event": ("sse", sends(sse_event("abc"), b'data: {"choices": [{"del')),
     "sse-no-done": ("sse", sends(sse_event("abc"))),
+    "sse-without-done-mid-event": ("sse-lenient", sends(sse_event("abc"), b'data: {"choi')),
     "ndjson-mid-object": ("ndjson", sends(ndjson_line("abc"), b'{"data": {"mess')),
 }
 

@@ -1,0 +1,214 @@
+# ruff: noqa: E501  (the mutants are exact source lines)
+"""Mutation check: remove one reliability mechanism at a time; a fault test must fail.
+
+Run from the repository root: ``python tests/faults/mutants.py [name-filter ...]``.
+Each mutant is applied to a copy of ``core/src/chatplug`` put first on ``PYTHONPATH``;
+the working tree is never modified.  Every line should read CAUGHT.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "core" / "src" / "chatplug"
+MUTANTS = [
+    (
+        "first-byte timer off",
+        "client.py",
+        "if limit is None:\n        return await _first_nonempty(agen)",
+        "if True:\n        return await _first_nonempty(agen)",
+        "tests/faults/test_transport_faults.py -k first_byte",
+    ),
+    (
+        "fallback after text",
+        "client.py",
+        "if yielded:  # text is out",
+        "if False:  # text is out",
+        "tests/faults/test_transport_faults.py -k reset_mid",
+    ),
+    (
+        "no retries",
+        "client.py",
+        '    if not getattr(error, "retryable", False) or attempt >= retry.attempts:',
+        "    if True:",
+        "tests/faults/test_http_faults.py -k 503_then",
+    ),
+    (
+        "retry-after ignored",
+        "types.py",
+        "            return max(0.0, retry_after)",
+        "            pass",
+        "tests/faults/test_http_faults.py -k retry_after_waits",
+    ),
+    (
+        "4xx retried",
+        "errors.py",
+        "        self.retryable = status >= 500",
+        "        self.retryable = True",
+        "tests/faults/test_http_faults.py -k 4xx_is_never",
+    ),
+    (
+        "breaker never skips",
+        "client.py",
+        "            if skip_resting and not breaker.available(name):",
+        "            if False:",
+        "tests/faults/test_fallback.py -k skipped_for_the_cool_down",
+    ),
+    (
+        "breaker skips even when all rest",
+        "client.py",
+        "        skip_resting = len(candidates) > 1 and any(",
+        "        skip_resting = len(candidates) > 1 or any(",
+        "tests/faults/test_fallback.py -k every_candidate_is_resting",
+    ),
+    (
+        "line bound off",
+        "decoders.py",
+        '        if self._size > self.max_size:\n            raise _too_large("line"',
+        '        if False:\n            raise _too_large("line"',
+        "tests/faults/test_stream_faults.py -k 10mb",
+    ),
+    (
+        "utf-8 errors replaced",
+        "decoders.py",
+        'codecs.getincrementaldecoder("utf-8")()',
+        'codecs.getincrementaldecoder("utf-8")("replace")',
+        "tests/faults/test_stream_faults.py -k utf8",
+    ),
+    (
+        "connect timeout as idle",
+        "http.py",
+        '            return UpstreamTimeoutError("connect", timeout.connect, provider=provider)',
+        '            return UpstreamTimeoutError("idle", timeout.idle, provider=provider)',
+        "tests/faults/test_transport_faults.py -k connect_timeout",
+    ),
+    (
+        "lost connection as protocol error",
+        "http.py",
+        'if str(error).startswith("Response payload is not completed"):',
+        "if False:",
+        "tests/faults/test_transport_faults.py -k reset_mid",
+    ),
+    (
+        "total as idle",
+        "http.py",
+        '        return UpstreamTimeoutError("total", timeout.total, provider=provider)',
+        '        return UpstreamTimeoutError("idle", timeout.idle, provider=provider)',
+        "tests/faults/test_transport_faults.py -k total",
+    ),
+    (
+        "stream/generator cycle",
+        "client.py",
+        "            weakref.proxy(stream),",
+        "            stream,",
+        "tests/faults/test_cleanup.py -k bare_async_for",
+    ),
+    (
+        "ctrl-c not unwound",
+        "client.py",
+        "            if not task.done():  # interrupted",
+        "            if False:  # interrupted",
+        "tests/faults/test_cleanup.py -k ctrl_c",
+    ),
+    (
+        "plugin agen not closed",
+        "client.py",
+        "                    if agen is not None:\n                        await agen.aclose()",
+        "                    if False:\n                        await agen.aclose()",
+        "tests/faults/test_cleanup.py tests/faults/test_fallback.py",
+    ),
+    (
+        "truncated SSE line accepted",
+        "decoders.py",
+        '        if self._lines.close() is not None:\n            raise StreamProtocolError("the stream ended in the middle of a server-sent event")',
+        "        if self._lines.close() is not None:\n            pass",
+        "tests/faults/test_stream_faults.py -k truncated_final",
+    ),
+    (
+        "partial_length not set",
+        "client.py",
+        "                        failure.partial_length = yielded",
+        "                        pass",
+        "tests/faults/test_stream_faults.py -k truncated",
+    ),
+    (
+        "plugin exceptions not wrapped",
+        "client.py",
+        '    return PluginError(f"the plugin raised',
+        '    raise error\n    return PluginError(f"the plugin raised',
+        "tests/faults/test_fallback.py -k plugin",
+    ),
+    (
+        "empty stream accepted",
+        "client.py",
+        '    raise StreamProtocolError(\n        "the upstream\'s stream ended without any text"',
+        "    return ''\n    raise StreamProtocolError(\n        \"the upstream's stream ended without any text\"",
+        "tests/faults/test_stream_faults.py -k empty_200",
+    ),
+    (
+        "ndjson truncation accepted",
+        "decoders.py",
+        '            raise StreamProtocolError(\n                "the stream ended in the middle of a JSON line (truncated)"\n            ) from None',
+        "            return",
+        "tests/faults/test_stream_faults.py -k truncated",
+    ),
+    (
+        "ndjson junk not skipped",
+        "decoders.py",
+        "        if skip_invalid:\n            return _SKIP",
+        "        if False:\n            return _SKIP",
+        "tests/faults/test_stream_faults.py -k keepalive",
+    ),
+    (
+        "idle timeout off",
+        "types.py",
+        "total=self.total, sock_connect=self.connect, sock_read=self.idle",
+        "total=self.total, sock_connect=self.connect, sock_read=None",
+        "tests/faults/test_transport_faults.py -k stall_mid",
+    ),
+    (
+        "retry time unbounded",
+        "client.py",
+        "    if elapsed + wait > retry.max_time:",
+        "    if False:",
+        "tests/faults/test_http_faults.py -k budget or total_time",
+    ),
+]
+
+
+def main(only: list[str]) -> int:
+    survived = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, file, old, new, tests in MUTANTS:
+            if only and not any(word in name for word in only):
+                continue
+            copy = Path(tmp) / "chatplug"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(SRC, copy)
+            path = copy / file
+            text = path.read_text()
+            if text.count(old) != 1:
+                print(f"{name:38} PATTERN NOT FOUND ({text.count(old)}): update this mutant")
+                survived += 1
+                continue
+            path.write_text(text.replace(old, new))
+            paths, _, keyword = tests.partition(" -k ")
+            cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
+            cmd += paths.split() + (["-k", keyword] if keyword else [])
+            env = {**os.environ, "PYTHONPATH": tmp}
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            last = (proc.stdout.strip().splitlines() or ["?"])[-1]
+            caught = proc.returncode == 1
+            survived += not caught
+            print(f"{name:38} {'CAUGHT' if caught else f'SURVIVED rc={proc.returncode}'} | {last}")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
