@@ -32,11 +32,14 @@ def make_client(provider: str, plugin: Optional[object] = None, **kwargs: Any) -
     """An :class:`~chatplug.AsyncClient` that sees only ``provider`` (see :func:`make_registry`).
 
     ``kwargs`` go to the client (``base_urls``, ``proxy``, ``timeout``, ``retry``...).
+    The user's configuration file and ``CHATPLUG_*`` settings are ignored (``config=False``)
+    unless ``config=`` is given, so that tests are hermetic.
     Use it as ``async with make_client("acme") as client:``.
     """
     from ..client import AsyncClient
 
     kwargs.setdefault("providers", [provider])
+    kwargs.setdefault("config", False)
     return AsyncClient(registry=make_registry(provider, plugin), **kwargs)
 
 
@@ -45,6 +48,7 @@ def make_sync_client(provider: str, plugin: Optional[object] = None, **kwargs: A
     from ..client import Client
 
     kwargs.setdefault("providers", [provider])
+    kwargs.setdefault("config", False)
     return Client(registry=make_registry(provider, plugin), **kwargs)
 
 
