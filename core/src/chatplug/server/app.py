@@ -465,7 +465,7 @@ async def _stream_events(
     The headers go out with the first chunk, so that any error before it gets its
     HTTP status; an error after it is sent as a final ``data: {"error": ...}`` event.
     """
-    response = web.StreamResponse(headers=SSE_HEADERS)
+    response = EventStreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     encoder = ChunkEncoder(model)
     content = encoder.content
@@ -480,15 +480,23 @@ async def _stream_events(
     except ChatplugError as error:
         problem = api_error(error)
         record.error = problem.code
-        await response.write(ChunkEncoder.error(problem))
+        end = ChunkEncoder.error(problem)
     else:
-        await response.write(
-            encoder.last(usage(chat.messages, chars) if chat.include_usage else None)
-        )
+        end = encoder.last(usage(chat.messages, chars) if chat.include_usage else None)
     finally:
         record.chunks, record.chars = chunks, chars
-    await response.write_eof()
+    await response.write_eof(end)  # the last event and the end of the body in one send
     return response
+
+
+class EventStreamResponse(web.StreamResponse):
+    """A streamed response whose headers go out with its first chunk (one send, not two).
+
+    ``_send_headers_immediately`` is aiohttp's own switch (3.11+; ``web.Response`` turns it
+    off the same way); older versions ignore it and send the headers first.
+    """
+
+    _send_headers_immediately = False
 
 
 SSE_HEADERS: Mapping[str, str] = {
