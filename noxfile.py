@@ -19,6 +19,7 @@ TEST_DEPS = [
     "gunicorn",
     "aiohttp-socks",
     "tomli",
+    "uv",  # tests/kit builds a fresh venv for a generated plugin (pip is the fallback)
 ]
 
 nox.options.default_venv_backend = "uv|virtualenv"
