@@ -7,7 +7,7 @@ import asyncio
 import base64
 import contextlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
@@ -15,10 +15,12 @@ from chatplug import (
     AsyncClient,
     Client,
     ConfigError,
+    PluginError,
     ProviderNotFoundError,
     Registry,
     UpstreamConnectionError,
     UpstreamTimeoutError,
+    hookimpl,
 )
 from chatplug.registry import default_registry
 
@@ -355,3 +357,21 @@ async def test_proxy_credentials_never_appear_in_errors(
             await client.complete("hi", provider="echo")
     error = caught.value
     assert SECRET not in str(error) and SECRET not in repr(error) and SECRET not in error.hint
+
+
+async def test_a_plugin_error_quoting_the_proxy_url_is_masked(
+    registry: Registry, make_plugin: Any
+) -> None:
+    class Leaky(make_plugin):  # type: ignore[misc]
+        @hookimpl
+        async def stream_completion(self, request: Any, session: Any) -> AsyncIterator[str]:
+            raise RuntimeError(f"cannot reach {request.base_url} through {request.proxy}")
+            yield ""  # pragma: no cover
+
+    registry.register("leaky", Leaky("leaky"))
+    proxy = f"http://alice:{SECRET}@127.0.0.1:9"
+    async with AsyncClient(registry=registry, config=False, proxy=proxy) as client:
+        with pytest.raises(PluginError) as caught:
+            await client.complete("hi", provider="leaky", base_url="http://up.invalid")
+    assert "through http://***@127.0.0.1:9" in str(caught.value)
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.args)
