@@ -18,7 +18,13 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow]
+try:  # building the venv may download packages: allow more than the default per-test limit
+    import pytest_timeout  # noqa: F401
+
+    pytestmark.append(pytest.mark.timeout(900))
+except ImportError:  # pragma: no cover
+    pass
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "core"
