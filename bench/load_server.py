@@ -219,7 +219,10 @@ async def run_direct(
 ) -> Result:
     result = Result()
     client = AsyncClient(
-        base_urls={PROVIDER: upstream}, registry=Registry(enabled=[PROVIDER]), retry=1
+        base_urls={PROVIDER: upstream},
+        registry=Registry(enabled=[PROVIDER]),
+        retry=1,
+        config=False,
     )
     async with client:
         # warm up at the same concurrency: plugin import, pooled connections
@@ -271,11 +274,20 @@ def added(server: Result, direct: Result) -> Dict[str, Optional[float]]:
     return out
 
 
+def cpu(seconds: float, result: Result) -> Dict[str, Any]:
+    """The server's CPU time for a phase, in all and per content chunk."""
+    per_chunk = seconds / result.chunks * 1e6 if result.chunks else None
+    return {
+        "server_cpu_s": round(seconds, 2),
+        "server_cpu_us_per_chunk": None if per_chunk is None else round(per_chunk, 1),
+    }
+
+
 def start(streams: int) -> Tuple[Process, Process]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     upstream = Process([sys.executable, str(HERE / "load_upstream.py")], env, "PORT ", "stdout")
     upstream_url = f"http://127.0.0.1:{upstream.value}"
-    server_env = dict(env, CHATPLUG_PLUGINS=PROVIDER)
+    server_env = dict(env, CHATPLUG_PLUGINS=PROVIDER, CHATPLUG_CONFIG="")
     server_env.pop("CHATPLUG_API_KEY", None)
     server = Process(
         [
@@ -330,9 +342,9 @@ async def measure(
         },
         "ramp_s": ramp,
         "direct": direct.summary(),
-        "server": dict(loaded.summary(), server_cpu_s=round(cpu_loaded, 2)),
+        "server": dict(loaded.summary(), **cpu(cpu_loaded, loaded)),
         "added_ttfc_ms": added(loaded, direct),
-        "unpaced": dict(unpaced.summary(), server_cpu_s=round(cpu_unpaced, 2)),
+        "unpaced": dict(unpaced.summary(), **cpu(cpu_unpaced, unpaced)),
         "errors": errors,
     }
 
@@ -340,8 +352,8 @@ async def measure(
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--chunks", type=int, default=80)
-    parser.add_argument("--pace", type=int, default=50, help="milliseconds between chunks")
+    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--pace", type=int, default=200, help="milliseconds between chunks")
     parser.add_argument(
         "--ramp", type=float, default=2.0, help="seconds over which the streams start"
     )

@@ -53,6 +53,7 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["CHATPLUG_PLUGINS"] = PROVIDERS
     env.pop("CHATPLUG_API_KEY", None)
+    env["CHATPLUG_CONFIG"] = ""  # no configuration file: hermetic
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -35,7 +35,9 @@ def seeds() -> Iterator[Dict[str, RunningEmulator]]:
 
 @pytest.fixture(scope="module")
 def seed_server(seeds: Dict[str, RunningEmulator]) -> Iterator[ServerProcess]:
-    env = dict(os.environ, CHATPLUG_PLUGINS=",".join(AVAILABLE), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, CHATPLUG_PLUGINS=",".join(AVAILABLE), CHATPLUG_CONFIG="", PYTHONUNBUFFERED="1"
+    )
     env.pop("CHATPLUG_API_KEY", None)
     urls: Tuple[str, ...] = ()
     for name, emulator in seeds.items():

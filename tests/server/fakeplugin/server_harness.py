@@ -80,7 +80,7 @@ class ServerProcess:
 
 def serve_args(*extra: str) -> List[str]:
     """The command line of ``chatplug serve`` with ``extra`` options."""
-    return [sys.executable, "-m", "chatplug.server", *extra]
+    return [sys.executable, "-m", "chatplug", "serve", *extra]
 
 
 def start_server_with(env: Dict[str, str], *extra: str) -> ServerProcess:

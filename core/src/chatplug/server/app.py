@@ -54,9 +54,10 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def base_url_env(provider: str) -> str:
-    """The environment variable overriding a provider's base URL."""
-    return f"CHATPLUG_{provider.upper().replace('-', '_')}_BASE_URL"
+def server_retry(retries: int) -> RetryPolicy:
+    """The server's retry policy: ``retries`` more attempts, 10 s at most in all, so that
+    a long ``Retry-After`` goes back to the caller (as a 429) instead of holding it."""
+    return RetryPolicy(attempts=max(1, retries + 1), max_time=10.0)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class ServerSettings:
     api_key: Optional[str] = None
     base_urls: Mapping[str, str] = field(default_factory=dict)
     timeout: Optional[float] = None
-    retries: int = DEFAULT_RETRIES
+    retries: Optional[int] = None
     max_body: int = DEFAULT_MAX_BODY
     access_log: bool = True
 
@@ -76,7 +77,7 @@ class ServerSettings:
         return cls(
             api_key=env.get(ENV_API_KEY) or None,
             timeout=_number(env, ENV_TIMEOUT, float, None),
-            retries=_number(env, ENV_RETRIES, int, DEFAULT_RETRIES),
+            retries=_number(env, ENV_RETRIES, int, None),
             max_body=_number(env, ENV_MAX_BODY, int, DEFAULT_MAX_BODY),
             access_log=env.get(ENV_ACCESS_LOG, "1").strip().lower()
             not in ("0", "false", "no", "off"),
@@ -204,23 +205,18 @@ async def _client_context(app: web.Application) -> Any:
     state = app[STATE]
     settings = app[SETTINGS]
     if state.client is None:
-        registry = state.registry
-        if registry is None:
-            from ..registry import default_registry
-
-            registry = default_registry()
-        urls = {
-            name: os.environ[base_url_env(name)]
-            for name in registry.names()
-            if os.environ.get(base_url_env(name))
-        }
-        urls.update(settings.base_urls)
+        # Base URLs, proxies, options and virtual providers also come from the
+        # environment (CHATPLUG_<PROVIDER>_BASE_URL...) and chatplug.toml, read by the client.
+        timeout = settings.client_timeout() if settings.timeout is not None else None
+        retry = server_retry(settings.retries) if settings.retries is not None else None
         state.client = AsyncClient(
-            base_urls=urls,
-            timeout=settings.client_timeout(),
-            retry=RetryPolicy(attempts=max(1, settings.retries + 1), max_time=10.0),
-            registry=registry,
+            base_urls=dict(settings.base_urls),
+            timeout=timeout,
+            retry=retry,
+            registry=state.registry,
         )
+        if retry is None and state.client.config.defaults.retry is None:
+            state.client.retry = server_retry(DEFAULT_RETRIES)
         await state.client.__aenter__()
     _index_models(state, state.client)
     try:
