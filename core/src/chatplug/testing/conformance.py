@@ -261,6 +261,17 @@ async def _stream_text(
     return "".join(pieces)
 
 
+async def _answer(client: "AsyncClient", subject: Subject, what: str, **kwargs: Any) -> str:
+    """The answer to :data:`SIMPLE` (or ``messages=``); a failure explains what went wrong."""
+    messages = kwargs.pop("messages", SIMPLE)
+    try:
+        return await _stream_text(client, subject, messages, **kwargs)
+    except ConformanceFailure:
+        raise
+    except Exception as error:
+        raise _failed_stream(error, what) from None
+
+
 def _compare(answer: str, replies: List[str], what: str) -> None:
     if not replies:
         raise ConformanceFailure(
@@ -316,12 +327,7 @@ async def _answer_via(
         async with subject.client(
             base_urls={subject.provider: emulator.url}, **client_kwargs
         ) as client:
-            try:
-                answer = await _stream_text(client, subject, messages)
-            except ConformanceFailure:
-                raise
-            except Exception as error:
-                raise _failed_stream(error, what) from None
+            answer = await _answer(client, subject, what, messages=messages)
         return answer, emulator
 
 
@@ -334,14 +340,10 @@ async def _find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
         relay = _Relay(emulator.root)
         async with ScriptedUpstream(handler=relay) as upstream:
             async with subject.client() as client:
-                try:
-                    await _stream_text(
-                        client, subject, SIMPLE, base_url=upstream.url + _base_path(emulator)
-                    )
-                except ConformanceFailure:
-                    raise
-                except Exception as error:
-                    raise _failed_stream(error, what + " (relaying to the emulator)") from None
+                base_url = upstream.url + _base_path(emulator)
+                await _answer(
+                    client, subject, what + " (relaying to the emulator)", base_url=base_url
+                )
     if not relay.exchanges:
         raise ConformanceFailure(f"{what}: the plugin sent no request to the base_url it was given")
     return _key(relay.exchanges[-1][0])
@@ -768,12 +770,7 @@ async def check_proxy(subject: Subject) -> None:
         async with subject.client(
             base_urls={subject.provider: emulator.url}, proxy=proxy.url
         ) as client:
-            try:
-                answer = await _stream_text(client, subject, SIMPLE)
-            except ConformanceFailure:
-                raise
-            except Exception as error:
-                raise _failed_stream(error, what) from None
+            answer = await _answer(client, subject, what)
         direct = [f"{method} {path}" for method, path, via in recorder.requests if not via]
         if direct:
             raise ConformanceFailure(

@@ -79,15 +79,10 @@ class ForwardProxy(LoopbackServer):
         if parts.scheme != "http" or not parts.hostname:
             await self._refuse(writer, 400, f"not an absolute http URL: {target}")
             return
-        host, port = parts.hostname, parts.port or 80
-        if not (self.allow_any or _is_loopback(host)):
-            await self._refuse(writer, 403, f"the test proxy only reaches loopback, not {host}")
+        upstream = await self._connect(writer, parts.hostname, parts.port or 80)
+        if upstream is None:
             return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(host, port)
-        except OSError as error:
-            await self._refuse(writer, 502, f"cannot connect to {host}:{port}: {error}")
-            return
+        up_reader, up_writer = upstream
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -122,17 +117,26 @@ class ForwardProxy(LoopbackServer):
         kept.append(b"Connection: close")
         return b"\r\n".join(kept) + b"\r\n\r\n"
 
+    async def _connect(
+        self, writer: asyncio.StreamWriter, host: str, port: int
+    ) -> Optional[Tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        """Connect to the target, or answer the client with the reason and return ``None``."""
+        if not (self.allow_any or _is_loopback(host)):
+            await self._refuse(writer, 403, f"the test proxy only reaches loopback, not {host}")
+            return None
+        try:
+            return await asyncio.open_connection(host, port)
+        except OSError as error:
+            await self._refuse(writer, 502, f"cannot connect to {host}:{port}: {error}")
+            return None
+
     async def _tunnel(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
     ) -> None:
-        if not (self.allow_any or _is_loopback(host)):
-            await self._refuse(writer, 403, f"the test proxy only reaches loopback, not {host}")
+        upstream = await self._connect(writer, host, port)
+        if upstream is None:
             return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(host, port)
-        except OSError as error:
-            await self._refuse(writer, 502, f"cannot connect to {host}:{port}: {error}")
-            return
+        up_reader, up_writer = upstream
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         upload = asyncio.ensure_future(self._pipe(reader, up_writer))
