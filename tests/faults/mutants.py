@@ -105,8 +105,8 @@ MUTANTS = [
     (
         "stream/generator cycle",
         "client.py",
-        "            weakref.proxy(stream),",
-        "            stream,",
+        "        self._progress = _Progress()\n",
+        "        self._progress = _Progress()\n        self._progress.attempts.append(self)  # type: ignore[arg-type]\n",
         "tests/faults/test_cleanup.py -k bare_async_for",
     ),
     (

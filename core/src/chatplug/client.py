@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -50,6 +49,23 @@ RetryInput = Union[RetryPolicy, int, None]
 ORDER_GIVEN, ORDER_HEALTHIEST = "given", "healthiest"
 
 
+class _Progress:
+    """What the generator reports to its :class:`Stream`.
+
+    Kept apart from the stream so that the stream and its generator form no reference
+    cycle: a consumer dropping the stream (``break`` out of ``async for``) frees it at once,
+    and the event loop's async-generator finalizer then closes the upstream response.
+    """
+
+    __slots__ = ("attempts", "model", "provider", "text_length")
+
+    def __init__(self) -> None:
+        self.provider: Optional[str] = None
+        self.model: Optional[str] = None
+        self.text_length = 0
+        self.attempts: List[Tuple[str, str]] = []
+
+
 class Stream:
     """An answer being streamed: iterate it for text pieces (``async for``).
 
@@ -58,14 +74,28 @@ class Stream:
     ``model`` say who is answering; ``text_length`` counts the characters so far.
     """
 
-    __slots__ = ("__weakref__", "_agen", "attempts", "model", "provider", "text_length")
+    __slots__ = ("_agen", "_progress")
 
     def __init__(self) -> None:
         self._agen: AsyncIterator[str]
-        self.provider: Optional[str] = None
-        self.model: Optional[str] = None
-        self.text_length = 0
-        self.attempts: List[Tuple[str, str]] = []
+        self._progress = _Progress()
+
+    @property
+    def provider(self) -> Optional[str]:
+        return self._progress.provider
+
+    @property
+    def model(self) -> Optional[str]:
+        return self._progress.model
+
+    @property
+    def text_length(self) -> int:
+        return self._progress.text_length
+
+    @property
+    def attempts(self) -> List[Tuple[str, str]]:
+        """``(provider, model)`` of every attempt so far, retries included."""
+        return self._progress.attempts
 
     def __aiter__(self) -> "Stream":
         return self
@@ -239,11 +269,8 @@ class AsyncClient:
             Timeout.coerce(timeout) if timeout is not None else self._timeout,
         )
         stream = Stream()
-        # The generator sees the stream through a weak proxy: no reference cycle, so a
-        # consumer dropping the stream (``break`` out of ``async for``) frees it at once and
-        # the loop's async-generator finalizer closes the upstream response.
         stream._agen = self._run(
-            weakref.proxy(stream),
+            stream._progress,  # not the stream itself: no cycle (see _Progress)
             candidates,
             conversation,
             {key: value for key, value in options.items() if value is not None},
@@ -270,7 +297,7 @@ class AsyncClient:
 
     async def _run(
         self,
-        stream: Stream,
+        stream: _Progress,
         candidates: List[Tuple[Provider, ModelInfo]],
         messages: Tuple[Message, ...],
         options: Dict[str, Any],
