@@ -79,6 +79,12 @@ def cli_env(plugin_path: Path, tmp_path: Path) -> Dict[str, str]:
     return env
 
 
+@pytest.fixture
+def cli_command() -> List[str]:
+    """The command that runs ``chatplug``."""
+    return chatplug_command()
+
+
 RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
 
 

@@ -14,7 +14,6 @@ Other modules reuse this behaviour through :func:`run_guarded` and :func:`report
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -51,6 +50,8 @@ EXIT_BROKEN_PIPE = 141
 DEBUG_ENV = "CHATPLUG_DEBUG"
 HISTORY_ENV = "CHATPLUG_HISTORY_FILE"
 PROMPT = "> "
+#: seconds an --emulate emulator gets to finish requests still in flight at exit
+EMULATOR_SHUTDOWN = 1.0
 
 #: sub-commands implemented elsewhere: name -> (module, attribute, one-line help)
 LAZY_COMMANDS: Dict[str, Tuple[str, str, str]] = {
@@ -348,9 +349,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _registry() -> "Registry":
-    from .registry import default_registry
+    """The registry the configuration describes (virtual providers, disabled ones)."""
+    from .config import load_config
 
-    return default_registry()
+    return load_config().registry()
 
 
 def _check_plugins(registry: "Registry") -> Dict[str, int]:
@@ -398,6 +400,8 @@ def plugins_command(as_json: bool, check: bool) -> None:
             if check:
                 item["models"] = counts.get(info.name)
             items.append(item)
+        import json
+
         click.echo(json.dumps(items, indent=2))
     elif not infos:
         click.echo("No provider plugins installed; try 'pip install chatplug-vitalentum'.")
@@ -463,6 +467,8 @@ def models_command(provider: Optional[str], as_json: bool) -> None:
             }
             for model in models
         ]
+        import json
+
         click.echo(json.dumps(items, indent=2, default=str, ensure_ascii=False))
         return
     if not models:
@@ -537,6 +543,14 @@ def _conversation(settings: ChatSettings) -> List[Dict[str, str]]:
     return [{"role": "system", "content": settings.system}] if settings.system else []
 
 
+def _quiet_emulator_logs() -> None:
+    """The emulator's server logs (e.g. a handler writing to a client that left after
+    Ctrl-C or a closed pipe) are noise on the user's terminal; --debug keeps them."""
+    import logging
+
+    logging.getLogger("aiohttp").addHandler(logging.NullHandler())
+
+
 @contextlib.asynccontextmanager
 async def open_chat_client(
     settings: ChatSettings,
@@ -562,7 +576,12 @@ async def open_chat_client(
                 )
             found, info = client.registry.candidates(model, provider)[0]
             provider, model = found.name, info.id
-            emulator = await stack.enter_async_context(run_emulator(emulator_factory(provider)()))
+            if not _debug_enabled():
+                _quiet_emulator_logs()
+            app = emulator_factory(provider)()
+            emulator = await stack.enter_async_context(
+                run_emulator(app, shutdown_timeout=EMULATOR_SHUTDOWN)
+            )
             client.base_urls[provider] = emulator.url
         yield client, provider, model
 
@@ -627,6 +646,8 @@ def _finish_line(text: str) -> None:
 
 def _print_answer(settings: ChatSettings, answer: _Answer) -> None:
     if settings.as_json:
+        import json
+
         payload = {
             "text": answer.text,
             "provider": answer.provider,

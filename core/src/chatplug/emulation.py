@@ -82,11 +82,20 @@ class RunningEmulator:
 
 @contextlib.asynccontextmanager
 async def run_emulator(
-    app: web.Application, host: str = "127.0.0.1", port: int = 0
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    shutdown_timeout: float = 60.0,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve ``app`` in the running loop for the duration of the block."""
+    """Serve ``app`` in the running loop for the duration of the block.
+
+    On exit, requests still being handled get ``shutdown_timeout`` seconds to finish.
+    """
     app.setdefault(REPLIES, [])  # type: ignore[arg-type]
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
