@@ -280,3 +280,29 @@ def test_check_command_refuses_an_unknown_check() -> None:
 def test_failure_messages_name_no_internal_detail(source: Dict[str, str], tmp_path: Path) -> None:
     result = run(source, tmp_path, [swallow_errors], only=["http_500"])["http_500"]
     assert not re.search(r"Traceback|_Relay|ScriptedUpstream", result.message)
+
+
+def test_client_options_carry_the_providers_settings(
+    source: Dict[str, str], tmp_path: Path
+) -> None:
+    needs_token = replace(
+        "    base = request.base_url or DEFAULT_URL\n",
+        "    if request.settings.get('token') != 'sekrit':\n"
+        "        raise __import__('chatplug').InvalidRequestError('no token configured')\n"
+        "    base = request.base_url or DEFAULT_URL\n",
+    )
+    plugin = _load(needs_token(source["plugin"]), tmp_path, "plugin")
+    emulator = _load(source["emulator"], tmp_path, "emulator")
+    config = {"providers": {PROVIDER: {"token": "sekrit"}}}
+    [without] = run_conformance(
+        PROVIDER, plugin=plugin, emulator=emulator.create_app, only=["emulator_answer"]
+    )
+    [with_settings] = run_conformance(
+        PROVIDER,
+        plugin=plugin,
+        emulator=emulator.create_app,
+        only=["emulator_answer"],
+        client_options={"config": config},
+    )
+    assert "no token configured" in without.message
+    assert with_settings.passed, with_settings.message

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -44,6 +44,7 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Mapping,
     Optional,
     Sequence,
     Tuple,
@@ -103,13 +104,16 @@ class Subject:
     provider: str
     plugin: Optional[object] = None
     emulator: Optional["AppFactory"] = None
+    #: extra AsyncClient arguments, e.g. ``config=`` with the provider's settings
+    client_options: Mapping[str, Any] = field(default_factory=dict)
 
     def client(self, **kwargs: Any) -> "AsyncClient":
         from .helpers import make_client
 
-        kwargs.setdefault("timeout", CHECK_TIMEOUT)
-        kwargs.setdefault("retry", NO_RETRY)
-        return make_client(self.provider, self.plugin, **kwargs)
+        options: Dict[str, Any] = {"timeout": CHECK_TIMEOUT, "retry": NO_RETRY}
+        options.update(self.client_options)
+        options.update(kwargs)
+        return make_client(self.provider, self.plugin, **options)
 
     def app(self) -> "web.Application":
         if self.emulator is not None:
@@ -857,10 +861,11 @@ def run_check(
     *,
     plugin: Optional[object] = None,
     emulator: Optional["AppFactory"] = None,
+    client_options: Optional[Mapping[str, Any]] = None,
     limit: float = CHECK_LIMIT,
 ) -> CheckResult:
     """Run one check in a fresh event loop; never raises for a failing plugin."""
-    subject = Subject(provider, plugin, emulator)
+    subject = Subject(provider, plugin, emulator, dict(client_options or {}))
     started = time.monotonic()
 
     async def run() -> None:
@@ -893,10 +898,11 @@ def run_conformance(
     emulator: Optional["AppFactory"] = None,
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
+    client_options: Optional[Mapping[str, Any]] = None,
 ) -> List[CheckResult]:
     """Run the suite (or the checks in ``only``, minus ``skip``) against ``provider``."""
     return [
-        run_check(check, provider, plugin=plugin, emulator=emulator)
+        run_check(check, provider, plugin=plugin, emulator=emulator, client_options=client_options)
         for check in select_checks(only, skip)
     ]
 
@@ -908,11 +914,15 @@ def conformance_tests(
     emulator: Optional["AppFactory"] = None,
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
+    client_options: Optional[Mapping[str, Any]] = None,
 ) -> Callable[..., None]:
     """A pytest test function running each check as its own parametrized test.
 
     ``test_conformance = conformance_tests("acme")`` in a test module is all it takes.
-    ``plugin``/``emulator`` check an in-process plugin instead of the installed one.
+    ``plugin``/``emulator`` check an in-process plugin instead of the installed one;
+    ``only``/``skip`` select checks by name; ``client_options`` are extra
+    :class:`~chatplug.AsyncClient` arguments (e.g. ``config=`` holding the provider's
+    settings, such as a test API key).
     """
     import pytest
 
@@ -920,7 +930,9 @@ def conformance_tests(
 
     @pytest.mark.parametrize("check", [pytest.param(c, id=c.name) for c in checks])
     def test_conformance(check: Check) -> None:
-        result = run_check(check, provider, plugin=plugin, emulator=emulator)
+        result = run_check(
+            check, provider, plugin=plugin, emulator=emulator, client_options=client_options
+        )
         if not result.passed:
             pytest.fail(f"conformance check {check.name!r} failed: {result.message}", pytrace=False)
 
