@@ -89,6 +89,11 @@ def _debug_enabled(debug: Optional[bool] = None) -> bool:
     return _state.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+def _style(text: str, **styles: Any) -> str:
+    """Colours for a terminal (click drops them elsewhere), unless NO_COLOR is set."""
+    return text if os.environ.get("NO_COLOR") else click.style(text, **styles)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -112,10 +117,9 @@ def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
         message = f"unexpected {type(error).__name__}: {error}"
         hint = "This is a bug in chatplug or in a plugin; rerun with --debug for the traceback."
         code = EXIT_FAILURE
-    label = click.style("Error:", fg="red", bold=True)
-    click.echo(f"{label} {_one_line(message)}", err=True)
+    click.echo(f"{_style('Error:', fg='red', bold=True)} {_one_line(message)}", err=True)
     if hint:
-        click.echo(f"{click.style('Hint:', fg='yellow')} {_one_line(hint)}", err=True)
+        click.echo(f"{_style('Hint:', fg='yellow')} {_one_line(hint)}", err=True)
     return code
 
 
