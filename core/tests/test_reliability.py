@@ -131,14 +131,23 @@ def _connection_key() -> object:
     return ConnectionKey("h", 1, False, True, None, None, None)
 
 
+NEW_TIMEOUTS = pytest.mark.skipif(
+    not hasattr(aiohttp, "ConnectionTimeoutError"), reason="aiohttp >= 3.10 timeout classes"
+)
+
+
+@NEW_TIMEOUTS
 def test_aiohttp_connection_timeout_maps_to_the_connect_phase() -> None:
-    mapped = map_transport_error(aiohttp.ConnectionTimeoutError("Connection timeout"), REQUEST)
+    error = aiohttp.ConnectionTimeoutError("Connection timeout")  # type: ignore[attr-defined]
+    mapped = map_transport_error(error, REQUEST)
     assert isinstance(mapped, UpstreamTimeoutError)
     assert (mapped.phase, mapped.seconds, mapped.provider) == ("connect", 3, "acme")
 
 
+@NEW_TIMEOUTS
 def test_aiohttp_socket_timeout_maps_to_the_idle_phase() -> None:
-    mapped = map_transport_error(aiohttp.SocketTimeoutError("Timeout on reading"), REQUEST)
+    error = aiohttp.SocketTimeoutError("Timeout on reading")  # type: ignore[attr-defined]
+    mapped = map_transport_error(error, REQUEST)
     assert isinstance(mapped, UpstreamTimeoutError)
     assert (mapped.phase, mapped.seconds) == ("idle", 5)
 

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = Timeout(connect=1.0, first_byte=1.0, idle=0.15)
+TIMEOUT = Timeout(connect=2.0, first_byte=2.0, idle=0.3)  # idle: how long a "stall" takes
 pieces = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6)
 cuts = st.lists(st.integers(min_value=0, max_value=10_000), max_size=8)
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
