@@ -10,7 +10,7 @@ import pytest
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.testing import split_bytes
 from chatplug_ai365vip import emulator as emulator_module
-from chatplug_ai365vip.emulator import create_app, last_user_turn, write_sizes
+from chatplug_ai365vip.emulator import REQUESTS, create_app, last_user_turn, write_sizes
 
 MODEL = {"id": "gpt-4o", "name": "GPT-4o", "maxLength": 3000, "tokenLimit": 2048}
 GOOD: Dict[str, Any] = {
@@ -127,3 +127,14 @@ async def test_scripted_status_still_rejects_a_bad_request_with_400() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.post(emulator.url + "/api/chat", json=without("key")) as response:
                 assert response.status == 400
+
+
+async def test_recorded_headers_are_looked_up_case_insensitively(served) -> None:
+    # Header names arrive in whatever case the client (and aiohttp's version) sends them.
+    emulator, session = served
+    headers = {"x-chatplug-probe": "1", "sec-fetch-mode": "cors"}
+    async with session.post(emulator.url + "/api/chat", json=GOOD, headers=headers) as response:
+        await response.read()
+    (sent,) = emulator.app[REQUESTS]
+    assert sent["headers"]["X-Chatplug-Probe"] == sent["headers"]["x-chatplug-probe"] == "1"
+    assert sent["headers"]["Sec-Fetch-Mode"] == "cors"

@@ -11,7 +11,7 @@ from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.testing import split_bytes
 from chatplug_vitalentum import EventStream
 from chatplug_vitalentum import emulator as emulator_module
-from chatplug_vitalentum.emulator import create_app, reply_text, write_sizes
+from chatplug_vitalentum.emulator import REQUESTS, create_app, reply_text, write_sizes
 
 GOOD = {
     "conversation": json.dumps({"history": [{"speaker": "human", "text": "Hi ✓"}]}),
@@ -135,3 +135,16 @@ async def test_scripted_status_carries_body_and_retry_after() -> None:
         async with session.post(emulator.url + "/api/converse-edge", json=GOOD) as response:
             assert (response.status, await response.text()) == (429, "slow down")
             assert response.headers["Retry-After"] == "3"
+
+
+async def test_recorded_headers_are_looked_up_case_insensitively(served) -> None:
+    # Header names arrive in whatever case the client (and aiohttp's version) sends them.
+    emulator, session = served
+    headers = {"x-chatplug-probe": "1", "sec-fetch-mode": "cors"}
+    async with session.post(
+        emulator.url + "/api/converse-edge", json=GOOD, headers=headers
+    ) as response:
+        await response.read()
+    (sent,) = emulator.app[REQUESTS]
+    assert sent["headers"]["X-Chatplug-Probe"] == sent["headers"]["x-chatplug-probe"] == "1"
+    assert sent["headers"]["Sec-Fetch-Mode"] == "cors"

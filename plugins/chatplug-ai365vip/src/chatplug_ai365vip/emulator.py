@@ -23,6 +23,7 @@ from typing import Any, List, Optional, Tuple
 
 from aiohttp import web
 from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
+from multidict import CIMultiDict
 
 PATH = "/api/chat"
 #: the models the service knows, with their display names
@@ -142,7 +143,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         {
             "method": request.method,
             "path": request.path_qs,
-            "headers": dict(request.headers),
+            "headers": CIMultiDict(request.headers),  # names case-insensitive
             "body": body,
             "peer": request.transport.get_extra_info("peername") if request.transport else None,
         }

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
+from multidict import CIMultiDict
 
 PATH = "/api/converse-edge"
 #: the fields the upstream accepts in the request body
@@ -167,7 +168,7 @@ async def converse(request: web.Request) -> web.StreamResponse:
         {
             "method": request.method,
             "path": request.path_qs,
-            "headers": dict(request.headers),
+            "headers": CIMultiDict(request.headers),  # names case-insensitive
             "body": body,
             "peer": request.transport.get_extra_info("peername") if request.transport else None,
         }
