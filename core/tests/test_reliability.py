@@ -184,6 +184,39 @@ def test_a_corrupt_body_is_a_protocol_error() -> None:
     assert isinstance(map_transport_error(error, REQUEST), StreamProtocolError)
 
 
+def _response_error(status: int, headers: object) -> aiohttp.ClientResponseError:
+    from aiohttp.client_reqrep import RequestInfo
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    info = RequestInfo(URL("http://h/"), "POST", CIMultiDictProxy(CIMultiDict()), URL("http://h/"))
+    return aiohttp.ClientResponseError(
+        info,
+        (),
+        status=status,
+        message="Reason",
+        headers=headers,  # type: ignore[arg-type]
+    )
+
+
+def test_an_unparsable_http_response_is_a_protocol_error() -> None:
+    mapped = map_transport_error(_response_error(400, None), REQUEST)
+    assert isinstance(mapped, StreamProtocolError)
+    assert "malformed" in str(mapped)
+
+
+def test_a_plugins_own_raise_for_status_is_typed_like_open_stream() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    headers = CIMultiDictProxy(CIMultiDict({"Retry-After": "4"}))
+    limited = map_transport_error(_response_error(429, headers), REQUEST)
+    assert isinstance(limited, RateLimitedError) and limited.retry_after == 4
+    failed = map_transport_error(_response_error(503, headers), REQUEST)
+    assert isinstance(failed, UpstreamHTTPError) and failed.status == 503 and failed.retryable
+    refused = map_transport_error(_response_error(400, headers), REQUEST)
+    assert isinstance(refused, UpstreamHTTPError) and not refused.retryable
+
+
 def test_server_disconnected_is_a_connection_error() -> None:
     mapped = map_transport_error(aiohttp.ServerDisconnectedError(), REQUEST)
     assert isinstance(mapped, UpstreamConnectionError)

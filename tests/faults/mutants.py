@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "core" / "src" / "chatplug"
 MUTANTS = [
     (
+        "malformed HTTP as connection error",
+        "http.py",
+        "        if error.headers is None and error.status == 400:",
+        "        if False:",
+        "tests/faults/test_stream_faults.py -k malformed_http",
+    ),
+    (
         "first-byte timer off",
         "client.py",
         "if limit is None:\n        return await _first_nonempty(agen)",

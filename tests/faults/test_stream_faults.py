@@ -14,6 +14,7 @@ from chatplug import StreamProtocolError
 from chatplug.decoders import DEFAULT_MAX_SIZE
 from faultkit import (
     LAST_CHUNK,
+    QUICK_RETRY,
     Conn,
     Script,
     Scripted,
@@ -199,4 +200,50 @@ async def test_truncated_final_event_is_a_protocol_error_with_partial_length(cas
             assert outcome.text == "abc"
             assert isinstance(outcome.error, StreamProtocolError)
             assert outcome.error.partial_length == 3
+            assert await settle(client) == 0
+
+
+# --------------------------------------------------------------------------- malformed HTTP
+
+
+def raw_reply(data: bytes) -> Script:
+    async def script(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(data)
+        await conn.stall(limit=2.0)
+
+    return script
+
+
+MALFORMED_HTTP = {
+    "not-http": b"SSH-2.0-OpenSSH_8.9\r\n\r\n",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_HTTP))
+async def test_a_malformed_http_response_is_a_protocol_error_not_retried(case: str) -> None:
+    async with Scripted(raw_reply(MALFORMED_HTTP[case])) as up:
+        async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, StreamProtocolError)
+            assert "malformed" in str(outcome.error)
+            assert len(up.requests) == 1
+            assert await settle(client) == 0
+
+
+async def test_a_body_shorter_than_its_content_length_is_not_complete() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
+
+    async def script(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(head + b"hello")
+        await asyncio.sleep(0.01)
+        await conn.end()
+
+    async with Scripted(script) as up:
+        async with make_client({"a": ("text", up.url)}) as client:
+            outcome = await collect(client)
+            assert outcome.text == "hello"
+            assert outcome.error is not None and outcome.error.partial_length == 5
             assert await settle(client) == 0

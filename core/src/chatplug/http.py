@@ -81,13 +81,22 @@ async def http_error(response: "aiohttp.ClientResponse", provider: str) -> Upstr
         body = " ".join(raw.decode(errors="replace").split())[:BODY_EXCERPT]
     except Exception:  # the body is only a courtesy; the status is what matters
         body = ""
-    status = response.status
-    message = f"upstream returned HTTP {status} {response.reason or ''}".rstrip()
+    return _status_error(response.status, response.reason, body, response.headers, provider)
+
+
+def _status_error(
+    status: int,
+    reason: Optional[str],
+    body: str,
+    headers: Optional[Mapping[str, str]],
+    provider: str,
+) -> UpstreamHTTPError:
+    message = f"upstream returned HTTP {status} {reason or ''}".rstrip()
     if status == 429:
         return RateLimitedError(
             message,
             body=body,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            retry_after=parse_retry_after((headers or {}).get("Retry-After")),
             provider=provider,
             hint="Wait and retry, or use another provider.",
         )
@@ -166,6 +175,16 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
         return StreamProtocolError(
             f"the response was truncated or corrupt: {error}", provider=provider
         )
+    if isinstance(error, aiohttp.ClientResponseError):
+        if error.headers is None and error.status == 400:  # aiohttp could not parse it
+            from .errors import StreamProtocolError
+
+            return StreamProtocolError(
+                f"the upstream's HTTP response is malformed: {error.message}".rstrip(),
+                provider=provider,
+            )
+        if error.status >= 400:  # a plugin's own raise_for_status()
+            return _status_error(error.status, error.message, "", error.headers, provider)
     if isinstance(error, aiohttp.ClientError):
         return UpstreamConnectionError(f"{type(error).__name__}: {error}", provider=provider)
     if isinstance(error, asyncio.TimeoutError):
