@@ -71,7 +71,8 @@ class Stream:
 
     Use it as an async context manager (or call :meth:`aclose`) to release the upstream
     connection at once when you stop early.  After the first piece, ``provider`` and
-    ``model`` say who is answering; ``text_length`` counts the characters so far.
+    ``model`` say who is answering; ``text_length`` counts the characters yielded (set at
+    the first piece and when the stream ends or fails, not on every piece).
     """
 
     __slots__ = ("_agen", "_progress")
