@@ -266,8 +266,8 @@ def test_check_command_reports_each_failure_and_exits_1() -> None:
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0].startswith("FAIL catalogue")
-    assert "could not be loaded" in result.output
-    assert "no emulator is registered" in result.output
+    assert "'chatplug-no-such-provider' is not installed" in result.output
+    assert "FAIL proxy" in result.output
     assert "0 of 2 conformance checks passed" in lines[-1]
 
 
@@ -306,3 +306,10 @@ def test_client_options_carry_the_providers_settings(
     )
     assert "no token configured" in without.message
     assert with_settings.passed, with_settings.message
+
+
+def test_a_missing_emulator_is_explained(source: Dict[str, str], tmp_path: Path) -> None:
+    plugin = _load(source["plugin"], tmp_path, "plugin")
+    [result] = run_conformance(PROVIDER, plugin=plugin, only=["emulator_answer"])
+    assert "no emulator is registered for 'kit-acme'" in result.message
+    assert '[project.entry-points."chatplug.emulators"]' in result.message

@@ -115,6 +115,26 @@ class Subject:
         options.update(kwargs)
         return make_client(self.provider, self.plugin, **options)
 
+    def require_provider(self) -> None:
+        """Fail with a clear message when the provider is not installed or does not load."""
+        from ..errors import ProviderNotFoundError
+        from ..registry import ENTRY_POINT_GROUP, entry_points
+        from .helpers import make_registry
+
+        try:
+            make_registry(self.provider, self.plugin).provider(self.provider)
+        except ProviderNotFoundError:
+            installed = ", ".join(e.name for e in entry_points(ENTRY_POINT_GROUP)) or "none"
+            raise ConformanceFailure(
+                f"the provider {self.provider!r} is not installed (installed providers: "
+                f"{installed}): install the plugin (pip install -e .), with its entry point "
+                f'named {self.provider!r} in [project.entry-points."chatplug.providers"]'
+            ) from None
+        except ChatplugError as error:
+            raise ConformanceFailure(
+                f"the provider could not be loaded: {_describe(error)}"
+            ) from None
+
     def app(self) -> "web.Application":
         if self.emulator is not None:
             return self.emulator()
@@ -869,6 +889,7 @@ def run_check(
     started = time.monotonic()
 
     async def run() -> None:
+        subject.require_provider()
         try:
             await asyncio.wait_for(check.run(subject), limit)
         except asyncio.TimeoutError:
