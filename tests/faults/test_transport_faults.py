@@ -259,3 +259,18 @@ async def test_per_call_timeout_overrides_the_client_timeout() -> None:
             assert isinstance(outcome.error, UpstreamTimeoutError)
             assert outcome.error.seconds == 0.2
             assert outcome.elapsed < 0.8
+
+
+async def test_waiting_for_a_free_pooled_connection_is_bounded_by_first_byte() -> None:
+    timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
+    async with Scripted(stall_mid_stream) as up:
+        async with make_client(
+            {"a": ("sse", up.url)}, timeout=timeout, connection_limit=1
+        ) as client:
+            async with client.stream("hi") as holder:  # holds the only connection
+                assert await holder.__anext__() == "abc"
+                outcome = await collect(client)
+                assert isinstance(outcome.error, UpstreamTimeoutError)
+                assert outcome.error.phase == "first_byte"
+                assert len(up.requests) == 1  # the second request never got a connection
+            assert await settle(client) == 0
