@@ -313,3 +313,20 @@ def test_a_missing_emulator_is_explained(source: Dict[str, str], tmp_path: Path)
     [result] = run_conformance(PROVIDER, plugin=plugin, only=["emulator_answer"])
     assert "no emulator is registered for 'kit-acme'" in result.message
     assert '[project.entry-points."chatplug.emulators"]' in result.message
+
+
+def test_state_left_by_the_first_completion_fails_the_second(
+    source: Dict[str, str], tmp_path: Path
+) -> None:
+    one_shot = replace(
+        "    base = request.base_url or DEFAULT_URL\n",
+        "    _TOKENS.append(1)\n"
+        "    if len(_TOKENS) > 1:\n"
+        "        raise RuntimeError('the first answer used up the token')\n"
+        "    base = request.base_url or DEFAULT_URL\n",
+    )
+    patches = [one_shot, lambda text: text + "\n_TOKENS = []\n"]
+    result = run(source, tmp_path, patches, only=["emulator_answer"])["emulator_answer"]
+    assert not result.passed
+    assert "a second completion on the same client failed" in result.message
+    assert "the first answer used up the token" in result.message

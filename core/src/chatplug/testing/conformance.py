@@ -12,7 +12,8 @@ or ``pytest --chatplug acme``, or ``chatplug check acme``.  The checks (see :dat
   provider's id, exactly one default, and aliases that resolve to their model.
 - ``unknown_model``: an unknown model is rejected with ``ModelNotFoundError``.
 - ``emulator_answer``: a conversation streamed through the plugin's emulator gives exactly
-  the reply the emulator recorded (``chatplug.emulation.record_reply``).
+  the reply the emulator recorded (``chatplug.emulation.record_reply``), and so does a
+  second completion on the same client.
 - ``utf8_split``: the same, with the emulator's bytes cut inside every UTF-8 character.
 - ``http_500`` / ``http_429``: an upstream answering 500 (or 429 with ``Retry-After``)
   raises ``UpstreamHTTPError`` (status and body excerpt) / ``RateLimitedError``
@@ -336,25 +337,6 @@ def _failed_stream(error: BaseException, what: str) -> ConformanceFailure:
     return ConformanceFailure(f"{what}: streaming failed with {_describe(error)}")
 
 
-async def _answer_via(
-    subject: Subject,
-    app: "web.Application",
-    *,
-    messages: Sequence[Dict[str, str]] = SIMPLE,
-    what: str,
-    **client_kwargs: Any,
-) -> Tuple[str, "RunningEmulator"]:
-    """Stream ``messages`` through the emulator ``app`` (already running or not)."""
-    from ..emulation import run_emulator
-
-    async with run_emulator(app) as emulator:
-        async with subject.client(
-            base_urls={subject.provider: emulator.url}, **client_kwargs
-        ) as client:
-            answer = await _answer(client, subject, what, messages=messages)
-        return answer, emulator
-
-
 async def _find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
     """Relay one completion to the emulator; the last request is the streaming one."""
     from ..emulation import run_emulator
@@ -522,11 +504,27 @@ async def check_unknown_model(subject: Subject) -> None:
 
 
 async def check_emulator_answer(subject: Subject) -> None:
+    from ..emulation import run_emulator
+
     what = "a conversation streamed through the emulator"
-    answer, emulator = await _answer_via(subject, subject.app(), messages=CONVERSATION, what=what)
-    if not answer:
-        raise ConformanceFailure(f"{what} gave an empty answer")
-    _compare(answer, emulator.replies, what)
+    again = "a second completion on the same client"
+    async with run_emulator(subject.app()) as emulator:
+        async with subject.client(base_urls={subject.provider: emulator.url}) as client:
+            answer = await _answer(client, subject, what, messages=CONVERSATION)
+            if not answer:
+                raise ConformanceFailure(f"{what} gave an empty answer")
+            _compare(answer, emulator.replies, what)
+            try:
+                second = await _stream_text(client, subject, SIMPLE)
+            except ConformanceFailure:
+                raise
+            except Exception as error:
+                raise ConformanceFailure(
+                    f"{again} failed with {_describe(error)}: every request of a client must "
+                    "work, whatever the first one left behind (cached tokens, state, the "
+                    "core's shared session, which the plugin must never close)"
+                ) from None
+            _compare(second, emulator.replies, again)
 
 
 async def check_utf8_split(subject: Subject) -> None:
