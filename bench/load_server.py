@@ -274,6 +274,17 @@ def added(server: Result, direct: Result) -> Dict[str, Optional[float]]:
     return out
 
 
+def server_ttfc(lines: List[str], chunks: int) -> Dict[str, Optional[float]]:
+    """Time to first chunk as the server logged it (arrival to first upstream piece)."""
+    values = []
+    for line in lines:
+        if line.startswith("{") and '"ttfc_ms"' in line:
+            entry = json.loads(line)
+            if entry["ttfc_ms"] is not None and entry["chunks"] >= chunks // 2:
+                values.append(entry["ttfc_ms"] / 1000)
+    return {"p50": ms(percentile(values, 50)), "p99": ms(percentile(values, 99))}
+
+
 def cpu(seconds: float, result: Result) -> Dict[str, Any]:
     """The server's CPU time for a phase, in all and per content chunk."""
     per_chunk = seconds / result.chunks * 1e6 if result.chunks else None
@@ -318,8 +329,11 @@ async def measure(
     n, chunks, pace, ramp = args.streams, args.chunks, args.pace, args.ramp
     direct = await run_direct(upstream_url, n, chunks, pace, False, ramp)
     cpu_before = server.cpu_seconds()
+    first_line = len(server.lines)
     loaded = await run_server(server_url, n, chunks, pace, False, ramp)
     cpu_loaded = server.cpu_seconds() - cpu_before
+    await asyncio.sleep(0.5)  # the access log is written from a background thread
+    logged = server_ttfc(server.lines[first_line:], chunks)
     cpu_before = server.cpu_seconds()
     unpaced = await run_server(server_url, n, chunks, 0, False)
     cpu_unpaced = server.cpu_seconds() - cpu_before
@@ -329,6 +343,7 @@ async def measure(
         "chatplug": chatplug.__version__,
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "provider": PROVIDER,
         "streams": args.streams,
         "chunks_per_stream": args.chunks,
@@ -344,6 +359,7 @@ async def measure(
         "direct": direct.summary(),
         "server": dict(loaded.summary(), **cpu(cpu_loaded, loaded)),
         "added_ttfc_ms": added(loaded, direct),
+        "server_log_ttfc_ms": logged,
         "unpaced": dict(unpaced.summary(), **cpu(cpu_unpaced, unpaced)),
         "errors": errors,
     }

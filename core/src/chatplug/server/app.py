@@ -25,6 +25,7 @@ from ..client import AsyncClient, Stream
 from ..errors import ChatplugError
 from ..registry import Registry
 from ..types import RetryPolicy, Timeout
+from .logs import BackgroundStreamHandler
 from .protocol import (
     ApiError,
     ChatRequest,
@@ -194,7 +195,7 @@ def _ensure_access_handler() -> None:
         if access_logger.level == logging.NOTSET:
             access_logger.setLevel(logging.INFO)
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BackgroundStreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_logger.addHandler(handler)
     access_logger.setLevel(logging.INFO)
@@ -224,6 +225,8 @@ async def _client_context(app: web.Application) -> Any:
     finally:
         if state.owns_client and state.client is not None:
             await state.client.aclose()
+        for handler in access_logger.handlers:
+            handler.flush()
 
 
 def _index_models(state: ServerState, client: AsyncClient) -> None:
