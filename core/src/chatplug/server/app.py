@@ -133,7 +133,12 @@ class AccessRecord:
         self.error: Optional[str] = None
 
 
-RECORD_KEY = "chatplug.access"
+#: where the access record lives on a request (a RequestKey on aiohttp >= 3.13)
+RECORD_KEY: Any = (
+    web.RequestKey("chatplug.access", AccessRecord)
+    if hasattr(web, "RequestKey")
+    else "chatplug.access"
+)
 
 
 def create_app(

@@ -1,0 +1,104 @@
+"""``create_app`` in-process: with a caller-owned client, and its settings from the environment."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import Dict
+
+import aiohttp
+import chatplug_servertest
+import pytest
+from aiohttp import web
+from chatplug import AsyncClient, Registry
+from chatplug.emulation import run_emulator
+from chatplug.server import ServerSettings, create_app
+
+
+async def serve_app(app: web.Application) -> "tuple[web.AppRunner, str]":
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+async def test_app_uses_and_leaves_open_a_caller_owned_client() -> None:
+    registry = Registry(discover=False)
+    registry.register("servertest", chatplug_servertest)
+    async with run_emulator(chatplug_servertest.emulator()) as upstream:
+        client = AsyncClient(
+            registry=registry, base_urls={"servertest": upstream.url}, config=False
+        )
+        async with client:
+            runner, url = await serve_app(create_app(client, api_key="", access_log=False))
+            try:
+                async with aiohttp.ClientSession() as session:
+                    body = {"model": "echo", "messages": [{"role": "user", "content": "hey"}]}
+                    async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                        assert response.status == 200
+                        answer = await response.json()
+                    async with session.get(f"{url}/v1/models") as response:
+                        ids = {model["id"] for model in (await response.json())["data"]}
+            finally:
+                await runner.cleanup()
+            assert answer["choices"][0]["message"]["content"].startswith("Hello from echo: hey")
+            assert ids == {"servertest/echo", "servertest/other", "echo", "other"}
+            session = client._session
+            assert session is not None and not session.closed  # the app left it open
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = ServerSettings.from_env(
+        {
+            "CHATPLUG_API_KEY": "k",
+            "CHATPLUG_SERVER_TIMEOUT": "2.5",
+            "CHATPLUG_SERVER_RETRIES": "0",
+            "CHATPLUG_SERVER_MAX_BODY": "2048",
+            "CHATPLUG_SERVER_ACCESS_LOG": "off",
+        }
+    )
+    assert settings == ServerSettings(
+        api_key="k", timeout=2.5, retries=0, max_body=2048, access_log=False
+    )
+
+
+def test_invalid_environment_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="CHATPLUG_SERVER_TIMEOUT"):
+        ServerSettings.from_env({"CHATPLUG_SERVER_TIMEOUT": "soon"})
+
+
+async def test_api_key_from_the_environment_protects_create_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHATPLUG_API_KEY", "from-env")
+    registry = Registry(discover=False)
+    registry.register("servertest", chatplug_servertest)
+    runner, url = await serve_app(create_app(registry=registry, access_log=False))
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/v1/models") as response:
+                assert response.status == 401
+            headers = {"Authorization": "Bearer from-env"}
+            async with session.get(f"{url}/v1/models", headers=headers) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+
+
+def test_port_in_use_exits_1_with_a_message(plugin_env: Dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "chatplug", "serve", "--port", str(port)],
+            env=plugin_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
