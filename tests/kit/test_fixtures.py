@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Callable, List
 import aiohttp
 import pytest
 from aiohttp import web
-from chatplug import CompletionRequest, ModelInfo, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, UpstreamConnectionError, hookimpl, open_stream
 from chatplug.decoders import iter_text
 from chatplug.emulation import record_reply
 from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
@@ -90,3 +90,13 @@ def test_scripted_upstreams_stop_after_the_test(
     first = scripted_upstream(Reply.text("a"))
     second = scripted_upstream(Reply.text("b"))
     assert first.url != second.url
+
+
+def test_a_proxy_refusing_the_tunnel_is_a_connection_error(
+    forward_proxy: ForwardProxy, chatplug_sync_client: Callable[..., Any]
+) -> None:
+    # The kit's proxy only reaches loopback: the CONNECT is refused, nothing leaves the machine.
+    client = chatplug_sync_client(PROVIDER, EchoPlugin, proxy=forward_proxy.url, retry=1)
+    with pytest.raises(UpstreamConnectionError, match="the proxy refused the request: HTTP 403"):
+        client.complete("x", base_url="https://upstream.example.invalid")
+    assert forward_proxy.urls() == ["upstream.example.invalid:443"]
