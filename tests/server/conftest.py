@@ -68,6 +68,6 @@ def upstream() -> Iterator[RunningEmulator]:
 @pytest.fixture(scope="module")
 def server(plugin_env: Dict[str, str], upstream: RunningEmulator) -> Iterator[ServerProcess]:
     """One server for a module's tests: short timeouts, no retries, no API key."""
-    process = start_server(plugin_env, upstream, "--timeout", "2", "--retries", "0")
+    process = start_server(plugin_env, upstream, "--timeout", "3", "--retries", "0")
     yield process
     process.stop()

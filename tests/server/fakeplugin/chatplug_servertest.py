@@ -5,7 +5,7 @@ a scenario:
 
 - ``status:NNN``: answer HTTP NNN (429 with ``Retry-After: 30``);
 - ``empty``: 200 with no text;
-- ``slow-first``: wait 4 s before answering (the tests' server times out after 2 s);
+- ``slow-first``: wait 6 s before answering (the tests' server times out after 3 s);
 - ``forever:TOKEN``: stream ``tick`` every 50 ms until the client goes away, then
   record ``TOKEN`` in ``app[CLOSED]``;
 - ``break-after:N``: send N pieces, then cut the connection mid-body;
@@ -78,7 +78,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         headers = {"Retry-After": "30"} if status == 429 else {}
         return web.Response(status=status, text=f"scripted {status}", headers=headers)
     if prompt == "slow-first":
-        await asyncio.sleep(4)
+        await asyncio.sleep(6)
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await response.prepare(request)
     if prompt == "empty":
