@@ -217,6 +217,21 @@ def test_a_plugins_own_raise_for_status_is_typed_like_open_stream() -> None:
     assert isinstance(refused, UpstreamHTTPError) and not refused.retryable
 
 
+def test_a_proxy_refusing_the_tunnel_is_a_connection_error_not_an_auth_error() -> None:
+    from aiohttp.client_reqrep import RequestInfo
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    info = RequestInfo(
+        URL("http://h/"), "CONNECT", CIMultiDictProxy(CIMultiDict()), URL("http://h/")
+    )
+    headers = CIMultiDictProxy(CIMultiDict())
+    error = aiohttp.ClientHttpProxyError(info, (), status=403, message="Forbidden", headers=headers)
+    mapped = map_transport_error(error, REQUEST)
+    assert isinstance(mapped, UpstreamConnectionError)
+    assert "proxy" in str(mapped) and mapped.retryable
+
+
 def test_server_disconnected_is_a_connection_error() -> None:
     mapped = map_transport_error(aiohttp.ServerDisconnectedError(), REQUEST)
     assert isinstance(mapped, UpstreamConnectionError)

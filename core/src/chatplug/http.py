@@ -181,6 +181,12 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
             provider=provider,
             hint="Check the --proxy URL, its credentials, and that it allows this host.",
         )
+    if isinstance(error, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel
+        return UpstreamConnectionError(
+            f"the proxy refused the connection: HTTP {error.status} {error.message}".rstrip(),
+            provider=provider,
+            hint="Check the --proxy URL, its credentials, and that it allows the target.",
+        )
     if isinstance(error, aiohttp.ClientResponseError):
         if error.headers is None and error.status == 400:  # aiohttp could not parse it
             from .errors import StreamProtocolError
