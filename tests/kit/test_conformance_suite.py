@@ -186,6 +186,18 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
         ["differs from the emulator's reply", "first difference at character"],
     ),
     (
+        "request.timeout ignored",
+        [
+            replace(
+                'session, request, "POST"',
+                'session, __import__("dataclasses").replace(request, timeout='
+                '__import__("chatplug").Timeout(idle=None)), "POST"',
+            )
+        ],
+        "idle_timeout",
+        ["still waiting", "pass request.timeout to the request"],
+    ),
+    (
         "two default models",
         [replace('name=TITLE + " Chat Large"', 'name=TITLE + " Chat Large", default=True')],
         "catalogue",
@@ -232,6 +244,7 @@ def test_a_broken_plugin_fails_the_check_that_explains_it(
     phrases: List[str],
 ) -> None:
     monkeypatch.setattr(conformance, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
+    monkeypatch.setattr(conformance, "IDLE_SLACK", 1.5)
     result = run(source, tmp_path, patches, only=[check])[check]
     assert not result.passed
     for phrase in phrases:

@@ -22,6 +22,8 @@ or ``pytest --chatplug acme``, or ``chatplug check acme``.  The checks (see :dat
   ``StreamProtocolError``; a connection dropped halfway raises ``StreamProtocolError`` or
   ``UpstreamConnectionError`` — never success.
 - ``cancellation``: stopping after the first piece closes the upstream connection.
+- ``idle_timeout``: a stream that stalls raises ``UpstreamTimeoutError`` after the
+  request's idle timeout (``request.timeout``).
 - ``proxy``: every request goes through ``request.proxy``.
 - ``base_url``: every request goes to ``request.base_url``, path prefix included.
 
@@ -61,6 +63,7 @@ from ..errors import (
     StreamProtocolError,
     UpstreamConnectionError,
     UpstreamHTTPError,
+    UpstreamTimeoutError,
 )
 from ..registry import PROVIDER_ID
 from ..types import ModelInfo, RetryPolicy, Timeout
@@ -81,6 +84,9 @@ CHECK_LIMIT = 60.0
 CLOSE_WAIT = 5.0
 #: seconds to wait for the first piece while the rest of the answer is held back
 FIRST_PIECE_WAIT = 8.0
+#: the idle timeout of the idle_timeout check, and how late it may fire
+IDLE_TIMEOUT = 0.5
+IDLE_SLACK = 7.0
 
 CONVERSATION: Tuple[Dict[str, str], ...] = (
     {"role": "system", "content": "You are a terse assistant."},
@@ -726,15 +732,18 @@ async def check_truncated(subject: Subject) -> None:
         await _with_altered_stream(subject, alter, body, what)
 
 
-async def check_cancellation(subject: Subject) -> None:
+def _hold_last_byte(request: "RecordedRequest", reply: "Reply") -> "Reply":
+    """Send all but the last byte of the emulator's answer, then leave the connection open."""
     from .upstream import HANG, split_bytes
 
-    what = "stopping after the first piece"
+    data = reply.body
+    sent = data[: max(1, len(data) - 1)]
+    return reply.but(chunks=split_bytes(sent, (64,)), content_length=len(data), end=HANG)
 
-    def alter(request: "RecordedRequest", reply: "Reply") -> "Reply":
-        data = reply.body
-        sent = data[: max(1, len(data) - 1)]
-        return reply.but(chunks=split_bytes(sent, (64,)), content_length=len(data), end=HANG)
+
+async def check_cancellation(subject: Subject) -> None:
+    what = "stopping after the first piece"
+    alter = _hold_last_byte
 
     async def body(
         client: "AsyncClient",
@@ -776,6 +785,56 @@ async def check_cancellation(subject: Subject) -> None:
             )
 
     await _with_altered_stream(subject, alter, body, what)
+
+
+async def check_idle_timeout(subject: Subject) -> None:
+    what = "a stream that stalls (the rest of the answer held back)"
+
+    async def body(
+        client: "AsyncClient",
+        base_url: str,
+        upstream: "ScriptedUpstream",
+        emulator: "RunningEmulator",
+    ) -> None:
+        timeout = Timeout(connect=5.0, first_byte=FIRST_PIECE_WAIT, idle=IDLE_TIMEOUT)
+        started = time.monotonic()
+        limit = IDLE_TIMEOUT + IDLE_SLACK
+        try:
+            answer = await asyncio.wait_for(
+                _stream_text(client, subject, SIMPLE, base_url=base_url, timeout=timeout), limit
+            )
+        except asyncio.TimeoutError:
+            raise ConformanceFailure(
+                f"{what}: the idle timeout was {IDLE_TIMEOUT:g}s but the stream was still "
+                f"waiting {limit:g}s later: pass request.timeout to the request "
+                "(timeout=request.timeout.client_timeout(); open_stream does)"
+            ) from None
+        except UpstreamTimeoutError as error:
+            elapsed = time.monotonic() - started
+            if error.phase != "idle":
+                raise ConformanceFailure(
+                    f"{what}: expected an idle timeout, got the {error.phase!r} timeout"
+                ) from None
+            if elapsed > IDLE_TIMEOUT + IDLE_SLACK:
+                raise ConformanceFailure(
+                    f"{what}: the idle timeout was {IDLE_TIMEOUT:g}s but the stream failed only "
+                    f"after {elapsed:.1f}s: pass request.timeout to the request "
+                    "(timeout=request.timeout.client_timeout(); open_stream does)"
+                ) from None
+            return
+        except ConformanceFailure:
+            raise
+        except Exception as error:
+            raise ConformanceFailure(
+                f"{what}: expected UpstreamTimeoutError (idle) after {IDLE_TIMEOUT:g}s, got "
+                f"{_describe(error)}"
+            ) from None
+        raise ConformanceFailure(
+            f"{what}: the upstream stalled before its end, but the plugin returned a normal "
+            f"answer ({answer[:60]!r}) instead of raising UpstreamTimeoutError"
+        )
+
+    await _with_altered_stream(subject, _hold_last_byte, body, what)
 
 
 async def check_proxy(subject: Subject) -> None:
@@ -853,6 +912,7 @@ CHECKS: Tuple[Check, ...] = (
     Check("http_429", "upstream HTTP 429 raises RateLimitedError(retry_after)", check_http_429),
     Check("truncated", "a stream cut off halfway is an error, not success", check_truncated),
     Check("cancellation", "stopping early closes the upstream connection", check_cancellation),
+    Check("idle_timeout", "a stalled stream raises UpstreamTimeoutError", check_idle_timeout),
     Check("proxy", "every request goes through request.proxy", check_proxy),
     Check("base_url", "every request goes to request.base_url", check_base_url),
 )
