@@ -1,4 +1,5 @@
-"""``create_app`` in-process: with a caller-owned client, and its settings from the environment."""
+"""``create_app`` in-process (caller-owned client, settings from the environment) and
+``chatplug serve`` options (port in use, --loop)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Dict
 
 import aiohttp
 import chatplug_servertest
+import openai
 import pytest
 from aiohttp import web
 from chatplug import AsyncClient, Registry
-from chatplug.emulation import run_emulator
+from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.server import ServerSettings, create_app
+from server_harness import start_server
 
 
 async def serve_app(app: web.Application) -> "tuple[web.AppRunner, str]":
@@ -102,3 +105,16 @@ def test_port_in_use_exits_1_with_a_message(plugin_env: Dict[str, str]) -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_on_uvloop_answers(plugin_env: Dict[str, str], upstream: RunningEmulator) -> None:
+    pytest.importorskip("uvloop")
+    process = start_server(plugin_env, upstream, "--loop", "uvloop")
+    try:
+        with openai.OpenAI(base_url=f"{process.url}/v1", api_key="x", max_retries=0) as client:
+            completion = client.chat.completions.create(
+                model="servertest/echo", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert completion.choices[0].message.content.startswith("Hello from echo")
+    finally:
+        assert process.stop() == 0

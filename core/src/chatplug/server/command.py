@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Coroutine, Dict, Optional, Sequence, Tuple
 
 import click
 
@@ -95,6 +95,13 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     help="Largest accepted request body [default: 8 MiB].",
 )
 @click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="asyncio",
+    show_default=True,
+    help="Event loop: asyncio's own, uvloop (pip install uvloop), or auto (uvloop if installed).",
+)
+@click.option(
     "--access-log/--no-access-log",
     default=None,
     help="One JSON line per request on stderr [default: on].",
@@ -110,6 +117,7 @@ def serve_command(
     retries: Optional[int],
     max_body: Optional[int],
     access_log: Optional[bool],
+    loop: str,
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
     api_key = api_key or None
@@ -119,8 +127,6 @@ def serve_command(
             "use it. Pass --api-key (or set CHATPLUG_API_KEY), or --insecure-public."
         )
     urls = parse_base_urls(base_urls)
-
-    import asyncio
 
     from .app import create_app
 
@@ -135,9 +141,32 @@ def serve_command(
     if api_key is None and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
-        asyncio.run(serve(app, host, port, grace))
+        run(serve(app, host, port, grace), loop)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+
+def run(main: Coroutine[Any, Any, None], loop: str = "asyncio") -> None:
+    """Run ``main`` on uvloop (``loop="uvloop"``, or ``"auto"`` when it is installed) or on
+    asyncio's default loop."""
+    import asyncio
+    import importlib
+
+    if loop != "asyncio":
+        try:
+            uvloop: Any = importlib.import_module("uvloop")
+        except ImportError:
+            if loop == "uvloop":
+                main.close()
+                raise click.UsageError("--loop uvloop: uvloop is not installed") from None
+        else:
+            if hasattr(uvloop, "run"):
+                uvloop.run(main)
+            else:  # pragma: no cover - uvloop < 0.18
+                asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+                asyncio.run(main)
+            return
+    asyncio.run(main)
 
 
 async def serve(app: "web.Application", host: str, port: int, grace: float) -> None:
