@@ -17,6 +17,7 @@ TEST_DEPS = [
     "openai>=1.0",
     "pexpect",
     "gunicorn",
+    "uvloop; sys_platform != 'win32'",  # tests/server: chatplug serve --loop uvloop
     "aiohttp-socks",
     "tomli",
     "uv",  # tests/kit builds a fresh venv for a generated plugin (pip is the fallback)
