@@ -97,6 +97,6 @@ def test_a_proxy_refusing_the_tunnel_is_a_connection_error(
 ) -> None:
     # The kit's proxy only reaches loopback: the CONNECT is refused, nothing leaves the machine.
     client = chatplug_sync_client(PROVIDER, EchoPlugin, proxy=forward_proxy.url, retry=1)
-    with pytest.raises(UpstreamConnectionError, match="the proxy refused the request: HTTP 403"):
+    with pytest.raises(UpstreamConnectionError, match="the proxy refused the connection: HTTP 403"):
         client.complete("x", base_url="https://upstream.example.invalid")
     assert forward_proxy.urls() == ["upstream.example.invalid:443"]

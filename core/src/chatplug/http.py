@@ -175,12 +175,6 @@ def map_transport_error(error: BaseException, request: CompletionRequest) -> Opt
         return StreamProtocolError(
             f"the response was truncated or corrupt: {error}", provider=provider
         )
-    if isinstance(error, aiohttp.ClientHttpProxyError):  # the proxy refused, not the upstream
-        return UpstreamConnectionError(
-            f"the proxy refused the request: HTTP {error.status} {error.message}".rstrip(),
-            provider=provider,
-            hint="Check the --proxy URL, its credentials, and that it allows this host.",
-        )
     if isinstance(error, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel
         return UpstreamConnectionError(
             f"the proxy refused the connection: HTTP {error.status} {error.message}".rstrip(),
