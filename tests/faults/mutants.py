@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "core" / "src" / "chatplug"
 MUTANTS = [
     (
+        "proxy refusal as HTTP error",
+        "http.py",
+        "    if isinstance(error, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel",
+        "    if False:",
+        "tests/faults/test_transport_faults.py -k proxy",
+    ),
+    (
         "malformed HTTP as connection error",
         "http.py",
         "        if error.headers is None and error.status == 400:",
@@ -197,7 +204,7 @@ def main(only: list[str]) -> int:
                 continue
             copy = Path(tmp) / "chatplug"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(SRC, copy)
+            shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
             path = copy / file
             text = path.read_text()
             if text.count(old) != 1:

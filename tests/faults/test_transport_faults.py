@@ -274,3 +274,18 @@ async def test_waiting_for_a_free_pooled_connection_is_bounded_by_first_byte() -
                 assert outcome.error.phase == "first_byte"
                 assert len(up.requests) == 1  # the second request never got a connection
             assert await settle(client) == 0
+
+
+async def test_a_proxy_refusing_the_tunnel_is_a_connection_error_naming_the_proxy() -> None:
+    async def refuse(conn: Conn) -> None:
+        await conn.request()  # CONNECT upstream.invalid:443
+        await conn.respond(403, b"", content_type="text/plain")
+
+    async with Scripted(refuse) as proxy:
+        target = {"a": ("sse", "https://upstream.invalid")}  # never reached: the proxy refuses
+        async with make_client(target, proxy=proxy.url) as client:
+            outcome = await collect(client)
+            assert isinstance(outcome.error, UpstreamConnectionError)
+            assert "proxy" in str(outcome.error)
+            assert proxy.requests[0].method == "CONNECT"
+            assert await settle(client) == 0
