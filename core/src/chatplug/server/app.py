@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
 from aiohttp import web
 
@@ -110,7 +110,6 @@ class ServerState:
         self.models_body = b'{"object":"list","data":[]}'
         self.models: Dict[str, Dict[str, Any]] = {}
         self.active_streams = 0
-        self.requests = 0
 
 
 SETTINGS = web.AppKey("chatplug.server.settings", ServerSettings)
@@ -508,8 +507,3 @@ SSE_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
-
-
-def describe_models(app: web.Application) -> Tuple[str, ...]:
-    """The model ids ``GET /v1/models`` lists (for the startup banner)."""
-    return tuple(app[STATE].models)
