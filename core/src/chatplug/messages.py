@@ -42,7 +42,22 @@ def _message(index: int, message: Any) -> Message:
         raise InvalidRequestError(
             f"{where} has role {role!r}; expected one of: {', '.join(sorted(ROLES))}"
         )
-    return {"role": role, "content": _content(where, message.get("content"))}
+    content = _content(where, message.get("content"))
+    if not content.isascii():
+        _check_encodable(where, content)
+    return {"role": role, "content": content}
+
+
+def _check_encodable(where: str, content: str) -> None:
+    """Lone surrogates (undecodable input bytes, via ``surrogateescape``) cannot be sent."""
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidRequestError(
+            f"{where} content is not valid Unicode text: {content[error.start]!r} at position "
+            f"{error.start} is a lone surrogate (undecodable input bytes?)",
+            hint="Decode the input as UTF-8 (or convert it from its real encoding) first.",
+        ) from None
 
 
 def _content(where: str, content: Any) -> str:
