@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import aiohttp
 import chatplug_servertest
 from chatplug.emulation import RunningEmulator
-from server_harness import ServerProcess, wait_for_entry
-
-
-async def wait_closed(upstream: RunningEmulator, token: str, timeout: float = 5.0) -> float:
-    """Seconds until the upstream saw its connection for ``token`` closed."""
-    closed = upstream.app[chatplug_servertest.CLOSED]
-    started = time.monotonic()
-    while token not in closed:
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"the upstream still streams {token!r} after {timeout}s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
+from server_harness import ServerProcess, wait_for_entry, wait_upstream_closed
 
 
 async def test_client_disconnect_mid_stream_closes_the_upstream_connection(
@@ -43,7 +31,7 @@ async def test_client_disconnect_mid_stream_closes_the_upstream_connection(
         response.close()  # drop the connection mid-stream
     finally:
         await session.close()
-    assert await wait_closed(upstream, token) < 3.0
+    assert await wait_upstream_closed(upstream, token) < 3.0
     entry = wait_for_entry(server, lambda e: e["status"] == 499 and e["chunks"] >= 1)
     assert entry["provider"] == "servertest"
 
@@ -68,4 +56,4 @@ async def test_client_disconnect_before_the_first_chunk_closes_the_upstream_conn
             await request
         except asyncio.CancelledError:
             pass
-    assert await wait_closed(upstream, token) < 3.0
+    assert await wait_upstream_closed(upstream, token) < 3.0

@@ -5,94 +5,64 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
+import urllib.request
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
 import aiohttp
-import chatplug_servertest
 import openai
 import pytest
 from chatplug.emulation import RunningEmulator
+from server_harness import ServerProcess, wait_upstream_closed
 
 pytest.importorskip("gunicorn")
 
-LISTENING = re.compile(r"Listening at: (http://\S+)")
+GUNICORN_LISTENING = re.compile(r"Listening at: (http://\S+)")
 
 
-class Gunicorn:
+def gunicorn_args() -> List[str]:
+    executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    command = [executable] if executable else [sys.executable, "-m", "gunicorn"]
+    args = [
+        *command,
+        "chatplug.server:create_app()",
+        "--worker-class",
+        "aiohttp.GunicornWebWorker",
+        "-w",
+        "2",
+        "-b",
+        "127.0.0.1:0",
+        "--graceful-timeout",
+        "10",
+    ]
+    help_text = subprocess.run([*command, "--help"], capture_output=True, text=True).stdout
+    if "--no-control-socket" in help_text:  # gunicorn >= 24: no shared control socket
+        args.append("--no-control-socket")
+    return args
+
+
+class Gunicorn(ServerProcess):
     def __init__(self, env: Dict[str, str]) -> None:
-        executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-        command = [executable] if executable else [sys.executable, "-m", "gunicorn"]
-        args = [
-            *command,
-            "chatplug.server:create_app()",
-            "--worker-class",
-            "aiohttp.GunicornWebWorker",
-            "-w",
-            "2",
-            "-b",
-            "127.0.0.1:0",
-            "--graceful-timeout",
-            "10",
-        ]
-        help_text = subprocess.run([*command, "--help"], capture_output=True, text=True).stdout
-        if "--no-control-socket" in help_text:
-            args.append("--no-control-socket")
-        self.proc = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: List[str] = []
-        self.url: Optional[str] = None
-        self._listening = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(gunicorn_args(), env, ready=GUNICORN_LISTENING)
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-            found = LISTENING.search(line)
-            if found and self.url is None:
-                self.url = found.group(1)
-                self._listening.set()
-        self._listening.set()
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> "Gunicorn":
         """Until the master listens and both workers answer /health."""
-        self._listening.wait(timeout)
-        assert self.url is not None, "\n".join(self.lines)
+        super().wait_ready(timeout)
+        assert self.url is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if sum("Booting worker" in line for line in self.lines) >= 2:
                 try:
-                    import urllib.request
-
                     with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
                         if response.status == 200:
-                            return
+                            return self
                 except OSError:
                     pass
             time.sleep(0.1)
         raise AssertionError("gunicorn did not become ready:\n" + "\n".join(self.lines))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +129,7 @@ async def test_gunicorn_worker_cancels_the_upstream_when_the_client_leaves(
             await request
         except asyncio.CancelledError:
             pass
-    closed = upstream.app[chatplug_servertest.CLOSED]
-    deadline = time.monotonic() + 5
-    while token not in closed and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert token in closed
+    await wait_upstream_closed(upstream, token)
 
 
 def test_gunicorn_stops_cleanly_on_sigterm(
@@ -175,9 +141,7 @@ def test_gunicorn_stops_cleanly_on_sigterm(
 
 
 def test_gunicorn_workers_write_the_access_log(gunicorn: Gunicorn) -> None:
-    import urllib.request
-
-    with urllib.request.urlopen(gunicorn.url + "/v1/models?probe=access", timeout=10) as reply:
+    with urllib.request.urlopen(f"{gunicorn.url}/v1/models?probe=access", timeout=10) as reply:
         assert reply.status == 200
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

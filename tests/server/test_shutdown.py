@@ -8,9 +8,8 @@ import time
 from typing import Dict, List
 
 import aiohttp
-import chatplug_servertest
 from chatplug.emulation import RunningEmulator
-from server_harness import start_server
+from server_harness import start_server, wait_upstream_closed
 
 
 def stream_body(prompt: str) -> Dict[str, object]:
@@ -96,10 +95,6 @@ async def test_streams_longer_than_the_grace_period_are_cut(
                 elapsed = time.monotonic() - started
         assert server.proc.returncode == 0
         assert 0.8 <= elapsed < 10
-        closed = upstream.app[chatplug_servertest.CLOSED]
-        deadline = time.monotonic() + 5
-        while token not in closed and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert token in closed  # the upstream request was closed, not leaked
+        await wait_upstream_closed(upstream, token)  # closed, not leaked
     finally:
         server.stop()

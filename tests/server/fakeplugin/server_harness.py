@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import chatplug_servertest
 from chatplug.emulation import RunningEmulator
 
 STARTUP_TIMEOUT = 60.0
@@ -22,11 +25,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
-    """``chatplug serve`` running as a subprocess; ``lines`` collects its stderr."""
+LISTENING = re.compile(r"listening on (http://\S+)")
 
-    def __init__(self, args: Sequence[str], env: Dict[str, str]) -> None:
+
+class ServerProcess:
+    """A server running as a subprocess; ``lines`` collects its stderr, and the first line
+    matching ``ready`` gives ``url`` (``chatplug serve``'s banner by default)."""
+
+    def __init__(
+        self, args: Sequence[str], env: Dict[str, str], ready: "re.Pattern[str]" = LISTENING
+    ) -> None:
         self.args = list(args)
+        self._pattern = ready
         self.proc = subprocess.Popen(
             self.args,
             env=env,
@@ -45,8 +55,9 @@ class ServerProcess:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.lines.append(line.rstrip("\n"))
-            if "listening on http://" in line and self.url is None:
-                self.url = line.split("listening on ", 1)[1].strip()
+            found = self._pattern.search(line)
+            if found and self.url is None:
+                self.url = found.group(1)
                 self._ready.set()
         self._ready.set()
 
@@ -123,3 +134,16 @@ def wait_for_entry(
                 return entry
         time.sleep(0.02)
     raise AssertionError("no matching access-log entry:\n" + "\n".join(server.lines))
+
+
+async def wait_upstream_closed(
+    upstream: RunningEmulator, token: str, timeout: float = 5.0
+) -> float:
+    """Seconds until the scripted upstream saw its ``forever:<token>`` connection closed."""
+    closed = upstream.app[chatplug_servertest.CLOSED]
+    started = time.monotonic()
+    while token not in closed:
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"the upstream still streams {token!r} after {timeout}s")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
