@@ -412,7 +412,16 @@ class Registry:
             return provider
         info = self._plugin_infos().get(name)
         if info is None or info.status == DISABLED:
-            raise ProviderNotFoundError(name, self.names())
+            error = ProviderNotFoundError(name, self.names())
+            if info is not None:  # installed, but left out: installing it again won't help
+                error.message = f"provider {name!r} is installed but disabled; " + (
+                    error.message.split("; ", 1)[-1]
+                )
+                error.hint = (
+                    "Add it to CHATPLUG_PLUGINS, or remove 'enabled = false' from its table "
+                    "in chatplug.toml ('chatplug config path' shows where)."
+                )
+            raise error
         if info.status == FAILED:
             raise PluginLoadError(f"the plugin failed to load: {info.error}", provider=name)
         return self._load(info)
