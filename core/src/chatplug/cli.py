@@ -274,11 +274,10 @@ class ChatplugGroup(click.Group):
 
 def version_text() -> str:
     """The core's version and each installed plugin distribution's (metadata only)."""
-    import platform
-
     from .registry import ENTRY_POINT_GROUP, entry_points
 
-    lines = [f"chatplug {__version__} (Python {platform.python_version()})"]
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    lines = [f"chatplug {__version__} (Python {python})"]
     dists: Dict[str, Tuple[str, List[str]]] = {}
     for entry in entry_points(ENTRY_POINT_GROUP):
         dist = getattr(entry, "dist", None)

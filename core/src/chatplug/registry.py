@@ -158,7 +158,11 @@ class _EntryPoint:
         return target
 
 
-_STANDARD_FINDERS = frozenset({"BuiltinImporter", "FrozenImporter", "PathFinder"})
+#: finders that find distributions only in sys.path directories (the backport's is
+#: MetadataPathFinder), as the scan below does
+_STANDARD_FINDERS = frozenset(
+    {"BuiltinImporter", "FrozenImporter", "PathFinder", "MetadataPathFinder"}
+)
 
 
 def _scan_entry_points(group: str) -> Optional[List[_EntryPoint]]:
