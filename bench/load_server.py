@@ -294,13 +294,22 @@ def cpu(seconds: float, result: Result) -> Dict[str, Any]:
     }
 
 
-def start(streams: int) -> Tuple[Process, Process]:
+def start() -> Tuple[Process, Process]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     upstream = Process([sys.executable, str(HERE / "load_upstream.py")], env, "PORT ", "stdout")
     upstream_url = f"http://127.0.0.1:{upstream.value}"
+    try:
+        server = start_server(upstream_url, env)
+    except BaseException:
+        upstream.stop()
+        raise
+    return upstream, server
+
+
+def start_server(upstream_url: str, env: Dict[str, str]) -> Process:
     server_env = dict(env, CHATPLUG_PLUGINS=PROVIDER, CHATPLUG_CONFIG="")
     server_env.pop("CHATPLUG_API_KEY", None)
-    server = Process(
+    return Process(
         [
             sys.executable,
             "-m",
@@ -318,7 +327,6 @@ def start(streams: int) -> Tuple[Process, Process]:
         "listening on ",
         "stderr",
     )
-    return upstream, server
 
 
 async def measure(
@@ -378,7 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.streams, args.chunks, args.idle, args.ramp = 50, 10, 10, 0.2
-    upstream, server = start(args.streams)
+    upstream, server = start()
     try:
         summary = asyncio.run(
             measure(args, f"http://127.0.0.1:{upstream.value}", server.value or "", server)
