@@ -51,6 +51,23 @@ class Timeout:
     idle: Optional[float] = 60.0
     total: Optional[float] = None
 
+    def __post_init__(self) -> None:
+        for phase in ("connect", "first_byte", "idle", "total"):
+            seconds = getattr(self, phase)
+            if seconds is None:
+                continue
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                problem = f"not a {type(seconds).__name__}"
+            elif not seconds > 0:  # also NaN
+                problem = f"not {seconds!r}"
+            else:
+                continue
+            from .errors import InvalidRequestError
+
+            raise InvalidRequestError(
+                f"the {phase} timeout must be a positive number of seconds (or None), {problem}"
+            )
+
     @classmethod
     def coerce(cls, value: "Timeout | float | None") -> "Timeout":
         """A :class:`Timeout` from a number (every phase) or ``None`` (the defaults)."""
