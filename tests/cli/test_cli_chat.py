@@ -141,6 +141,23 @@ def test_unreachable_upstream_exits_14_with_a_proxy_hint(run_cli: RunCli) -> Non
     assert "--proxy" in hint
 
 
+def test_an_upstream_that_drops_mid_answer_keeps_the_partial_text_on_its_own_line(
+    run_cli: RunCli,
+) -> None:
+    result = run_cli(*EMULATED, "/cut")
+    assert result.stdout == "partial answer\n"
+    assert result.returncode in (10, 14), result.stderr  # protocol or connection error
+    error = result.stderr.splitlines()[0]
+    assert error.startswith("Error: clitest: ") and "partial text" in error
+    assert "Traceback" not in result.stderr
+
+
+def test_an_invalid_proxy_is_a_configuration_error(run_cli: RunCli) -> None:
+    result = run_cli(*EMULATED, "--proxy", "ftp://proxy.invalid:21", "Hi")
+    assert result.returncode == 12
+    assert "ftp://proxy.invalid:21" in result.stderr.splitlines()[0]
+
+
 def test_first_byte_timeout_exits_9(run_cli: RunCli) -> None:
     result = run_cli(*EMULATED, "--timeout", "1", "/stall")
     assert result.returncode == 9

@@ -636,8 +636,16 @@ async def _chat_once(settings: ChatSettings, prompt: str) -> _Answer:
     messages = [*_conversation(settings), {"role": "user", "content": prompt}]
     answer = _Answer()
     out = sys.stdout if settings.stream and not settings.as_json else None
-    async with open_chat_client(settings) as (client, provider, model):
-        await stream_answer(client, messages, provider, model, settings, answer, out)
+    try:
+        async with open_chat_client(settings) as (client, provider, model):
+            await stream_answer(client, messages, provider, model, settings, answer, out)
+    except BrokenPipeError:
+        raise
+    except BaseException:
+        if out is not None and answer.pieces:  # end the partial line before the error
+            with contextlib.suppress(Exception):
+                _finish_line(answer.text)
+        raise
     return answer
 
 

@@ -3,8 +3,9 @@
 Installed by the tests as a dist-info on PYTHONPATH (see ``conftest.py``).  The emulator's
 reply reflects the conversation: ``turn N: <last user message>`` plus the model, the
 system prompt and the options it received.  Special prompts drive the failure cases:
-``/status N`` answers HTTP N, ``/stall`` never answers, ``/slow`` streams a tick every
-50 ms for a minute, ``/flood`` streams lines as fast as the reader takes them.
+``/status N`` answers HTTP N, ``/cut`` drops the connection after some text, ``/stall``
+never answers, ``/slow`` streams a tick every 50 ms for a minute, ``/flood`` streams
+lines as fast as the reader takes them.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         for tick in range(1200):
             await response.write(f"tick {tick}\n".encode())
             await asyncio.sleep(0.05)
+        return response
+    if last.startswith("/cut"):  # some text, then the connection drops mid-body
+        await response.write(b"partial answer")
+        await asyncio.sleep(0.2)
+        assert request.transport is not None
+        request.transport.close()
         return response
     if last.startswith("/flood"):
         line = ("flood " * 20 + "\n").encode()
