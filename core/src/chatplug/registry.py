@@ -418,9 +418,8 @@ class Registry:
         if info is None or info.status == DISABLED:
             error = ProviderNotFoundError(name, self.names())
             if info is not None:  # installed, but left out: installing it again won't help
-                error.message = f"provider {name!r} is installed but disabled; " + (
-                    error.message.split("; ", 1)[-1]
-                )
+                available = error.message.split("; ", 1)[-1]
+                error.message = f"provider {name!r} is installed but disabled; {available}"
                 error.hint = (
                     "Add it to CHATPLUG_PLUGINS, or remove 'enabled = false' from its table "
                     "in chatplug.toml ('chatplug config path' shows where)."
