@@ -1,7 +1,8 @@
 """Fixtures for running the real ``chatplug`` console script as a subprocess.
 
-Two provider plugins are installed for these tests only, as dist-infos on PYTHONPATH:
-``clitest`` (works, ships an emulator) and ``clibroken`` (raises on import).
+Three provider plugins are installed for these tests only, as dist-infos on PYTHONPATH:
+``clitest`` (works, ships an emulator), ``clinoemu`` (works, no emulator) and
+``clibroken`` (raises on import).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ DIST_INFOS = {
         "0.3.1",
         "[chatplug.providers]\nclitest = chatplug_clitest\n\n"
         "[chatplug.emulators]\nclitest = chatplug_clitest:emulator\n",
+    ),
+    "chatplug_clinoemu": (
+        "chatplug-clinoemu",
+        "1.0",
+        "[chatplug.providers]\nclinoemu = chatplug_clinoemu\n",
     ),
     "chatplug_clibroken": (
         "chatplug-clibroken",

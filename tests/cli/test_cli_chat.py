@@ -171,6 +171,28 @@ def test_debug_prints_the_traceback(run_cli: RunCli) -> None:
     assert result.stderr.rstrip().splitlines()[-2].startswith("Error: clitest:")
 
 
+def test_emulate_explains_a_provider_without_an_emulator(run_cli: RunCli) -> None:
+    result = run_cli("chat", "--emulate", "-p", "clinoemu", "Hi")
+    assert result.returncode == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: the provider 'clinoemu' ships no emulator; providers with one:")
+    assert "clitest" in error and "--emulate" in hint
+
+
+def test_emulate_serves_a_configured_provider_with_its_plugins_emulator(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    config = tmp_path / "chatplug.toml"
+    config.write_text('[providers.myecho]\nplugin = "clitest"\n', encoding="utf-8")
+    result = run_cli(
+        "chat", "--emulate", "-p", "myecho", "--json", "Hi", env={"CHATPLUG_CONFIG": str(config)}
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["provider"] == "myecho"
+    assert payload["text"].startswith("turn 1: Hi ✓")
+
+
 def test_emulate_needs_a_provider(run_cli: RunCli) -> None:
     result = run_cli("chat", "--emulate", "Hi")
     assert result.returncode == 2

@@ -554,6 +554,28 @@ def _quiet_emulator_logs() -> None:
     logging.getLogger("aiohttp").addHandler(logging.NullHandler())
 
 
+def _emulator_app(registry: "Registry", provider: str) -> Any:
+    """The emulator app of ``provider``; a provider declared in the configuration on top
+    of an installed plugin (``plugin = "openai"``) uses that plugin's emulator."""
+    from .emulation import emulator_factory
+    from .errors import ChatplugError, ProviderNotFoundError
+    from .registry import EMULATOR_GROUP, entry_points
+
+    serving = provider
+    for info in registry.plugins():
+        if info.name == provider and info.value.endswith(" (virtual)"):
+            serving = info.value[: -len(" (virtual)")]
+    try:
+        return emulator_factory(serving)()
+    except ProviderNotFoundError:
+        available = ", ".join(entry.name for entry in entry_points(EMULATOR_GROUP)) or "none"
+        raise ChatplugError(
+            f"the provider {provider!r} ships no emulator; providers with one: {available}",
+            provider=None,
+            hint="Leave out --emulate to talk to the real upstream, or pick one of those.",
+        ) from None
+
+
 @contextlib.asynccontextmanager
 async def open_chat_client(
     settings: ChatSettings,
@@ -571,7 +593,7 @@ async def open_chat_client(
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(client)
         if settings.emulate:
-            from .emulation import emulator_factory, run_emulator
+            from .emulation import run_emulator
 
             if provider is None and model is None:
                 raise click.UsageError(
@@ -581,7 +603,7 @@ async def open_chat_client(
             provider, model = found.name, info.id
             if not _debug_enabled():
                 _quiet_emulator_logs()
-            app = emulator_factory(provider)()
+            app = _emulator_app(client.registry, provider)
             emulator = await stack.enter_async_context(
                 run_emulator(app, shutdown_timeout=EMULATOR_SHUTDOWN)
             )
