@@ -533,7 +533,11 @@ def _read_stdin() -> Optional[str]:
             return None
     except ValueError:
         return None
-    return stdin.read()
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:
+        return stdin.read()
+    # bytes that are not text (a binary file piped by mistake) must not crash the command
+    return buffer.read().decode(stdin.encoding or "utf-8", errors="replace")  # type: ignore[no-any-return]
 
 
 def join_prompt(piped: Optional[str], argument: Optional[str]) -> Optional[str]:
