@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, List, NamedTuple, Optional, Tuple
 
 from .errors import StreamProtocolError
 
@@ -134,6 +134,32 @@ class SSEDecoder:
         self._id: Optional[str] = None
 
     def feed(self, chunk: bytes) -> List[str]:
+        if b"\r" in chunk or len(chunk) > self.max_size:
+            return self._feed_lines(chunk)
+        # Fast path: split at blank lines, and take an event made of one ``data: `` line
+        # whole; anything else (comments, other fields, several lines) goes line by line.
+        events: List[str] = []
+        if self._data or self._lines._parts:  # finish the event in progress line by line
+            end = chunk.find(b"\n\n")
+            if end < 0:
+                return self._feed_lines(chunk)
+            events = self._feed_lines(chunk[: end + 2])
+            chunk = chunk[end + 2 :]
+        blocks = chunk.split(b"\n\n")
+        rest = blocks.pop()
+        try:
+            for block in blocks:
+                if block[:6] == b"data: " and b"\n" not in block:
+                    events.append(block[6:].decode())
+                elif block:
+                    events += self._feed_lines(block + b"\n\n")
+        except UnicodeDecodeError as error:
+            raise _invalid_utf8(error) from None
+        if rest:
+            events += self._feed_lines(rest)
+        return events
+
+    def _feed_lines(self, chunk: bytes) -> List[str]:
         events: List[str] = []
         data = self._data
         for line in self._lines.feed(chunk):
@@ -199,8 +225,20 @@ def _text(raw: bytes) -> str:
         raise _invalid_utf8(error) from None
 
 
+_scan_once: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def parse_json(line: "bytes | str") -> Any:
     """``json.loads``, raising :class:`StreamProtocolError` with an excerpt on bad JSON."""
+    if isinstance(line, str):
+        # json.loads without its two whitespace regex matches (one chunk = one call); a
+        # value with surrounding whitespace, or an error, takes the full path below.
+        try:
+            value, end = _scan_once(line, 0)
+            if end == len(line):
+                return value
+        except (StopIteration, ValueError):
+            pass
     try:
         return json.loads(line)
     except ValueError:
