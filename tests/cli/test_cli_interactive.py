@@ -94,3 +94,17 @@ def test_an_error_is_reported_and_the_chat_goes_on(
     child.expect_exact("> ")
     child.sendline("exit")
     assert close(child) == 0
+
+
+def test_json_without_a_prompt_on_a_terminal_is_a_usage_error(
+    cli_command: List[str], cli_env: Dict[str, str]
+) -> None:
+    child = pexpect.spawn(
+        cli_command[0],
+        [*cli_command[1:], "chat", "--emulate", "-p", "clitest", "--json"],
+        env=cli_env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+    )
+    child.expect_exact("--json needs a prompt")
+    assert close(child) == 2

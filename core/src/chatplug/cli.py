@@ -894,6 +894,8 @@ def chat_command(
     if text is None:
         stdin = sys.stdin
         if stdin is not None and not stdin.closed and stdin.isatty():
+            if as_json:
+                raise click.UsageError("--json needs a prompt: pass PROMPT or pipe it on stdin")
             _interactive(settings)
             return
         raise click.UsageError("no prompt: pass PROMPT, or pipe the text on stdin")
