@@ -123,12 +123,15 @@ async def test_the_proxy_is_passed_to_the_plugin_request(acme: Registry, upstrea
         seen.append(str(request.url))
         import aiohttp
 
-        async with aiohttp.ClientSession() as session, session.request(
-            request.method,
-            str(request.url),
-            data=await request.read(),
-            headers={"Content-Type": "application/json"},
-        ) as answer:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                str(request.url),
+                data=await request.read(),
+                headers={"Content-Type": "application/json"},
+            ) as answer,
+        ):
             response = web.StreamResponse(status=answer.status)
             await response.prepare(request)
             async for chunk in answer.content.iter_any():
@@ -223,3 +226,54 @@ def test_an_upstream_http_error_is_typed_with_status_and_body(acme: Registry) ->
     assert (error.status, error.provider) == (400, "acme")
     assert "model overloaded" in str(error)
     assert error.hint
+
+
+def test_sync_stream_is_a_context_manager_that_says_who_answered(acme: Registry) -> None:
+    with EmulatorThread(Upstream().app) as running:
+        with Client(registry=acme, base_urls={"acme": running.url}) as client:
+            with client.stream("hi", model="acme/big") as stream:
+                text = "".join(stream)
+            assert (stream.provider, stream.model) == ("acme", "large")
+            assert stream.text_length == len(text) == len(expected("hi"))
+            assert stream.attempts == [("acme", "large")]
+
+
+def test_closing_the_sync_client_closes_a_stream_still_held(acme: Registry) -> None:
+    code = f"""
+import sys
+sys.path[:0] = {sys.path!r}
+from chatplug import Client, Registry
+from chatplug.emulation import EmulatorThread
+from core_tests_upstream import Upstream
+server = Upstream(pieces=["tick "] * 2000, delay=0.001)
+with EmulatorThread(server.app) as running:
+    with Client(registry=Registry(discover=False), base_urls={{"acme": running.url}}) as client:
+        client.async_client.registry.register("acme", __import__("acme_plugin"))
+        held = client.stream("x", provider="acme")
+        for _ in held:
+            break
+    print("closed", held._closed)
+"""
+    import pathlib
+    import tempfile
+
+    from .conftest import echo_plugin
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = pathlib.Path(folder)
+        (root / "acme_plugin.py").write_text(echo_plugin("acme"))
+        (root / "core_tests_upstream.py").write_text(
+            (pathlib.Path(__file__).parent / "upstream.py").read_text()
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            env={**__import__("os").environ, "PYTHONPATH": folder},
+            timeout=60,
+        )
+    assert out.returncode == 0, out.stderr
+    assert "closed True" in out.stdout
+    assert "asynchronous generator" not in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr

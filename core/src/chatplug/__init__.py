@@ -28,7 +28,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import AsyncClient, Client, Stream
+    from .client import AsyncClient, Client, Stream, SyncStream
     from .decoders import LineDecoder, ServerSentEvent, SSEDecoder, Utf8Decoder
     from .health import CircuitBreaker, HealthStore, MemoryHealthStore, ProviderHealth
     from .hookspecs import hookimpl, hookspec
@@ -43,6 +43,7 @@ _LAZY: Dict[str, str] = {
     "AsyncClient": "client",
     "Client": "client",
     "Stream": "client",
+    "SyncStream": "client",
     "LineDecoder": "decoders",
     "SSEDecoder": "decoders",
     "ServerSentEvent": "decoders",
@@ -109,6 +110,7 @@ __all__ = [
     "ServerSentEvent",
     "Stream",
     "StreamProtocolError",
+    "SyncStream",
     "Timeout",
     "UpstreamConnectionError",
     "UpstreamError",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
     Dict,
-    Iterator,
     List,
     Mapping,
     Optional,
@@ -483,6 +483,7 @@ class Client:
     def __init__(self, **kwargs: Any) -> None:
         self._loop = asyncio.new_event_loop()
         self._async = AsyncClient(**kwargs)
+        self._open: "weakref.WeakSet[SyncStream]" = weakref.WeakSet()
 
     @property
     def async_client(self) -> AsyncClient:
@@ -496,6 +497,8 @@ class Client:
 
     def close(self) -> None:
         if not self._loop.is_closed():
+            for stream in list(self._open):  # before the session: each releases its response
+                stream.close()
             self._run(self._async.aclose())
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
@@ -527,21 +530,88 @@ class Client:
     def models(self, provider: Optional[str] = None) -> List[ModelInfo]:
         return self._async.models(provider)
 
-    def stream(self, messages: MessagesInput, **kwargs: Any) -> Iterator[str]:
-        """Yield the answer's text pieces; breaking out closes the upstream response."""
-        stream = self._async.stream(messages, **kwargs)
-        return self._iterate(stream)
+    def stream(self, messages: MessagesInput, **kwargs: Any) -> "SyncStream":
+        """Stream the answer's text pieces: ``for text in client.stream(...)``.
 
-    def _iterate(self, stream: Stream) -> Iterator[str]:
-        try:
-            while True:
-                try:
-                    yield self._run(stream.__anext__())
-                except StopAsyncIteration:
-                    return
-        finally:
-            if not self._loop.is_closed():
-                self._run(stream.aclose())
+        Breaking out of the loop (or leaving ``with client.stream(...) as stream:``)
+        closes the upstream response.
+        """
+        stream = SyncStream(self, self._async.stream(messages, **kwargs))
+        self._open.add(stream)
+        return stream
 
     def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
         return "".join(self.stream(messages, **kwargs))
+
+
+class SyncStream:
+    """An answer being streamed by :class:`Client`: iterate it for text pieces.
+
+    The synchronous twin of :class:`Stream`: a context manager (``close()`` releases the
+    upstream connection at once), with ``provider``, ``model``, ``text_length`` and
+    ``attempts``.  Dropping it unfinished (``break``) closes it too.
+    """
+
+    __slots__ = ("__weakref__", "_client", "_closed", "_stream")
+
+    def __init__(self, client: Client, stream: Stream) -> None:
+        self._client = client
+        self._stream = stream
+        self._closed = False
+
+    @property
+    def provider(self) -> Optional[str]:
+        return self._stream.provider
+
+    @property
+    def model(self) -> Optional[str]:
+        return self._stream.model
+
+    @property
+    def text_length(self) -> int:
+        return self._stream.text_length
+
+    @property
+    def attempts(self) -> List[Tuple[str, str]]:
+        return self._stream.attempts
+
+    def __iter__(self) -> "SyncStream":
+        return self
+
+    def __next__(self) -> str:
+        if self._closed:
+            raise StopIteration
+        try:
+            return self._client._run(self._stream.__anext__())  # type: ignore[no-any-return]
+        except StopAsyncIteration:
+            self.close()
+            raise StopIteration from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the upstream response (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = self._client._loop
+        if loop.is_closed():
+            return
+        if loop.is_running():  # finalised from inside the loop: close on its next turn
+            loop.create_task(self._stream.aclose())
+        else:
+            self._client._run(self._stream.aclose())
+
+    def __enter__(self) -> "SyncStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not self._closed:
+            try:
+                self.close()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
