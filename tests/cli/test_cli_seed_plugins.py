@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest
@@ -101,3 +102,14 @@ def test_interactive_vitalentum_keeps_the_conversation(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_emulate_never_goes_through_a_configured_proxy(run_cli: RunCli, tmp_path: Path) -> None:
+    needs("vitalentum")
+    config = tmp_path / "chatplug.toml"
+    config.write_text('[defaults]\nproxy = "http://127.0.0.1:9"\n')  # nothing listens there
+    result = run_cli(
+        "chat", "--emulate", "-p", "vitalentum", "hi", env={"CHATPLUG_CONFIG": str(config)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "you said: hi" in result.stdout

@@ -592,7 +592,10 @@ async def open_chat_client(
     """
     from .client import AsyncClient
 
-    client = AsyncClient(proxy=settings.proxy, timeout=settings.timeout)
+    proxy = settings.proxy
+    if settings.emulate and proxy is None:
+        proxy = ""  # the emulator is on 127.0.0.1: never through a configured proxy
+    client = AsyncClient(proxy=proxy, timeout=settings.timeout)
     provider, model = settings.provider, settings.model
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(client)
