@@ -113,3 +113,15 @@ def test_emulate_never_goes_through_a_configured_proxy(run_cli: RunCli, tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert "you said: hi" in result.stdout
+
+
+def test_a_config_warning_is_one_plain_line(run_cli: RunCli, tmp_path: Path) -> None:
+    needs("vitalentum")
+    config = tmp_path / "chatplug.toml"
+    config.write_text('[defaults]\nmodle = "x"\n')
+    result = run_cli(
+        "chat", "--emulate", "-p", "vitalentum", "hi", env={"CHATPLUG_CONFIG": str(config)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning: " in result.stderr and "unknown key 'modle'" in result.stderr
+    assert "ConfigWarning" not in result.stderr and "warnings.warn" not in result.stderr

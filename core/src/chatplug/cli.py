@@ -200,6 +200,22 @@ def _unavailable(name: str, reason: str) -> click.Command:
     )
 
 
+def _print_config_warnings_plainly() -> None:
+    """Show configuration warnings as one ``Warning:`` line, not Python's warning format."""
+    import warnings
+
+    original = warnings.showwarning
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if category.__name__ == "ConfigWarning":
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            original(message, category, *args, **kwargs)
+
+    if getattr(original, "__name__", "") != "show":
+        warnings.showwarning = show
+
+
 class ChatplugGroup(click.Group):
     """A click group whose extra commands are imported only when used, with chatplug's
     error handling around every command."""
@@ -260,6 +276,7 @@ class ChatplugGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        _print_config_warnings_plainly()
         try:
             return super().invoke(ctx)
         except BaseException as error:
