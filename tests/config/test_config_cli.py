@@ -69,6 +69,35 @@ def test_config_show_merges_the_environment_and_masks_secrets(isolated_env: Path
     assert SECRET not in json.dumps(shown)
 
 
+def test_config_show_masks_a_bearer_header_of_a_plugin_setting(isolated_env: Path) -> None:
+    isolated_env.write_text(
+        "[providers.local]\n"
+        'plugin = "openai"\n'
+        'base_url = "http://127.0.0.1:11434/v1"\n'
+        f'headers = {{ X-Gateway = "Bearer {SECRET}", Authorization = "{SECRET}" }}\n'
+    )
+    for args in (("config", "show"), ("config", "show", "--json")):
+        result = chatplug(*args)
+        assert result.returncode == 0, result.stderr
+        assert SECRET not in result.stdout
+        assert "Bearer ***" in result.stdout
+
+
+def test_config_show_names_the_path_of_a_missing_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CHATPLUG_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    result = subprocess.run(
+        [sys.executable, "-m", "chatplug", "config", "show"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"# file: {tmp_path / 'xdg' / 'chatplug' / 'chatplug.toml'}" in result.stdout
+    assert "does not exist" in result.stdout
+
+
 def test_config_show_reports_a_bad_file_without_a_traceback(isolated_env: Path) -> None:
     isolated_env.write_text('[providers.local]\nbase_url = "http://ok"\ntimeout = "soon"\n')
     result = chatplug("config", "show")

@@ -90,6 +90,23 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key)) and not key.lower().endswith("_env")
 
 
+def mask_secrets(key: str, value: Any) -> Any:
+    """``value`` with secrets masked: under a secret-looking key, inside nested tables
+    (e.g. ``headers = {Authorization = "Bearer ..."}``), and credentials in URLs."""
+    if is_secret_key(key):
+        return "***"
+    if isinstance(value, Mapping):
+        return {k: mask_secrets(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_secrets(key, v) for v in value]
+    if isinstance(value, str):
+        scheme, _, rest = value.partition(" ")
+        if rest and scheme.lower() in ("bearer", "basic", "token"):
+            return f"{scheme} ***"
+        return mask_url(value)
+    return value
+
+
 # the file --------------------------------------------------------------------------
 
 
@@ -483,7 +500,7 @@ class Config:
             if not table.enabled:
                 item["enabled"] = False
             for key, value in table.extra.items():
-                item[key] = "***" if masked and is_secret_key(key) else value
+                item[key] = mask_secrets(key, value) if masked else value
             providers[name] = item
         return {"defaults": defaults, "providers": providers}
 
@@ -1097,6 +1114,9 @@ def _build_command() -> Any:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConfigWarning)
                 effective = _effective(load_config(), os.environ)
+            path = config_path()
+            if path is not None and not path.exists():  # say where the file would be
+                effective["file"], effective["exists"] = str(path), False
             for warning in caught:
                 click.echo(f"warning: {warning.message}", err=True)
             if as_json:
@@ -1134,6 +1154,7 @@ __all__ = [
     "config_path",
     "env_proxy",
     "load_config",
+    "mask_secrets",
     "mask_url",
     "resolve_config",
     "socks_connector",
