@@ -41,7 +41,10 @@ def test_utf8_decoder_rejects_invalid_bytes() -> None:
 
 
 @given(
-    lines=st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))), max_size=20),
+    lines=st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))),
+        max_size=20,
+    ),
     cuts=cuts,
     crlf=st.booleans(),
 )

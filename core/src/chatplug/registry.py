@@ -542,9 +542,7 @@ class Registry:
                 if impl.plugin is plugin:
                     hooks[caller.name] = impl.function
         problems += [
-            f"missing required hook {hook!r}"
-            for hook in REQUIRED_HOOKS
-            if hook not in hooks
+            f"missing required hook {hook!r}" for hook in REQUIRED_HOOKS if hook not in hooks
         ]
         stream = hooks.get("stream_completion")
         if stream is not None and not (
