@@ -183,3 +183,37 @@ async def test_ndjson_does_not_swallow_an_error_thrown_into_the_consumer() -> No
     assert await stream.__anext__() == 1
     with pytest.raises(ValueError, match="consumer"):
         await stream.athrow(ValueError("consumer"))
+
+
+event_shapes = st.sampled_from(["plain", "comment", "multi", "named", "blank-padded"])
+
+
+@given(
+    items=st.lists(st.tuples(event_shapes, st.text(max_size=12)), max_size=20),
+    cuts=cuts,
+    crlf=st.booleans(),
+)
+def test_sse_decoder_fast_and_slow_paths_agree_on_any_split(
+    items: List[tuple], cuts: List[int], crlf: bool
+) -> None:
+    wire, expected = "", []
+    for shape, text in items:
+        payload = json.dumps(text, ensure_ascii=False)
+        if shape == "plain":  # the one-line event the fast path takes whole
+            wire += f"data: {payload}\n\n"
+        elif shape == "comment":
+            wire += f": ping\ndata: {payload}\n\n"
+        elif shape == "multi":
+            wire += f"data: {payload}\ndata: {payload}\n\n"
+            payload = f"{payload}\n{payload}"
+        elif shape == "named":
+            wire += f"event: delta\ndata:{payload}\n\n"
+        else:
+            wire += f"\n\ndata: {payload}\n\n\n"
+        expected.append(payload)
+    if crlf:
+        wire = wire.replace("\n", "\r\n")
+    decoder = SSEDecoder()
+    out = [data for chunk in split(wire.encode(), cuts) for data in decoder.feed(chunk)]
+    out += decoder.close()
+    assert out == expected
