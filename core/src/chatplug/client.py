@@ -98,8 +98,10 @@ class Stream:
         """``(provider, model)`` of every attempt so far, retries included."""
         return self._progress.attempts
 
-    def __aiter__(self) -> "Stream":
-        return self
+    def __aiter__(self) -> AsyncIterator[str]:
+        # ``async for`` drives the generator itself: no Python-level __anext__ per piece.
+        # (The generator holds the _Progress, not the stream, so dropping the stream is fine.)
+        return self._agen
 
     def __anext__(self) -> Any:
         return self._agen.__anext__()
@@ -161,6 +163,9 @@ class AsyncClient:
         self._connection_limit = connection_limit
         self._session: Optional["aiohttp.ClientSession"] = None
         self._socks_sessions: Dict[str, "aiohttp.ClientSession"] = {}
+        # (provider, base_url, proxy, timeout) -> route: the configuration and the
+        # environment snapshot are fixed for the client's life, so a route is too.
+        self._route_cache: Dict[Tuple[Any, ...], Route] = {}
 
     # lifecycle -----------------------------------------------------------------
 
@@ -217,13 +222,15 @@ class AsyncClient:
         routes: Dict[str, Tuple[Route, Mapping[str, Any]]] = {}
         for provider, _model in candidates:
             name = provider.name
-            route = self.config.route(
-                name,
-                base_url=base_url or self.base_urls.get(name),
-                proxy=proxy,
-                timeout=timeout,
-                environ=self._environ,
-            )
+            key = (name, base_url or self.base_urls.get(name), proxy, timeout)
+            route = self._route_cache.get(key)
+            if route is None:
+                route = self.config.route(
+                    name, base_url=key[1], proxy=proxy, timeout=timeout, environ=self._environ
+                )
+                if len(self._route_cache) >= 256:  # per-call URLs or proxies: stay bounded
+                    self._route_cache.clear()
+                self._route_cache[key] = route
             routes[name] = (route, self.config.settings(provider))
         return routes
 
@@ -396,9 +403,11 @@ async def _first_piece(
         expired = True
         task.cancel()
 
-    timer = loop.call_later(limit, expire)
+    timer = loop.call_at(loop.time() + limit, expire)
     try:
-        return await _first_nonempty(agen)
+        async for piece in agen:  # _first_nonempty, inlined: one coroutine less per stream
+            if piece:
+                return piece
     except asyncio.CancelledError:
         if not expired:
             raise
@@ -408,13 +417,18 @@ async def _first_piece(
         raise UpstreamTimeoutError("first_byte", limit) from None
     finally:
         timer.cancel()
+    raise _no_text()
 
 
 async def _first_nonempty(agen: AsyncIterator[str]) -> str:
     async for piece in agen:
         if piece:
             return piece
-    raise StreamProtocolError(
+    raise _no_text()
+
+
+def _no_text() -> StreamProtocolError:
+    return StreamProtocolError(
         "the upstream's stream ended without any text",
         hint="The provider answered with nothing; try again or use another provider.",
     )

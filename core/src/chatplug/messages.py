@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping  # isinstance: typing's aliases are slower
+from typing import Any, Sequence, Tuple, Union
 
 from .errors import InvalidRequestError
 from .types import Message
