@@ -21,10 +21,8 @@ raises :class:`chatplug.StreamProtocolError`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import secrets
 import weakref
 from typing import (
     TYPE_CHECKING,
@@ -51,6 +49,8 @@ from chatplug import format_prompt as default_format_prompt
 from chatplug.decoders import DEFAULT_MAX_SIZE, LineDecoder
 
 if TYPE_CHECKING:  # pragma: no cover
+    import asyncio  # imported where used: ~20 ms of `chatplug models` otherwise
+
     import aiohttp
 
 __version__ = "0.1.0"
@@ -161,6 +161,8 @@ def _headers(**extra: str) -> Dict[str, str]:
 
 def random_string(length: int = 10) -> str:
     """A random ``[0-9a-f]`` string, as the web app sends for ``canvas`` and conversation ids."""
+    import secrets
+
     return secrets.token_hex((length + 1) // 2)[:length]
 
 
@@ -254,6 +256,8 @@ class UniqueIdCache:
         locks = self._locks.setdefault(session, {})
         lock = locks.get(base)
         if lock is None:
+            import asyncio
+
             lock = locks[base] = asyncio.Lock()
         return lock
 
