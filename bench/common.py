@@ -1,17 +1,18 @@
-"""Shared benchmark plumbing: the upstream process, repeated measurements, summaries."""
+"""Shared benchmark plumbing: the upstream process, the request, repeated measurements."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 HERE = Path(__file__).parent
+PATH = "/api/converse-edge"
 
 
 @contextlib.contextmanager
@@ -30,20 +31,38 @@ def upstream() -> Iterator[str]:
         process.wait(10)
 
 
+def vitalentum_headers(base: str) -> Dict[str, str]:
+    """The headers the Vitalentum plugin sends: bare candidates send the same request,
+    so that a difference is the framework's, not a smaller request's."""
+    from chatplug_vitalentum import request_headers
+
+    return request_headers(base)
+
+
+def vitalentum_body(prompt: str) -> Dict[str, Any]:
+    """The body the Vitalentum plugin sends for one user message (built per request)."""
+    history = [{"speaker": "human", "text": prompt}]
+    return {
+        "conversation": json.dumps({"history": history}, ensure_ascii=False),
+        "temperature": 0.7,
+    }
+
+
 @dataclass
 class Series:
-    """Repeated measurements of one figure."""
+    """Repeated measurements of one figure (and, optionally, CPU time per item)."""
 
     name: str
     unit: str
     values: List[float] = field(default_factory=list)
+    cpu_us: List[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.values)
 
     def row(self) -> Dict[str, object]:
-        return {
+        row: Dict[str, object] = {
             "name": self.name,
             "unit": self.unit,
             "median": self.median,
@@ -51,9 +70,13 @@ class Series:
             "max": max(self.values),
             "runs": len(self.values),
         }
+        if self.cpu_us:
+            row["cpu_us_per_chunk"] = statistics.median(self.cpu_us)
+        return row
 
 
-def timed(function: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
+def spread(values: List[float]) -> Dict[str, Optional[float]]:
+    """Median, min and max of ``values``."""
+    if not values:
+        return {"median": None, "min": None, "max": None}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}

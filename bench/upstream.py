@@ -4,7 +4,9 @@ Run as a separate process (``python bench/upstream.py PORT``) so that the client
 measured alone.  It answers any POST (Vitalentum's ``/api/converse-edge`` and OpenAI's
 ``/v1/chat/completions`` alike) with N OpenAI-style chunk events then ``data: [DONE]``,
 HTTP/1.1 chunked, keep-alive.  N comes from a ``/n/N`` path prefix (so a plugin's base URL
-``http://127.0.0.1:PORT/n/200000`` selects it), default 200.  ``GET`` answers a model list.
+``http://127.0.0.1:PORT/n/200000`` selects it), default 200.  A further ``/h/MS`` prefix
+(``/n/200/h/3000/...``) holds the stream for MS milliseconds after the first event (to
+measure streams that are open at once).  ``GET`` answers a model list.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ def event(index: int) -> bytes:
 
 
 @lru_cache(maxsize=16)
-def body(chunks: int) -> bytes:
-    """The chunked-encoded response body for ``chunks`` events."""
+def body(chunks: int, start: int = 0) -> bytes:
+    """The chunked-encoded response body for events ``start`` to ``chunks`` (and its end)."""
     events = [event(i) for i in range(10)]
-    data = b"".join(events[i % 10] for i in range(chunks)) + b"data: [DONE]\n\n"
+    data = b"".join(events[i % 10] for i in range(start, chunks)) + b"data: [DONE]\n\n"
     out = bytearray()
     for start in range(0, len(data), BLOCK):
         piece = data[start : start + BLOCK]
@@ -46,7 +48,9 @@ HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
     b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
 )
-MODELS = json.dumps({"object": "list", "data": [{"id": "gpt-3.5-turbo", "object": "model"}]}).encode()
+MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "gpt-3.5-turbo", "object": "model"}]}
+).encode()
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +75,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 parts = url.path.split("/")
                 chunks = int(parts[2]) if len(parts) > 2 and parts[1] == "n" else 200
                 writer.write(HEAD)
-                writer.write(body(chunks))
+                if len(parts) > 4 and parts[3] == "h" and chunks > 0:
+                    first = event(0)
+                    writer.write(b"%x\r\n" % len(first) + first + b"\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(int(parts[4]) / 1000)
+                    writer.write(body(chunks, 1))
+                else:
+                    writer.write(body(chunks))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
