@@ -345,15 +345,21 @@ the usual shape (the checks run only otherwise), and `async for` over a `Stream`
 the client's generator directly (no Python `__anext__` per chunk).  No per-chunk object
 is created beyond the text piece the user receives and the JSON value it comes from.
 
-Per stream, chatplug adds about 200,000 instructions to bare aiohttp's ~620,000 (before
-this work: ~260,000): resolving the request (messages, candidates, route: ~45,000 after
-the route cache), the completion generator with its first-byte timer (~40,000), and
-the plugin's request (browser headers, the history as a JSON string: ~70,000, the same
-in the bare candidates here since they send the same request).  For cold start, the
-plugins no longer import asyncio (20 ms) and the core no longer imports `email.utils`
-(8 ms) at import time; what remains of `chatplug plugins` is the interpreter (~17 ms),
-click (~13 ms), dataclasses/inspect (~9 ms), pathlib (~5 ms) and platformdirs (~7 ms,
-only to find the configuration file)."""
+Per stream (5-chunk streams over loopback, callgrind): bare aiohttp with a minimal
+request costs ~620,000 instructions; chatplug cost ~885,000 before this work, ~844,000 after
+the decoder changes and about 800,000 after the client changes (estimated from the ~44,000
+they save in isolation).  What chatplug adds: resolving the request (messages,
+candidates, route: ~46,000 instructions, was ~79,000 before the client cached routes and
+`normalize_messages` used
+`collections.abc` instead of `typing` for isinstance), the completion generator with its
+first-byte timer (~45,000), and the plugin's request itself (browser headers and the
+history as a JSON string, ~75,000: the same work in the bare candidates here, which send
+the same request).  For cold start, the plugins no longer import asyncio (~20 ms) and the
+core no longer imports `email.utils` (~8 ms) at import time; what remains of
+`chatplug plugins` is the interpreter (~17 ms), click (~13-18 ms), dataclasses/inspect
+(~9 ms), pathlib (~5 ms) and platformdirs (~7-10 ms, only to find the configuration file).
+On this shared 2-core machine that is 80-130 ms: the < 80 ms target for `chatplug plugins`
+needs the CLI and configuration modules to import less (click's own ~15 ms stays)."""
 
 
 def main() -> None:
