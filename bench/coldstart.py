@@ -57,6 +57,11 @@ def measure(runs: int = 5) -> Dict[str, Dict[str, float]]:
     rows = {
         "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
         "python -c 'import chatplug'": [sys.executable, "-c", "import chatplug"],
+        "python -c 'import click, dataclasses, pathlib' (the CLI's own floor)": [
+            sys.executable,
+            "-c",
+            "import click, dataclasses, pathlib",
+        ],
         "chatplug plugins": [chatplug, "plugins"],
         "chatplug models (all plugins)": [chatplug, "models"],
         "python -c 'import aiohttp' (reference)": [sys.executable, "-c", "import aiohttp"],
