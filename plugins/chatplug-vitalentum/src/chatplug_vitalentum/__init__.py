@@ -12,6 +12,7 @@ something the assistant already said.  Only the options in :data:`OPTIONS` are s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import (
@@ -109,7 +110,7 @@ async def stream_completion(
     request: CompletionRequest, session: "aiohttp.ClientSession"
 ) -> AsyncIterator[str]:
     body = request_body(request)
-    headers = request_headers(request.base_url or URL)
+    headers = _headers(request.base_url or URL)
     url = request.url(URL, PATH)
     async with open_stream(session, request, "POST", url, headers=headers, json=body) as response:
         parser = EventStream(request.provider)
@@ -141,6 +142,12 @@ async def _drain(response: "aiohttp.ClientResponse") -> None:
             seen += len(await asyncio.wait_for(content.readany(), remaining))
         except Exception:  # the answer is complete; the connection is merely not reused
             return
+
+
+@functools.lru_cache(maxsize=64)
+def _headers(base: str) -> Mapping[str, str]:
+    """:func:`request_headers`, built once per base URL (aiohttp copies, never mutates)."""
+    return request_headers(base)
 
 
 def request_headers(base: str) -> Dict[str, str]:
