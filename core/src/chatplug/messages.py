@@ -20,6 +20,8 @@ def normalize_messages(messages: MessagesInput) -> Tuple[Message, ...]:
     Raises :class:`InvalidRequestError` naming the offending message.
     """
     if isinstance(messages, str):
+        if messages.isascii() and messages.strip():  # the common case, nothing to check
+            return ({"role": "user", "content": messages},)
         messages = [{"role": "user", "content": messages}]
     if isinstance(messages, Mapping) or not isinstance(messages, Iterable):
         raise InvalidRequestError(
