@@ -80,16 +80,8 @@ def enabled_from_env() -> Optional[FrozenSet[str]]:
 
 
 def entry_points(group: str) -> List["metadata.EntryPoint"]:
-    """The installed entry points of ``group``, first one per name, sorted by name.
-
-    Read straight from the ``*.dist-info/entry_points.txt`` files on ``sys.path`` when
-    that is all there is (importing ``importlib.metadata`` alone costs more than the rest
-    of ``chatplug plugins``); through ``importlib.metadata`` otherwise (zip files, eggs,
-    custom distribution finders).
-    """
-    fast = _scan_entry_points(group)
-    if fast is not None:
-        return fast  # type: ignore[return-value]
+    """The installed entry points of ``group`` (read by importlib-metadata from installed
+    metadata, importing nothing), first one per name, sorted by name."""
     if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
         from importlib import metadata
     else:  # pragma: no cover
@@ -97,122 +89,6 @@ def entry_points(group: str) -> List["metadata.EntryPoint"]:
     found: Dict[str, metadata.EntryPoint] = {}
     for entry in metadata.entry_points(group=group):
         found.setdefault(entry.name, entry)
-    return [found[name] for name in sorted(found)]
-
-
-class _Distribution:
-    """The ``Name`` and ``Version`` of an installed distribution, from its metadata file."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._metadata: Optional[Dict[str, str]] = None
-
-    @property
-    def metadata(self) -> Dict[str, str]:
-        if self._metadata is None:
-            self._metadata = {}
-            filename = "PKG-INFO" if self._path.endswith(".egg-info") else "METADATA"
-            try:
-                with open(os.path.join(self._path, filename), encoding="utf-8") as file:
-                    for line in file:
-                        if not line.strip():
-                            break  # the end of the headers
-                        key, colon, value = line.partition(":")
-                        if colon and key in ("Name", "Version"):
-                            self._metadata.setdefault(key, value.strip())
-            except (OSError, UnicodeDecodeError):
-                pass
-        return self._metadata
-
-    @property
-    def version(self) -> Optional[str]:
-        return self.metadata.get("Version")
-
-
-class _EntryPoint:
-    """An entry point read from ``entry_points.txt`` (the subset of
-    ``importlib.metadata.EntryPoint`` that chatplug uses: name, value, group, dist, load)."""
-
-    __slots__ = ("dist", "group", "name", "value")
-
-    def __init__(self, name: str, value: str, group: str, dist: _Distribution) -> None:
-        self.name, self.value, self.group, self.dist = name, value, group, dist
-
-    def __repr__(self) -> str:
-        return f"EntryPoint(name={self.name!r}, value={self.value!r}, group={self.group!r})"
-
-    @property
-    def module(self) -> str:
-        return self.value.partition(":")[0].strip()
-
-    @property
-    def attr(self) -> str:
-        return self.value.partition(":")[2].partition("[")[0].strip()
-
-    def load(self) -> Any:
-        import importlib
-
-        target: Any = importlib.import_module(self.module)
-        for name in filter(None, self.attr.split(".")):
-            target = getattr(target, name)
-        return target
-
-
-#: finders that find distributions only in sys.path directories (the backport's is
-#: MetadataPathFinder), as the scan below does
-_STANDARD_FINDERS = frozenset(
-    {"BuiltinImporter", "FrozenImporter", "PathFinder", "MetadataPathFinder"}
-)
-
-
-def _scan_entry_points(group: str) -> Optional[List[_EntryPoint]]:
-    """Entry points of ``group`` from the dist-info directories on ``sys.path``, with
-    ``importlib.metadata``'s precedence (the first distribution of a name on the path wins);
-    ``None`` when the path holds something only ``importlib.metadata`` reads."""
-    for finder in sys.meta_path:
-        if getattr(finder, "__name__", type(finder).__name__) not in _STANDARD_FINDERS and (
-            hasattr(finder, "find_distributions")
-        ):
-            return None
-    seen = set()
-    found: Dict[str, _EntryPoint] = {}
-    for base in sys.path:
-        directory = base or "."
-        try:
-            children = os.listdir(directory)
-        except NotADirectoryError:
-            return None  # a zip file on the path
-        except OSError:
-            continue
-        for child in children:
-            low = child.lower()
-            if low.endswith(".egg"):
-                return None
-            if not low.endswith((".dist-info", ".egg-info")):
-                continue
-            key = re.sub(r"[-_.]+", "_", low.rpartition(".")[0].partition("-")[0])
-            if key in seen:
-                continue
-            seen.add(key)
-            path = os.path.join(directory, child)
-            try:
-                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as file:
-                    text = file.read()
-            except (OSError, UnicodeDecodeError):
-                continue
-            dist = _Distribution(path)
-            section = None
-            for line in text.splitlines():
-                line = line.strip()
-                if not line or line[0] in "#;":
-                    continue
-                if line.startswith("[") and line.endswith("]"):
-                    section = line[1:-1].strip()
-                elif section == group and "=" in line:
-                    name, _, value = line.partition("=")
-                    found.setdefault(
-                        name.strip(), _EntryPoint(name.strip(), value.strip(), group, dist)
-                    )
     return [found[name] for name in sorted(found)]
 
 
