@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
         run_conformance,
     )
     from .helpers import (
+        distribution_problems,
         emulator_thread,
         make_client,
         make_registry,
@@ -57,6 +58,7 @@ _NAMES: Dict[str, str] = {
     "split_utf8": "upstream",
     "ForwardProxy": "proxy",
     "ProxiedRequest": "proxy",
+    "distribution_problems": "helpers",
     "emulator_thread": "helpers",
     "make_client": "helpers",
     "make_registry": "helpers",
@@ -71,6 +73,7 @@ _NAMES: Dict[str, str] = {
 }
 
 __all__ = [
+    "distribution_problems",
     "CHECKS",
     "Check",
     "CheckResult",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Optional, Union
+import re
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, List, Optional, Union
 
 from ..registry import Registry
 
@@ -88,3 +89,53 @@ def emulator_thread(
 
     with EmulatorThread(_app(emulator)) as running:
         yield running
+
+
+def distribution_problems(provider: str) -> List[str]:
+    """What is wrong with the installed distribution that provides ``provider``.
+
+    Checked from the installed metadata (what users get): the distribution depends on
+    ``chatplug`` with a lower bound and an upper bound below the next major version of the
+    contract (``chatplug>=0.1,<1``), and registers both the provider and its emulator under
+    the provider id.  An empty list means nothing is wrong.
+    """
+    from ..registry import EMULATOR_GROUP, ENTRY_POINT_GROUP, entry_points
+
+    providers = {entry.name: entry for entry in entry_points(ENTRY_POINT_GROUP)}
+    entry = providers.get(provider)
+    if entry is None:
+        return [f"no installed distribution registers the provider {provider!r}"]
+    dist = getattr(entry, "dist", None)
+    problems = requirement_problems(list(getattr(dist, "requires", None) or []))
+    emulators = {item.name: item for item in entry_points(EMULATOR_GROUP)}
+    emulator = emulators.get(provider)
+    if emulator is None:
+        problems.append(f"no 'chatplug.emulators' entry point named {provider!r}")
+    elif (
+        dist is not None
+        and getattr(emulator, "dist", None) is not None
+        and emulator.dist.metadata["Name"] != dist.metadata["Name"]  # type: ignore[union-attr]
+    ):
+        problems.append("the emulator comes from another distribution than the provider")
+    return problems
+
+
+def requirement_problems(requires: List[str]) -> List[str]:
+    """Problems with the ``chatplug`` requirement among ``requires`` (``Requires-Dist`` lines)."""
+    specs = [
+        line.split(";")[0][len("chatplug") :].strip()
+        for line in requires
+        if re.match(r"chatplug\s*(\(|[<>=!~]|$)", line.strip(), re.IGNORECASE)
+    ]
+    if not specs:
+        return ["the distribution does not depend on 'chatplug' (the plugin contract)"]
+    spec = specs[0].strip("() ")
+    problems = []
+    if ">=" not in spec:
+        problems.append(f"the 'chatplug' requirement {spec!r} has no lower bound (>=)")
+    if not re.search(r"<\s*\d", spec):
+        problems.append(
+            f"the 'chatplug' requirement {spec!r} has no upper bound: "
+            "pin below the next major version of the contract (e.g. '<1')"
+        )
+    return problems
