@@ -108,6 +108,12 @@ class Result:
         self.peak = 0
         self.wall = 0.0
 
+    def first_chunk(self, started: float) -> None:
+        """A stream's first chunk arrived: its time to first chunk, and one more open."""
+        self.ttfc.append(time.perf_counter() - started)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+
     def summary(self) -> Dict[str, Any]:
         return {
             "streams_ok": len(self.totals),
@@ -141,9 +147,7 @@ async def direct_one(client: AsyncClient, result: Result, chunks: int, pace: int
             async for _ in stream:
                 count += 1
                 if first:
-                    result.ttfc.append(time.perf_counter() - started)
-                    result.active += 1
-                    result.peak = max(result.peak, result.active)
+                    result.first_chunk(started)
                     first = False
     except Exception as error:
         result.errors.append(f"{type(error).__name__}: {error}")
@@ -181,9 +185,7 @@ async def server_one(
                 if b'"content":"' in line and b'"content":""' not in line:
                     count += 1
                     if first:
-                        result.ttfc.append(time.perf_counter() - started)
-                        result.active += 1
-                        result.peak = max(result.peak, result.active)
+                        result.first_chunk(started)
                         first = False
     except Exception as error:
         result.errors.append(f"{type(error).__name__}: {error}")
