@@ -359,7 +359,9 @@ class AsyncClient:
                     stream.text_length = yielded
                     yield first
                     async for piece in agen:
-                        if piece:
+                        if piece and not isinstance(
+                            piece, tuple
+                        ):  # 0.2 events: not surfaced here yet
                             yielded += len(piece)
                             yield piece
                     stream.text_length = yielded
@@ -406,7 +408,7 @@ async def _first_piece(
     timer = loop.call_at(loop.time() + limit, expire)
     try:
         async for piece in agen:  # _first_nonempty, inlined: one coroutine less per stream
-            if piece:
+            if piece and not isinstance(piece, tuple):
                 return piece
     except asyncio.CancelledError:
         if not expired:
@@ -422,7 +424,7 @@ async def _first_piece(
 
 async def _first_nonempty(agen: AsyncIterator[str]) -> str:
     async for piece in agen:
-        if piece:
+        if piece and not isinstance(piece, tuple):
             return piece
     raise _no_text()
 

@@ -31,7 +31,7 @@ from .catalogue import DEFAULT_BASE_URL, DEFAULT_PROVIDER, default_key_env
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 log = logging.getLogger("chatplug_openai")
 
