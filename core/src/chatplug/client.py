@@ -359,9 +359,8 @@ class AsyncClient:
                     stream.text_length = yielded
                     yield first
                     async for piece in agen:
-                        if piece and not isinstance(
-                            piece, tuple
-                        ):  # 0.2 events: not surfaced here yet
+                        # contract-0.2 events (tuples) are not surfaced by this loop yet
+                        if piece and not isinstance(piece, tuple):
                             yielded += len(piece)
                             yield piece
                     stream.text_length = yielded

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any, AsyncContextManager, Dict, Mapping, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncContextManager,
+    Awaitable,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+)
 
 from .errors import (
     AuthenticationError,
@@ -55,12 +64,15 @@ def open_stream(
     json: Any = None,
     data: Any = None,
     params: Optional[Mapping[str, str]] = None,
+    on_error: Optional[Callable[["aiohttp.ClientResponse"], Awaitable[BaseException]]] = None,
 ) -> AsyncContextManager["aiohttp.ClientResponse"]:
     """Send one request with the request's proxy and timeouts; yield the open response.
 
     ``async with open_stream(...) as response:``.  An HTTP error status raises the
     matching :class:`~chatplug.UpstreamHTTPError` (with the status and an excerpt of the
     body); the response is released on exit, including when the caller stops reading early.
+    ``on_error`` replaces :func:`http_error` to build that error (an async function of the
+    response, for an upstream whose error bodies say more, e.g. OpenAI's ``{"error": ...}``).
 
     When the block ends normally before the end of the body (a plugin stops reading at its
     protocol's end marker, such as ``data: [DONE]``), the rest of the body is read first
@@ -70,14 +82,14 @@ def open_stream(
     connection is closed at once.
     """
     options = {"headers": headers, "json": json, "data": data, "params": params}
-    return _OpenStream(session, request, method, url, options)
+    return _OpenStream(session, request, method, url, options, on_error)
 
 
 class _OpenStream:
     """:func:`open_stream`'s context manager: a class, not ``@asynccontextmanager`` (which
     costs an async generator and ~3 us per stream)."""
 
-    __slots__ = ("_args", "_context", "_options", "_request", "_response")
+    __slots__ = ("_args", "_context", "_on_error", "_options", "_request", "_response")
 
     def __init__(
         self,
@@ -86,8 +98,10 @@ class _OpenStream:
         method: str,
         url: str,
         options: Dict[str, Any],
+        on_error: Optional[Callable[["aiohttp.ClientResponse"], Awaitable[BaseException]]],
     ) -> None:
         self._args = (session, method, url)
+        self._on_error = on_error
         self._request = request
         self._options = options
         self._context: Any = None
@@ -106,7 +120,11 @@ class _OpenStream:
         response: "aiohttp.ClientResponse" = await context.__aenter__()
         if response.status >= 400:
             try:
-                error = await http_error(response, request.provider)
+                error: BaseException
+                if self._on_error is not None:
+                    error = await self._on_error(response)
+                else:
+                    error = await http_error(response, request.provider)
             except BaseException:  # cancelled while reading the body: release, re-raise
                 await context.__aexit__(*sys.exc_info())
                 raise

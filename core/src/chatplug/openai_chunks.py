@@ -81,6 +81,7 @@ __all__ = [
     "FINISH_REASONS",
     "ChatChunkParser",
     "chunk_error",
+    "error_fields",
     "finish_from",
     "iter_chat_chunks",
     "usage_from",
@@ -470,7 +471,7 @@ def chunk_error(error: Any, provider: Optional[str], secret: Optional[str] = Non
     :class:`UpstreamHTTPError`; anything else is an :class:`UpstreamError` (retryable for a
     ``server_error`` or an untyped error).  ``secret`` never appears in it.
     """
-    fields = _error_fields(error)
+    fields = error_fields(error)
     message = redact(str(fields.get("message") or "unknown error").strip(), secret)
     code = fields.get("code")
     kind = str(fields.get("type") or "")
@@ -507,7 +508,9 @@ def chunk_error(error: Any, provider: Optional[str], secret: Optional[str] = Non
     return result
 
 
-def _error_fields(error: Any) -> Dict[str, Any]:
+def error_fields(error: Any) -> Dict[str, Any]:
+    """The fields of an OpenAI error object (``message``, ``type``, ``code``...), also for
+    an error given as a bare string or another JSON value."""
     if isinstance(error, dict):
         return error
     if isinstance(error, str):
