@@ -325,7 +325,7 @@ def test_a_stream_cut_inside_an_event_is_an_error() -> None:
 def test_a_body_that_is_not_an_event_stream_is_quoted() -> None:
     parser = ChatChunkParser()
     parser.feed(b"<html><body>Service unavailable</body></html>")
-    with pytest.raises(StreamProtocolError, match="not a server-sent event stream.*Service"):
+    with pytest.raises(StreamProtocolError, match=r"not a server-sent event stream.*Service"):
         parser.close()
 
 
@@ -335,7 +335,7 @@ def test_a_body_that_is_not_an_event_stream_is_quoted() -> None:
 def test_malformed_json_in_the_middle_raises_instead_of_being_skipped() -> None:
     parser = ChatChunkParser("acme")
     assert parser.feed(sse(chunk("a"), b"{nope", chunk("b"), done=False)) == ["a"]
-    with pytest.raises(StreamProtocolError, match="malformed JSON.*nope") as caught:
+    with pytest.raises(StreamProtocolError, match=r"malformed JSON.*nope") as caught:
         parser.feed(b"data: [DONE]\n\n")
     assert caught.value.provider == "acme"
 

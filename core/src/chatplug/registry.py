@@ -45,6 +45,9 @@ ENTRY_POINT_GROUP = "chatplug.providers"
 EMULATOR_GROUP = "chatplug.emulators"
 PLUGINS_ENV = "CHATPLUG_PLUGINS"
 PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: an optional plugin attribute: ``(name, models, settings) -> list of ModelInfo``, the
+#: catalogue of a virtual provider it serves (with its capabilities and upstream kind)
+VIRTUAL_CATALOGUE = "CHATPLUG_VIRTUAL_CATALOGUE"
 
 AVAILABLE, LOADED, DISABLED, FAILED = "available", "loaded", "disabled", "failed"
 
@@ -377,7 +380,14 @@ class Registry:
             ) from error
         name = info.name
         hooks = dict(base._hooks)
-        if models:
+        build = getattr(base.plugin, VIRTUAL_CATALOGUE, None)
+        if callable(build):
+            try:
+                built = list(build(name, models, settings))
+            except Exception as error:
+                raise self._fail(info, f"its catalogue is invalid: {error}") from error
+            hooks["list_models"] = lambda: built
+        elif models:
             catalogue = [ModelInfo(m, name, default=i == 0) for i, m in enumerate(models)]
             hooks["list_models"] = lambda: catalogue
         else:

@@ -150,19 +150,28 @@ def virtual_catalogue(
     provider: str,
     models: Sequence[str],
     settings: Mapping[str, Any],
-    base_url: Optional[str] = None,
 ) -> List[ModelInfo]:
     """The catalogue of provider ``provider`` declared in configuration with
-    ``plugin = "openai"``: ``models`` (the first is the default) with the capabilities of
-    its ``capabilities`` setting (default :data:`DEFAULT_CAPABILITIES`) and the upstream
-    kind of ``base_url``."""
+    ``plugin = "openai"`` (the core calls it as ``CHATPLUG_VIRTUAL_CATALOGUE``): ``models``
+    (the first is the default; without them, OpenAI's model ids), each declaring the
+    provider's ``capabilities`` setting, or :data:`DEFAULT_CAPABILITIES`.  Its upstream
+    kind is ``unknown`` (the core keeps the base URL to itself), or that of a ``base_url``
+    among ``settings``."""
     capabilities = capabilities_setting(provider, settings.get("capabilities"))
-    return build_catalogue(provider, models, base_url=base_url, capabilities=capabilities)
+    listed: Sequence[Any] = models or [{"id": id, "name": name} for id, name in OPENAI_MODELS]
+    return build_catalogue(
+        provider, listed, base_url=settings.get("base_url"), capabilities=capabilities
+    )
+
+
+#: the core builds the catalogue of a provider declared with ``plugin = "openai"`` with it
+CHATPLUG_VIRTUAL_CATALOGUE = virtual_catalogue
 
 
 __all__ = [
     "ALLOWED_OPTIONS",
     "CHATPLUG_SETTINGS",
+    "CHATPLUG_VIRTUAL_CATALOGUE",
     "DEFAULT_BASE_URL",
     "DEFAULT_CAPABILITIES",
     "OPENAI_MODELS",

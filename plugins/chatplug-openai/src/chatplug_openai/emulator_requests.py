@@ -232,12 +232,7 @@ def _check_messages(messages: Any, capabilities: Optional[FrozenSet[str]]) -> No
                 param=f"{where}.role",
             )
         if unanswered and role != "tool":
-            raise ApiError(
-                "An assistant message with 'tool_calls' must be followed by tool messages "
-                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
-                f"response messages: {', '.join(unanswered)}",
-                param=f"{where}.role",
-            )
+            raise _unanswered(unanswered, f"{where}.role")
         content = message.get("content")
         if role == "assistant":
             calls = set(_check_tool_calls(message.get("tool_calls"), where))
@@ -263,12 +258,16 @@ def _check_messages(messages: Any, capabilities: Optional[FrozenSet[str]]) -> No
             allowed = ("text", "image_url") if role == "user" else ("text",)
             _check_parts(content, f"{where}.content", allowed, capabilities)
     if unanswered:
-        raise ApiError(
-            "An assistant message with 'tool_calls' must be followed by tool messages "
-            "responding to each 'tool_call_id'. The following tool_call_ids did not have "
-            f"response messages: {', '.join(unanswered)}",
-            param="messages",
-        )
+        raise _unanswered(unanswered, "messages")
+
+
+def _unanswered(ids: List[str], param: str) -> ApiError:
+    return ApiError(
+        "An assistant message with 'tool_calls' must be followed by tool messages "
+        "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+        f"response messages: {', '.join(ids)}",
+        param=param,
+    )
 
 
 def _check_tool_calls(calls: Any, where: str) -> List[str]:
