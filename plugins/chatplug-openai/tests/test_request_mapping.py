@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Dict
 
 from chatplug.emulation import RunningEmulator
@@ -128,3 +129,21 @@ async def test_rich_messages_are_sent_as_they_are(emulator: RunningEmulator) -> 
     ]
     body = await sent(emulator, messages=messages, tools=(LOOKUP,))
     assert body["messages"] == messages
+
+
+async def test_frozen_mappings_and_tuples_are_sent_as_json(emulator: RunningEmulator) -> None:
+    parameters = MappingProxyType(
+        {"type": "object", "properties": MappingProxyType({}), "required": ()}
+    )
+    body = await sent(
+        emulator,
+        tools=(Tool("now", None, parameters),),
+        metadata=MappingProxyType({"k": "v"}),
+        logit_bias=MappingProxyType({"1": 2}),
+    )
+    assert body["tools"][0]["function"]["parameters"] == {
+        "type": "object",
+        "properties": {},
+        "required": [],
+    }
+    assert (body["metadata"], body["logit_bias"]) == ({"k": "v"}, {"1": 2})

@@ -123,6 +123,9 @@ def build_payload(request: CompletionRequest) -> Dict[str, Any]:
         payload["tool_choice"] = {"type": "function", "function": {"name": choice}}
     if isinstance(payload.get("response_format"), ResponseFormat):
         payload["response_format"] = response_format_payload(payload["response_format"])
+    for name in ("tools", "response_format", "logit_bias", "metadata", "stop"):
+        if name in payload:
+            payload[name] = plain(payload[name])
     limit = payload.pop("max_tokens", None)
     if limit is not None:
         wanted = "max_completion_tokens" in options or is_reasoning_model(request.model)
@@ -136,7 +139,7 @@ def tool_payload(tool: Tool) -> Dict[str, Any]:
     if tool.description is not None:
         function["description"] = tool.description
     function["parameters"] = (
-        dict(tool.parameters) if tool.parameters is not None else {"type": "object"}
+        plain(tool.parameters) if tool.parameters is not None else {"type": "object"}
     )
     if tool.strict is not None:
         function["strict"] = tool.strict
@@ -149,10 +152,20 @@ def response_format_payload(response_format: ResponseFormat) -> Dict[str, Any]:
         return {"type": response_format.type}
     schema: Dict[str, Any] = {"name": response_format.name or "response"}
     if response_format.schema is not None:
-        schema["schema"] = dict(response_format.schema)
+        schema["schema"] = plain(response_format.schema)
     if response_format.strict is not None:
         schema["strict"] = response_format.strict
     return {"type": "json_schema", "json_schema": schema}
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping a ``dict`` and every tuple a ``list`` (JSON-ready, for
+    typed fields the core may hand over frozen); other values as they are."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 def build_headers(request: CompletionRequest, key: Optional[str]) -> Dict[str, str]:
