@@ -192,7 +192,7 @@ class ChatChunkParser:
         self.has_text = False
         self._decoder = SSEDecoder(max_size)
         self._error: Optional[UpstreamError] = None
-        self._meta = False  # ResponseMetadata given (or the stream has none to give)
+        self._meta = False  # ResponseMetadata given (chunks are checked for it until then)
         self._pending: Optional[Finish] = None  # the finish, given at [DONE]
         self._calls: Dict[int, str] = {}  # tool call index -> its id
         self._ids: Dict[str, int] = {}  # tool call id -> its index
