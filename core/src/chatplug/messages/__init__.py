@@ -19,11 +19,10 @@ from collections.abc import Iterable, Mapping  # isinstance: typing's aliases ar
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Set, Tuple, Union
 
 from ..errors import InvalidRequestError
+from ..types import Message
 from .parts import check_text, content, kind, required_text
 from .prompt import format_prompt, text_of
 
-#: one validated message (the shapes above)
-Message = Dict[str, Any]
 MessagesInput = Union[str, Iterable[Mapping[str, Any]]]
 
 #: the roles of validated messages
