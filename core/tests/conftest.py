@@ -6,9 +6,12 @@ import importlib
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List
 
 import pytest
+
+if TYPE_CHECKING:
+    from chatplug import Registry
 
 Install = Callable[..., Path]
 
@@ -90,3 +93,12 @@ async def stream_completion(request, session):
 def echo_plugin(name: str) -> str:
     """Source of a plugin written only against the public contract (SSE upstream)."""
     return ECHO_PLUGIN.format(name=name)
+
+
+@pytest.fixture
+def acme(install_plugin: Install) -> "Registry":
+    """A registry that sees only ``acme``: the echo plugin installed through an entry point."""
+    from chatplug import Registry
+
+    install_plugin("acme", echo_plugin("acme"))
+    return Registry(enabled=["acme"])

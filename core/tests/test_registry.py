@@ -187,3 +187,17 @@ def test_a_catalogue_with_two_defaults_is_a_plugin_error() -> None:
     registry.register("twice", Twice)
     with pytest.raises(PluginLoadError, match="several default models"):
         registry.models("twice")
+
+
+def test_a_virtual_provider_names_its_serving_plugin() -> None:
+    registry = registry_with("acme")
+    info = registry.add_virtual_provider("mirror", "acme", models=["m7"])
+    assert (info.plugin, info.serving) == ("acme", "acme")
+    assert info.value == "acme (virtual)"  # unchanged for callers that read it
+    assert info.as_dict()["plugin"] == "acme"
+
+
+def test_an_installed_provider_is_served_by_itself(install_plugin: Install) -> None:
+    install_plugin("acme", echo_plugin("acme"))
+    info = next(item for item in Registry(enabled=["acme"]).plugins() if item.name == "acme")
+    assert (info.plugin, info.serving) == (None, "acme")
