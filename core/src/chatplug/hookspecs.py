@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PROJECT_NAME = "chatplug"
 
+#: The version of the plugin contract these hooks define (docs/contract.md).  0.2 added
+#: stream events, rich messages, typed request fields and model capabilities; every 0.1
+#: plugin is a valid 0.2 plugin.
+CONTRACT_VERSION = "0.2"
+
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
@@ -60,7 +65,11 @@ def format_prompt(messages: "Sequence[Message]", model: str) -> Optional[str]:
 def stream_completion(
     request: "CompletionRequest", session: "aiohttp.ClientSession"
 ) -> "AsyncIterator[str]":
-    """Stream the completion's text deltas for ``request`` (an async generator).
+    """Stream the completion for ``request`` (an async generator).
+
+    Yield each text delta as a plain ``str``; since contract 0.2 also yield
+    :mod:`chatplug.events` objects for reasoning, tool calls, usage, the finish reason and
+    the upstream's response metadata (rules in docs/contract.md, enforced by the core).
 
     Use ``session`` (the core's pooled session) for every HTTP request, honour
     ``request.proxy``, ``request.base_url`` and ``request.timeout`` (the helper

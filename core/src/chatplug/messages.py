@@ -91,7 +91,7 @@ def format_prompt(messages: Sequence[Message]) -> str:
     if not messages:
         raise InvalidRequestError("the conversation is empty; pass at least one message")
     if len(messages) == 1:
-        return messages[0]["content"]
+        return str(messages[0]["content"])
     lines = [
         f"{message['role'].capitalize()}: {message['content']}"
         for message in messages
