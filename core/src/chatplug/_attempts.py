@@ -23,6 +23,7 @@ from typing import (
     Union,
 )
 
+from ._contract import accept, accept_after_finish
 from .config import Route, mask_url
 from .errors import (
     AllProvidersFailedError,
@@ -47,16 +48,19 @@ SessionFor = Callable[[Route], "aiohttp.ClientSession"]
 
 
 async def attempts(
-    stream: _Progress,
     candidates: List[Tuple[Provider, ModelInfo]],
     messages: Tuple[Message, ...],
     options: Dict[str, Any],
+    fields: Mapping[str, Any],
     routes: Routes,
     retry: RetryPolicy,
     breaker: CircuitBreaker,
     session_for: SessionFor,
-) -> AsyncIterator[str]:
-    """Yield the answer's text pieces from the first candidate that answers."""
+    stream: _Progress,
+    with_events: bool,
+) -> AsyncIterator[Any]:
+    """Yield the answer from the first candidate that answers: its text pieces, and with
+    ``with_events`` its events too (otherwise they are only recorded on ``stream``)."""
     errors: Dict[str, ChatplugError] = {}
     loop = asyncio.get_running_loop()
     # Resting providers are skipped while another candidate is available; when every
@@ -81,6 +85,7 @@ async def attempts(
                 base_url=route.base_url,
                 timeout=route.timeout,
                 settings=settings,
+                **fields,
             )
             session = session_for(route)
         except Exception as error:
@@ -93,20 +98,51 @@ async def attempts(
         while True:
             attempt += 1
             stream.attempts.append((name, model.id))
+            stream.reset()
             yielded = 0
-            agen: Optional[AsyncIterator[str]] = None
+            agen: Optional[AsyncIterator[Any]] = None
             try:
                 agen = provider.stream(request, session)
-                first = await _first_piece(agen, request.timeout.first_byte, loop)
+                piece = await _first_piece(agen, request.timeout.first_byte, loop)
                 stream.provider, stream.model = name, model.id
-                yielded = len(first)
+                if type(piece) is not str:
+                    text = accept(stream, piece, name)
+                    if text is None:
+                        if with_events:
+                            yield piece
+                        piece = ""
+                    else:
+                        piece = text
+                if piece:
+                    yielded = len(piece)
+                    stream.text_length = yielded
+                    yield piece
+                if stream.finish is None:
+                    async for piece in agen:  # the hot path: one type test per text piece
+                        if type(piece) is str:
+                            if piece:
+                                yielded += len(piece)
+                                yield piece
+                            continue
+                        text = accept(stream, piece, name)
+                        if text is not None:
+                            if text:
+                                yielded += len(text)
+                                yield text
+                            continue
+                        if with_events:
+                            yield piece
+                        if stream.finish is not None:
+                            break
+                if stream.finish is not None:
+                    async for piece in agen:  # after the Finish: usage and metadata only
+                        accept_after_finish(stream, piece, name)
+                        if with_events:
+                            yield piece
+                elif not yielded:  # neither text nor a Finish: the upstream said nothing
+                    raise _no_text()
                 stream.text_length = yielded
-                yield first
-                async for piece in agen:
-                    if piece:
-                        yielded += len(piece)
-                        yield piece
-                stream.text_length = yielded
+                stream.completed = True
                 breaker.record_success(name)
                 return
             except Exception as raw:
@@ -114,7 +150,7 @@ async def attempts(
                 if failure is not raw:  # keep the original traceback for plugin authors
                     failure.__cause__ = raw
                 stream.text_length = yielded
-                if yielded:  # text is out: never retry or fall back, never pretend
+                if yielded or stream.committed:  # out: never retry or fall back, never pretend
                     failure.partial_length = yielded
                     breaker.record_failure(name)
                     raise failure from failure.__cause__
@@ -133,9 +169,9 @@ async def attempts(
 
 
 async def _first_piece(
-    agen: AsyncIterator[str], limit: Optional[float], loop: asyncio.AbstractEventLoop
-) -> str:
-    """The first non-empty text piece, within ``limit`` seconds of the request."""
+    agen: AsyncIterator[Any], limit: Optional[float], loop: asyncio.AbstractEventLoop
+) -> Any:
+    """The first non-empty text piece or other item, within ``limit`` seconds of the request."""
     if limit is None:
         return await _first_nonempty(agen)
     task = asyncio.current_task()
@@ -150,7 +186,7 @@ async def _first_piece(
     timer = loop.call_at(loop.time() + limit, expire)
     try:
         async for piece in agen:  # _first_nonempty, inlined: one coroutine less per stream
-            if piece:
+            if piece or type(piece) is not str:
                 return piece
     except asyncio.CancelledError:
         if not expired:
@@ -164,16 +200,16 @@ async def _first_piece(
     raise _no_text()
 
 
-async def _first_nonempty(agen: AsyncIterator[str]) -> str:
+async def _first_nonempty(agen: AsyncIterator[Any]) -> Any:
     async for piece in agen:
-        if piece:
+        if piece or type(piece) is not str:
             return piece
     raise _no_text()
 
 
 def _no_text() -> StreamProtocolError:
     return StreamProtocolError(
-        "the upstream's stream ended without any text",
+        "the upstream's stream ended without any text or finish",
         hint="The provider answered with nothing; try again or use another provider.",
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Union
 
+from .events import Event, Finish, ResponseMetadata, ToolCall, Usage
 from .messages import MessagesInput
 from .registry import PluginInfo
-from .stream import Stream
+from .stream import Completion, Stream
 from .types import ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,13 +88,21 @@ class Client:
     def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
         return "".join(self.stream(messages, **kwargs))
 
+    def respond(self, messages: MessagesInput, **kwargs: Any) -> Completion:
+        """The whole answer with everything the plugin reported (see AsyncClient.respond)."""
+        with self.stream(messages, **kwargs) as stream:
+            text = "".join(stream)
+        return stream._stream.completion(text)
+
 
 class SyncStream:
     """An answer being streamed by :class:`Client`: iterate it for text pieces.
 
     The synchronous twin of :class:`Stream`: a context manager (``close()`` releases the
-    upstream connection at once), with ``provider``, ``model``, ``text_length`` and
-    ``attempts``.  Dropping it unfinished (``break``) closes it too.
+    upstream connection at once), with ``provider``, ``model``, ``text_length``,
+    ``attempts`` and what the plugin reported besides text (``usage``, ``finish``,
+    ``finish_reason``, ``tool_calls``, ``reasoning``, ``response``); :meth:`events`
+    iterates everything.  Dropping it unfinished (``break``) closes it too.
     """
 
     __slots__ = ("__weakref__", "_client", "_closed", "_stream")
@@ -118,6 +127,44 @@ class SyncStream:
     @property
     def attempts(self) -> List[Tuple[str, str]]:
         return self._stream.attempts
+
+    @property
+    def usage(self) -> Optional[Usage]:
+        return self._stream.usage
+
+    @property
+    def finish(self) -> Optional[Finish]:
+        return self._stream.finish
+
+    @property
+    def finish_reason(self) -> Optional[str]:
+        return self._stream.finish_reason
+
+    @property
+    def tool_calls(self) -> List[ToolCall]:
+        return self._stream.tool_calls
+
+    @property
+    def reasoning(self) -> str:
+        return self._stream.reasoning
+
+    @property
+    def response(self) -> Optional[ResponseMetadata]:
+        return self._stream.response
+
+    def events(self) -> Iterator[Union[str, Event]]:
+        """Iterate everything: ``str`` for text, :mod:`chatplug.events` objects otherwise
+        (instead of text only; leaving the loop early closes the stream)."""
+        agen = self._stream.events()
+        try:
+            while not self._closed:
+                try:
+                    item = self._client._run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            self.close()
 
     def __iter__(self) -> "SyncStream":
         return self

@@ -2,12 +2,14 @@
 
 This module is the façade: the attempt loop (retries, fallback, the first-byte timer)
 lives in :mod:`chatplug._attempts`, the HTTP sessions in :mod:`chatplug._pool`, the
-streamed answer in :mod:`chatplug.stream` and the synchronous wrapper in
+streamed answer in :mod:`chatplug.stream`, the request fields in :mod:`chatplug._request`
+and the synchronous wrapper in
 :mod:`chatplug._sync`; every name is importable from here.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -17,20 +19,22 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Union,
 )
 
 from ._attempts import RetryInput, attempts, retry_policy
 from ._pool import SessionPool
+from ._request import needed_capabilities, request_fields
 from ._sync import Client, SyncStream
 from .config import ConfigInput, Route, environment, resolve_config
-from .errors import ProviderNotFoundError
+from .errors import InvalidRequestError, ProviderNotFoundError, UnsupportedCapabilityError
 from .health import CircuitBreaker
 from .messages import MessagesInput, normalize_messages
 from .registry import PluginInfo, Provider, Registry
-from .stream import Stream
-from .types import ModelInfo, Timeout
+from .stream import Completion, Stream
+from .types import ModelInfo, ResponseFormat, StopInput, Timeout, Tool
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -40,6 +44,7 @@ __all__ = [
     "ORDER_HEALTHIEST",
     "AsyncClient",
     "Client",
+    "Completion",
     "Resolved",
     "RetryInput",
     "Stream",
@@ -204,40 +209,115 @@ class AsyncClient:
         base_url: Optional[str] = None,
         timeout: TimeoutInput = None,
         retry: RetryInput = None,
+        tools: Optional[Sequence[Union[Tool, Mapping[str, Any]]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Union[ResponseFormat, Mapping[str, Any], None] = None,
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+        max_completion_tokens: Optional[int] = None,
+        stop: Optional[StopInput] = None,
+        seed: Optional[int] = None,
+        presence_penalty: Optional[float] = None,
+        frequency_penalty: Optional[float] = None,
+        logit_bias: Optional[Mapping[str, float]] = None,
+        user: Optional[str] = None,
+        reasoning_effort: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
         **options: Any,
     ) -> Stream:
         """Stream the answer's text pieces: ``async for text in client.stream(...)``.
 
-        Messages, provider and model are validated here, before any network traffic.
-        ``options`` (``system``, ``temperature``, ...) are passed to the provider.
+        Messages, provider, model and the request fields are validated here, before any
+        network traffic.  The typed fields (``tools``, ``response_format``,
+        ``temperature``...) reach the plugin as :class:`~chatplug.CompletionRequest`
+        fields (sampling ones also in ``options``, as in contract 0.1); a field that needs
+        a capability the model does not declare raises
+        :class:`~chatplug.UnsupportedCapabilityError` (with fallback, models without it
+        are skipped).  Other ``options`` (``system``...) are passed to the provider as given.
         """
         conversation = normalize_messages(messages)
+        typed = {
+            "tools": tools,
+            "tool_choice": tool_choice,
+            "parallel_tool_calls": parallel_tool_calls,
+            "response_format": response_format,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "max_completion_tokens": max_completion_tokens,
+            "stop": stop,
+            "seed": seed,
+            "presence_penalty": presence_penalty,
+            "frequency_penalty": frequency_penalty,
+            "logit_bias": logit_bias,
+            "user": user,
+            "reasoning_effort": reasoning_effort,
+            "metadata": metadata,
+        }
         if model is None and provider is None:
             model = self.default_model
         candidates = self._candidates(model, provider)
+        try:
+            fields, sampling = request_fields(typed)
+        except InvalidRequestError as error:
+            if len(candidates) == 1:  # name the provider asked for, as its own checks would
+                error.provider = candidates[0][0].name
+            raise
+        candidates = self._capable(candidates, needed_capabilities(fields, conversation))
         routes = self._routes(
             candidates,
             proxy if proxy is not None else self.proxy,
             base_url,
             Timeout.coerce(timeout) if timeout is not None else self._timeout,
         )
-        stream = Stream()
-        stream._agen = attempts(
-            stream._progress,  # not the stream itself: no cycle (see _Progress)
-            candidates,
-            conversation,
-            {key: value for key, value in options.items() if value is not None},
-            routes,
-            retry_policy(retry) if retry is not None else self.retry,
-            self.breaker,
-            self._pool.session_for,
+        options = {key: value for key, value in options.items() if value is not None}
+        if sampling:
+            options.update(sampling)
+        return Stream(
+            partial(
+                attempts,
+                candidates,
+                conversation,
+                options,
+                fields,
+                routes,
+                retry_policy(retry) if retry is not None else self.retry,
+                self.breaker,
+                self._pool.session_for,
+            )
         )
-        return stream
 
     async def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
         """The whole answer as one string (only when the stream completed)."""
         async with self.stream(messages, **kwargs) as stream:
             return "".join([piece async for piece in stream])
+
+    async def respond(self, messages: MessagesInput, **kwargs: Any) -> Completion:
+        """The whole answer with everything the plugin reported: text, reasoning, tool
+        calls, finish reason, usage, who answered (the arguments of :meth:`stream`)."""
+        async with self.stream(messages, **kwargs) as stream:
+            text = "".join([piece async for piece in stream])
+        return stream.completion(text)
+
+    def _capable(
+        self, candidates: List[Tuple[Provider, ModelInfo]], needed: Set[str]
+    ) -> List[Tuple[Provider, ModelInfo]]:
+        """The candidates whose model declares every ``needed`` capability (none: an error)."""
+        if not needed:
+            return candidates
+        capable = [pair for pair in candidates if needed <= pair[1].capabilities]
+        if capable:
+            return capable
+        provider, model = candidates[0]
+        missing = sorted(needed - model.capabilities)[0]
+        alternatives = [
+            info.qualified_id for info in self.registry.models() if missing in info.capabilities
+        ]
+        raise UnsupportedCapabilityError(
+            missing, model.qualified_id, alternatives, provider=provider.name
+        )
 
     def _candidates(
         self, model: Optional[str], provider: Optional[str]

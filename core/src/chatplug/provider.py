@@ -104,6 +104,7 @@ def _validate_catalogue(name: str, models: Any) -> Tuple[ModelInfo, ...]:
             provider=name,
             hint=f"Set ModelInfo.provider to {name!r}.",
         )
+    models = [_capabilities(name, model) for model in models]
     defaults = [m for m in models if m.default]
     if len(defaults) > 1:
         raise PluginLoadError(
@@ -112,6 +113,20 @@ def _validate_catalogue(name: str, models: Any) -> Tuple[ModelInfo, ...]:
     if not defaults:
         models = [replace(models[0], default=True), *models[1:]]
     return tuple(models)
+
+
+def _capabilities(name: str, model: ModelInfo) -> ModelInfo:
+    """``capabilities`` as a frozenset of strings (a list or set is accepted and frozen)."""
+    declared = model.capabilities
+    if type(declared) is frozenset:
+        return model
+    if isinstance(declared, str) or not all(isinstance(c, str) for c in declared):
+        raise PluginLoadError(
+            f"model {model.id!r} declares capabilities {declared!r}; expected a set of names",
+            provider=name,
+            hint="Use frozenset({chatplug.types.TOOLS, ...}).",
+        )
+    return replace(model, capabilities=frozenset(declared))
 
 
 def _lookup_table(models: Sequence[ModelInfo]) -> Dict[str, ModelInfo]:

@@ -40,7 +40,7 @@ from .discovery import (
 )
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError, ProviderNotFoundError
 from .provider import Provider
-from .types import ModelInfo
+from .types import UNKNOWN, UPSTREAM_KINDS, ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import sys
@@ -326,7 +326,10 @@ class Registry:
 
         ``provider/model`` or ``provider=`` selects one provider; a bare model id or alias
         is looked up across providers; ``model=None`` takes each provider's default.
-        ``order`` lists provider ids to try (and restricts the search to them).
+        ``order`` lists provider ids to try (and restricts the search to them); without it,
+        a bare model id offered by several providers is tried by the kind of upstream
+        (``ModelInfo.upstream``: official, self-hosted, unknown, web chat), then by
+        provider id.
         """
         if model and provider is None and "/" in model:
             head, _, rest = model.partition("/")
@@ -351,6 +354,8 @@ class Registry:
                 m.qualified_id for item in providers if self._usable(item) for m in item.models()
             ]
             raise ModelNotFoundError(model, available)
+        if not order and len(matches) > 1:  # official APIs first, third-party web chats last
+            matches.sort(key=_upstream_rank)
         return matches
 
     def _catalogue_model(self, provider: Provider, model: Optional[str]) -> ModelInfo:
@@ -367,6 +372,11 @@ class Registry:
             self._fail(provider.info, error.message)
             return False
         return True
+
+
+def _upstream_rank(pair: Tuple[Provider, ModelInfo]) -> int:
+    kind = pair[1].upstream
+    return UPSTREAM_KINDS.index(kind) if kind in UPSTREAM_KINDS else UPSTREAM_KINDS.index(UNKNOWN)
 
 
 _default: Optional[Registry] = None
