@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
+from ._async import AsyncClient
 from .events import Event, Finish, ResponseMetadata, ToolCall, Usage
 from .messages import MessagesInput
 from .registry import PluginInfo
 from .stream import Completion, Stream
 from .types import ModelInfo
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import AsyncClient
 
 
 class Client:
@@ -24,8 +22,6 @@ class Client:
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        from .client import AsyncClient  # the module re-exporting this one
-
         self._loop = asyncio.new_event_loop()
         self._async = AsyncClient(**kwargs)
         self._open: "weakref.WeakSet[SyncStream]" = weakref.WeakSet()
