@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Dict, Iterable, Optional, Set, Tuple
 
 from .errors import InvalidRequestError
+from .messages import message_needs
 from .types import (
-    IMAGES,
     JSON_OBJECT,
     JSON_SCHEMA,
     REASONING,
@@ -88,18 +88,7 @@ def needed_capabilities(fields: Mapping[str, Any], messages: Iterable[Message]) 
             needed.add(response_format.type)
         if fields.get("reasoning_effort") is not None:
             needed.add(REASONING)
-    for message in messages:
-        content = message.get("content")
-        if type(content) is str:
-            if message["role"] == "tool":
-                needed.add(TOOLS)
-            continue
-        if message.get("tool_calls") or message["role"] == "tool":
-            needed.add(TOOLS)
-        if isinstance(content, (list, tuple)) and any(
-            isinstance(part, Mapping) and part.get("type") == "image_url" for part in content
-        ):
-            needed.add(IMAGES)
+    needed.update(message_needs(messages))
     return needed
 
 
