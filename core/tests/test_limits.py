@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import warnings
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -10,7 +13,13 @@ from chatplug.config import ConfigWarning
 from chatplug.errors import ConfigError
 from chatplug.server.limits import ApiKey, KeyRing, MemoryRateLimiter
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 SECRET = "sk-team-a-0123456789"
+DEPLOYMENT = Path(__file__).parents[2] / "docs" / "deployment.md"
 
 
 class Clock:
@@ -94,6 +103,18 @@ def test_a_key_used_twice_is_refused_without_showing_it() -> None:
 def test_the_repr_of_a_key_shows_its_name_not_the_key() -> None:
     text = repr(ring({"name": "team", "key_env": "K", "rpm": 3}, K=SECRET).keys)
     assert "team" in text and SECRET not in text
+
+
+def test_the_documented_example_makes_a_key_ring() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", DEPLOYMENT.read_text(encoding="utf-8"), re.S)
+    (example,) = [block for block in blocks if "[[server.keys]]" in block]
+    entries = tomllib.loads(example)["server"]["keys"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        keys = KeyRing.from_config(entries, environ={"TEAM_A_KEY": "a", "BATCH_KEY": "b"})
+    assert [warning.category for warning in caught] == [ConfigWarning]  # the literal key
+    assert keys.lookup("a") == ApiKey("team-a", "a", rpm=60, tpm=200000)
+    assert keys.names() == ["team-a", "batch", "local-test"]
 
 
 # -- the per-process limiter --------------------------------------------------------------

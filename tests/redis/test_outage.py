@@ -130,3 +130,15 @@ async def test_readiness_follows_redis(redis_server: RedisServer, backend: Redis
     redis_server.start()
     await until_up(backend)
     assert await backend.ping()
+
+
+async def test_the_outage_warning_shows_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, LOGGER)
+    backend = RedisBackend(f"redis://user:hunter2-secret@127.0.0.1:{free_port()}/3")
+    try:
+        await backend.ping()
+    finally:
+        await backend.aclose()
+    (warning,) = warnings_of(caplog)
+    assert "redis://127.0.0.1:" in warning and "/3 is unreachable" in warning
+    assert "hunter2" not in warning and "user" not in warning

@@ -42,7 +42,7 @@ async def main(command: str, url: str, args: List[str]) -> Any:
             return tokens
         raise SystemExit(f"unknown command {command!r}")
     finally:
-        assert backend.up, "Redis was unreachable from the worker"
+        assert not backend.outages, "Redis was unreachable from the worker"
         await backend.aclose()
 
 

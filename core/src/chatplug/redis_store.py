@@ -53,6 +53,7 @@ log = logging.getLogger("chatplug.redis")
 
 DEFAULT_NAMESPACE = "chatplug"
 DEFAULT_TIMEOUT = 0.25
+DEFAULT_CONNECT_TIMEOUT = 1.0
 
 
 class Script:
@@ -75,7 +76,9 @@ class RedisBackend:
     """One Redis connection pool for the process, with per-process fallback during outages.
 
     Nothing connects before the first operation (create it before forking workers, use it
-    after).  ``timeout`` bounds connecting and each reply (seconds).
+    after).  ``timeout`` bounds each reply and ``connect_timeout`` opening a connection
+    (seconds; longer, so that a burst of new connections on a busy event loop is not taken
+    for an outage).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class RedisBackend:
         *,
         namespace: str = DEFAULT_NAMESPACE,
         timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         retry_min: float = 0.5,
         retry_max: float = 5.0,
     ) -> None:
@@ -99,6 +103,7 @@ class RedisBackend:
         self.location = redis_location(url)
         self.namespace = namespace
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.retry_min = retry_min
         self.retry_max = retry_max
         self.errors: Tuple[Type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
@@ -130,7 +135,7 @@ class RedisBackend:
             self._client = Redis.from_url(
                 self.url,
                 socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
+                socket_connect_timeout=self.connect_timeout,
                 retry=Retry(NoBackoff(), 0),  # the fallback is the retry: never wait twice
             )
         return self._client
