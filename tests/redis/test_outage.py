@@ -142,3 +142,19 @@ async def test_the_outage_warning_shows_no_credentials(caplog: pytest.LogCapture
     (warning,) = warnings_of(caplog)
     assert "redis://127.0.0.1:" in warning and "/3 is unreachable" in warning
     assert "hunter2" not in warning and "user" not in warning
+
+
+async def test_connections_closed_by_redis_are_not_an_outage(
+    backend: RedisBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, LOGGER)
+    breaker = CircuitBreaker(threshold=1, store=RedisHealthStore(backend))
+    await breaker.arecord_failure("acme")
+    admin = RedisBackend(backend.url)
+    try:
+        killed = await admin.client().client_kill_filter(skipme=True)  # like an idle timeout
+    finally:
+        await admin.aclose()
+    assert killed >= 1
+    assert await breaker.acheck("acme") > 0
+    assert backend.up and not warnings_of(caplog)

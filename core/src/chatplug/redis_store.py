@@ -93,7 +93,7 @@ class RedisBackend:
     ) -> None:
         try:
             import redis.asyncio  # noqa: F401
-            from redis.exceptions import RedisError
+            from redis.exceptions import ConnectionError, RedisError
         except ImportError:
             raise ConfigError(
                 "a Redis URL is configured but the 'redis' package is not installed",
@@ -107,6 +107,7 @@ class RedisBackend:
         self.retry_min = retry_min
         self.retry_max = retry_max
         self.errors: Tuple[Type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
+        self.closed: Tuple[Type[BaseException], ...] = (ConnectionError,)
         self._client: Optional[Redis] = None
         self._up = True
         self._down_since = 0.0
@@ -155,7 +156,10 @@ class RedisBackend:
         if not self._up:
             return fallback()
         try:
-            return await operation()
+            try:
+                return await operation()
+            except self.closed:  # a pooled connection closed by Redis (idle, restart): once more
+                return await operation()
         except self.errors as error:
             self.went_down(error)
             return fallback()
@@ -309,6 +313,9 @@ class RedisHealthStore:
         return health
 
     async def get_many(self, providers: Sequence[str]) -> Dict[str, ProviderHealth]:
+        if not providers:
+            return {}
+
         async def shared() -> Dict[str, ProviderHealth]:
             flat = await self.backend.eval(_GET, [self.key(p) for p in providers], ())
             return {

@@ -34,14 +34,10 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Protocol,
     Sequence,
     Tuple,
 )
-
-try:  # Python 3.8+
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    from typing_extensions import Protocol  # type: ignore[assignment]
 
 from ..config import ConfigWarning
 from ..errors import ConfigError
