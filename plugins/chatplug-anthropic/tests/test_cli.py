@@ -10,8 +10,6 @@ from typing import Dict, List
 
 import pytest
 
-from .conftest import core_reads_events
-
 
 def run_cli(args: List[str], tmp_path: Path) -> "subprocess.CompletedProcess[str]":
     env: Dict[str, str] = {
@@ -32,9 +30,6 @@ def run_cli(args: List[str], tmp_path: Path) -> "subprocess.CompletedProcess[str
     )
 
 
-@pytest.mark.skipif(
-    not core_reads_events(), reason="the installed core does not consume stream events yet"
-)
 def test_chat_against_the_emulator_prints_the_text_offline(tmp_path: Path) -> None:
     pytest.importorskip("chatplug.cli")
     done = run_cli(["chat", "--emulate", "-p", "anthropic", "Bonjour ✓"], tmp_path)

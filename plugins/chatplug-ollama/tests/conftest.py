@@ -8,10 +8,9 @@ from typing import Any, AsyncIterator, Dict, Iterator, List, Optional
 
 import aiohttp
 import pytest
-from chatplug import CompletionRequest, ModelInfo, Timeout, hookimpl
+from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.events import ResponseMetadata, StreamItem
-from chatplug.testing import make_sync_client
+from chatplug.events import StreamItem
 from chatplug_ollama import stream_completion
 from chatplug_ollama.emulator import create_app
 
@@ -68,46 +67,3 @@ def text_of(items: List[StreamItem]) -> str:
 def ndjson(*records: Dict[str, Any]) -> bytes:
     """An NDJSON body: one JSON record a line."""
     return b"".join(json.dumps(record).encode() + b"\n" for record in records)
-
-
-def core_reads_events() -> bool:
-    """Whether the installed core consumes contract 0.2 events (keeps them out of the text).
-
-    Until it does, the client hands every item to the caller as text, so the checks that
-    stream through a client see this plugin's text only through :class:`TextOnly`.
-    """
-
-    class Probe:
-        @hookimpl
-        def list_models(self) -> List[ModelInfo]:
-            return [ModelInfo("m", "probe", default=True)]
-
-        @hookimpl
-        async def stream_completion(self, request: Any, session: Any) -> AsyncIterator[Any]:
-            yield ResponseMetadata("probe")
-            yield "ok"
-
-    client = make_sync_client("probe", Probe())
-    try:
-        return bool(client.complete("x") == "ok")
-    except Exception:
-        return False
-    finally:
-        client.close()
-
-
-class TextOnly:
-    """This plugin's hooks with the events left out: what a text-only core consumes."""
-
-    def __init__(self, plugin: Any) -> None:
-        self.plugin = plugin
-
-    @hookimpl
-    def list_models(self) -> List[ModelInfo]:
-        return self.plugin.list_models()  # type: ignore[no-any-return]
-
-    @hookimpl
-    async def stream_completion(self, request: Any, session: Any) -> AsyncIterator[str]:
-        async for item in self.plugin.stream_completion(request=request, session=session):
-            if isinstance(item, str):
-                yield item
