@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, AsyncIterator, List
 
 import chatplug_gemini
 from chatplug import CompletionRequest, ModelInfo, hookimpl
-from chatplug.testing import emulator_thread, make_sync_client
 from chatplug.testing.conformance import conformance_tests
+
+from .conftest import core_hands_events_to_callers
 
 if TYPE_CHECKING:
     import aiohttp
@@ -34,13 +35,6 @@ class TextView:
         async for item in chatplug_gemini.stream_completion(request=request, session=session):
             if isinstance(item, str):
                 yield item
-
-
-def core_hands_events_to_callers() -> bool:
-    """Whether the installed core's client yields this plugin's events to its callers."""
-    with emulator_thread("gemini") as emulator:
-        with make_sync_client("gemini", base_urls={"gemini": emulator.url}, retry=1) as client:
-            return any(not isinstance(piece, str) for piece in client.stream("Hi ✓"))
 
 
 test_conformance = conformance_tests(

@@ -205,6 +205,11 @@ def test_content_after_the_finish_reason_is_a_protocol_error() -> None:
         parse(body)
 
 
+def test_an_empty_text_part_after_the_finish_reason_is_harmless() -> None:
+    body = sse(chunk({"text": "a"}, finish="STOP"), chunk({"text": ""}, usage=USAGE))
+    assert parse(body)[-2:] == [Finish("stop", raw="STOP"), Usage(5, 3, raw=USAGE)]
+
+
 def test_malformed_json_is_a_protocol_error_without_the_key() -> None:
     parser = StreamParser("gemini", key="AIza-secret")
     with pytest.raises(StreamProtocolError) as caught:

@@ -188,12 +188,13 @@ class StreamParser:
             content = candidate.get("content")
             parts = content.get("parts") if content else None
             if parts:
-                if self.finish is not None:
+                said = len(items)
+                for part in parts:
+                    self._part(part, items)
+                if self.finish is not None and len(items) > said:
                     raise StreamProtocolError(
                         "content after the finishReason", provider=self.provider
                     )
-                for part in parts:
-                    self._part(part, items)
             reason = candidate.get("finishReason")
             if reason and self.finish is None:
                 self.finish = finish_of(reason, self.calls > 0)
