@@ -114,6 +114,26 @@ async def test_generate_content_answers_one_merged_response(emulator: RunningEmu
     assert candidate["finishReason"] == "STOP"
 
 
+async def test_snake_case_field_names_are_accepted_like_camel_case(
+    emulator: RunningEmulator,
+) -> None:
+    body = {
+        "contents": [USER],
+        "system_instruction": {"parts": [{"text": "Be brief."}]},
+        "generation_config": {"max_output_tokens": 2},
+    }
+    events = (await post(emulator, body)).events()
+    assert texts(events) == "Hello from" and finish(events) == "MAX_TOKENS"
+
+
+async def test_the_v1_api_answers_too(emulator: RunningEmulator) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"{emulator.url}/v1/models/gemini-2.0-flash:generateContent"
+        async with session.post(url, json={"contents": [USER]}) as response:
+            answer = await response.json()
+    assert answer["candidates"][0]["content"]["parts"] == [{"text": emulator.replies[-1]}]
+
+
 async def test_models_are_listed(emulator: RunningEmulator) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{emulator.url}/v1beta/models") as response:

@@ -6,7 +6,9 @@
   ``GenerateContentResponse`` per event, written in awkward pieces (UTF-8 characters and
   events split across writes); without ``alt=sse`` the same objects as a streamed JSON array;
 - ``POST /v1beta/models/{model}:generateContent``: one ``GenerateContentResponse``;
-- ``GET /v1beta/models``: the served models.
+- ``GET /v1beta/models``: the served models;
+
+and the same under ``/v1``.  Field names may be camelCase or snake_case, as the API takes them.
 
 Requests are checked as the real API checks them (:mod:`.checks`) and refused in Google's
 error shape ``{"error": {"code", "message", "status"}}``.  The key comes in
@@ -354,8 +356,9 @@ def create_app(
     app[FAULTS] = list(faults)
     app[STREAM_ENDS] = []
     app[_EMULATOR] = emulator
-    app.router.add_post("/v1beta/models/{target}", emulator.generate)
-    app.router.add_get("/v1beta/models", emulator.models_handler)
+    for version in ("v1beta", "v1"):
+        app.router.add_post(f"/{version}/models/{{target}}", emulator.generate)
+        app.router.add_get(f"/{version}/models", emulator.models_handler)
     return app
 
 

@@ -116,9 +116,38 @@ def _field_error(where: str, problem: str) -> Invalid:
     return Invalid(f"* GenerateContentRequest.{where}: {problem}\n")
 
 
+#: fields whose values are the caller's data, not the API's: their keys stay as they are
+OPAQUE_FIELDS = frozenset(
+    {
+        "args",
+        "response",
+        "parameters",
+        "parametersJsonSchema",
+        "responseSchema",
+        "responseJsonSchema",
+    }
+)
+
+
+def camel_case(value: Any) -> Any:
+    """``value`` with field names in camelCase: the API takes ``system_instruction`` (as the
+    official SDK sends some fields) as well as ``systemInstruction``."""
+    if isinstance(value, list):
+        return [camel_case(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        head, *rest = str(key).split("_")
+        name = head + "".join(word[:1].upper() + word[1:] for word in rest)
+        result[name] = item if name in OPAQUE_FIELDS else camel_case(item)
+    return result
+
+
 def check_request(value: Any, model: str) -> Dict[str, Any]:
-    """``value`` checked as the real API checks it (raises :class:`Invalid`)."""
-    body = _object(value, "")
+    """``value`` checked as the real API checks it (raises :class:`Invalid`); the request
+    with its field names in camelCase."""
+    body = _object(camel_case(value), "")
     _unknown(body, TOP_FIELDS, "")
     contents = body.get("contents")
     if not contents:
