@@ -182,6 +182,16 @@ async def test_thoughts_come_first_with_a_signature_on_the_answer(
     assert events[-1]["usageMetadata"]["thoughtsTokenCount"] > 0
 
 
+async def test_thoughts_that_use_up_max_output_tokens_leave_no_answer(
+    emulator: RunningEmulator,
+) -> None:
+    config = {"thinkingConfig": {"includeThoughts": True}, "maxOutputTokens": 3}
+    body = {"contents": [USER], "generationConfig": config}
+    events = (await post(emulator, body, model="gemini-2.5-flash")).events()
+    assert all(part.get("thought") for part in parts(events))
+    assert texts(events) == "" and finish(events) == "MAX_TOKENS"
+
+
 async def test_a_thinking_model_thinks_unseen_without_include_thoughts(
     emulator: RunningEmulator,
 ) -> None:
@@ -480,6 +490,15 @@ async def test_error_mid_stream_sends_half_the_answer_then_an_error_event(
     assert all("finishReason" not in event.get("candidates", [{}])[0] for event in events)
 
 
+async def test_error_mid_stream_is_the_last_element_of_a_json_array_stream(
+    emulator: RunningEmulator,
+) -> None:
+    emulator.app[FAULTS].append("error_mid_stream")
+    events = (await post(emulator, {"contents": [USER]}, alt=None)).json()
+    assert events[-1]["error"]["code"] == 500
+    assert texts(events[:-1]) == emulator.replies[-1] != ""
+
+
 async def test_truncate_ends_inside_an_event_without_a_finish_reason(
     emulator: RunningEmulator,
 ) -> None:
@@ -504,6 +523,14 @@ async def test_blocked_answers_prompt_feedback_without_candidates(
     events = (await post(emulator, {"contents": [USER]})).events()
     assert events == [{**events[0], "promptFeedback": {"blockReason": "SAFETY"}}]
     assert "candidates" not in events[0]
+
+
+async def test_a_stream_fault_fails_a_generate_content_request_whole(
+    emulator: RunningEmulator,
+) -> None:
+    emulator.app[FAULTS].append("truncate")
+    answer = await post(emulator, {"contents": [USER]}, method="generateContent")
+    assert answer.status == 500 and answer.json()["error"]["status"] == "INTERNAL"
 
 
 @pytest.mark.parametrize("fault", ["safety", "recitation", "malformed_function_call"])

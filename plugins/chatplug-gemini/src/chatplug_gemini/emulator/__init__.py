@@ -189,6 +189,8 @@ class _Emulator:
         except Invalid as invalid:
             return _error(invalid.status, invalid.message, invalid.reason)
         fault = self.next_fault(request.app, body)
+        if fault is not None and method == "generateContent" and fault.name in CUTS:
+            fault = Fault("internal", None)  # nothing streams: the answer fails as a whole
         if fault is not None and fault.name in ("rate_limit", "unavailable", "internal"):
             return self.fault_response(fault)
         chunks = self.chunks(body, model, plan_answer(body, model), fault)
@@ -197,14 +199,7 @@ class _Emulator:
         record_reply(request, streamed_text(chunks))
         if method == "generateContent":
             return web.json_response(merge(chunks))
-        if request.query.get("alt") == "sse":
-            events = [b"data: " + _json(chunk) + b"\r\n\r\n" for chunk in chunks]
-            content_type = "text/event-stream"
-        else:
-            events = [(b"[" if i == 0 else b",\r\n") + _json(c) for i, c in enumerate(chunks)]
-            events.append(b"]")
-            content_type = "application/json; charset=UTF-8"
-        return await self.stream(request, events, content_type, fault)
+        return await self.stream(request, chunks, request.query.get("alt") == "sse", fault)
 
     def next_fault(self, app: web.Application, body: Mapping[str, Any]) -> Optional[Fault]:
         script = app[FAULTS]
@@ -288,34 +283,48 @@ class _Emulator:
         return cached
 
     async def stream(
-        self, request: web.Request, events: List[bytes], content_type: str, fault: Optional[Fault]
+        self,
+        request: web.Request,
+        chunks: List[Dict[str, Any]],
+        sse: bool,
+        fault: Optional[Fault],
     ) -> web.StreamResponse:
+        """Stream ``chunks`` as Server-Sent Events (``sse``) or as a JSON array."""
+
+        def frame(value: Any, index: int) -> bytes:
+            if sse:
+                return b"data: " + _json(value) + b"\r\n\r\n"
+            return (b"[" if index == 0 else b",\r\n") + _json(value)
+
+        content_type = "text/event-stream" if sse else "application/json; charset=UTF-8"
         response = web.StreamResponse(
             headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
         cut = fault.name if fault is not None else None
+        ends = request.app[STREAM_ENDS]
         try:
-            for data in events:
-                await self.write(response, data)
+            for index, chunk in enumerate(chunks):
+                await self.write(response, frame(chunk, index))
             if cut == "error_mid_stream":
                 error = error_body(500, "An internal error has occurred. Please retry.", "INTERNAL")
-                await self.write(response, b"data: " + _json(error) + b"\r\n\r\n")
-            elif cut == "truncate":
-                await self.write(
-                    response, b'data: {"candidates": [{"content": {"parts": [{"text": "cu'
-                )
-            elif cut == "disconnect":
-                await self.write(response, b'data: {"candidates": [')
-                assert request.transport is not None
-                request.transport.close()
-                request.app[STREAM_ENDS].append("disconnected")
-                return response
+                await self.write(response, frame(error, len(chunks)))
+            elif cut in ("truncate", "disconnect"):
+                partial = {"candidates": [{"content": {"parts": [{"text": "cut ✓"}]}}]}
+                half = frame(partial, len(chunks))
+                await self.write(response, half[: len(half) // 2])
+                if cut == "disconnect":
+                    assert request.transport is not None
+                    request.transport.close()
+                    ends.append("disconnected")
+                    return response
+            if not sse and cut != "truncate":
+                await self.write(response, b"]")
         except (ConnectionResetError, asyncio.CancelledError):
-            request.app[STREAM_ENDS].append("disconnected")
+            ends.append("disconnected")
             raise
         await response.write_eof()
-        request.app[STREAM_ENDS].append("complete")
+        ends.append("complete")
         return response
 
     async def write(self, response: web.StreamResponse, data: bytes) -> None:

@@ -136,8 +136,8 @@ def plan_answer(body: Mapping[str, Any], model: str) -> Answer:
         parts += [{"text": piece, "thought": True} for piece in thoughts]
     parts += [{"text": piece} for piece in pieces if piece]
     parts += [{"functionCall": call} for call in calls]
-    if thoughts and parts and (thinking.get("includeThoughts") or calls):
-        first = next(i for i, part in enumerate(parts) if not part.get("thought"))
+    first = next((i for i, part in enumerate(parts) if not part.get("thought")), None)
+    if thoughts and first is not None and (thinking.get("includeThoughts") or calls):
         parts[first] = {**parts[first], "thoughtSignature": "c2lnbmF0dXJlIOKckw=="}
     output = len(pieces) + sum(1 + len(call["args"]) for call in calls)
     return Answer(parts, finish, text, output, len(thoughts))
