@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence
 
@@ -11,28 +10,11 @@ import pytest
 from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.events import StreamItem
-from chatplug.testing import emulator_thread, make_sync_client
 from chatplug_gemini import stream_completion
 from chatplug_gemini.emulator import REQUESTS, create_app
 
 KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "MY_KEY", "VERTEX_GATEWAY_API_KEY")
 HELLO = ({"role": "user", "content": "Hi ✓"},)
-
-
-@functools.cache
-def core_hands_events_to_callers() -> bool:
-    """Whether the installed core's client still yields this plugin's contract-0.2 events
-    to its callers as if they were text (before its attempt loop consumes them)."""
-    with emulator_thread("gemini") as emulator:
-        with make_sync_client("gemini", base_urls={"gemini": emulator.url}, retry=1) as client:
-            return any(not isinstance(piece, str) for piece in client.stream("Hi ✓"))
-
-
-@pytest.fixture
-def event_aware_core() -> None:
-    """For tests through chatplug's clients: they need a core that consumes the events."""
-    if core_hands_events_to_callers():
-        pytest.skip("the installed core hands contract-0.2 events to callers as text")
 
 
 @pytest.fixture(autouse=True)
