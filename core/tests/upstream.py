@@ -12,6 +12,11 @@ from chatplug.emulation import write_awkwardly
 REPLY = ["Héllo", ", ", "wörld ", "✓ "]
 
 
+def expected(prompt: str) -> str:
+    """The answer :class:`Upstream` streams for ``prompt`` (with the echo plugin)."""
+    return "".join(REPLY) + prompt
+
+
 class Upstream:
     """Streams ``REPLY`` plus the prompt as SSE; records requests and peers."""
 
