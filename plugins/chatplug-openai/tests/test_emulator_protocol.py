@@ -134,6 +134,10 @@ IMAGE = {"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}
     [
         ({"foo": 1}, "Unrecognized request argument supplied: foo"),
         (
+            {"messages": [*USER, {"role": "assistant", "content": "x", "reasoning": []}, *USER]},
+            "Unknown parameter: 'messages[1].reasoning'",
+        ),
+        (
             {"messages": [*USER, {"role": "tool", "tool_call_id": "x", "content": "r"}]},
             "must be a response to a preceding message with 'tool_calls'",
         ),

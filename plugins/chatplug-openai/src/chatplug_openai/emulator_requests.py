@@ -1,10 +1,11 @@
 """How the emulator checks a ``POST /chat/completions`` body, as OpenAI's API does.
 
 :func:`check_request` raises :class:`ApiError` (HTTP 400, OpenAI's error shape and, where
-known, OpenAI's wording) for: an unknown top-level parameter, a wrong type or range, a
-message with an unknown role or malformed content (parts other than ``text`` and
-``image_url``, an image URL that is neither ``https://`` nor a base64 ``data:image/``
-URL, an image for a model without vision), an assistant message with neither content nor
+known, OpenAI's wording) for: an unknown parameter (top-level or in a message, such as
+chatplug's ``reasoning`` blocks), a wrong type or range, a message with an unknown role
+or malformed content (parts other than ``text`` and ``image_url``, an image URL that is
+neither ``https://`` nor a base64 ``data:image/`` URL, an image for a model without
+vision), an assistant message with neither content nor
 ``tool_calls``, a ``tool`` message that answers no earlier call, an assistant's calls left
 unanswered, ``tool_choice`` or ``parallel_tool_calls`` without ``tools``, a
 ``tool_choice`` naming an unknown function, ``json_object`` without the word "json" in the
@@ -40,6 +41,9 @@ RANGES: Mapping[str, Tuple[float, float]] = {
     "frequency_penalty": (-2, 2),
 }
 EFFORTS = ("minimal", "low", "medium", "high")
+MESSAGE_FIELDS = frozenset(
+    {"role", "content", "name", "tool_calls", "tool_call_id", "refusal", "function_call", "audio"}
+)
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _KNOWN_MODELS = frozenset(model for model, _ in OPENAI_MODELS)
 
@@ -222,6 +226,13 @@ def _check_messages(messages: Any, capabilities: Optional[FrozenSet[str]]) -> No
         where = f"messages[{index}]"
         if not isinstance(message, dict):
             raise _invalid_type(where, "an object", message)
+        unknown = sorted(set(message) - MESSAGE_FIELDS)
+        if unknown:
+            raise ApiError(
+                f"Unknown parameter: '{where}.{unknown[0]}'.",
+                code="unknown_parameter",
+                param=f"{where}.{unknown[0]}",
+            )
         role = message.get("role")
         if role not in ROLES:
             raise ApiError(

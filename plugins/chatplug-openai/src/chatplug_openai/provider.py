@@ -91,16 +91,20 @@ def build_payload(request: CompletionRequest) -> Dict[str, Any]:
     """The JSON body of ``POST /chat/completions`` for ``request``.
 
     The messages go as they are (content parts with images, assistant ``tool_calls``,
-    ``tool`` messages), after a ``system`` option as a leading system message.  Each
-    field of :data:`ALLOWED_OPTIONS` comes from the typed request field, or else from the
-    option of that name; ``max_tokens`` goes as ``max_completion_tokens`` for OpenAI's
+    ``tool`` messages; an assistant's ``reasoning`` blocks are left out: the chat
+    completions API takes none back), after a ``system`` option as a leading system
+    message.  Each field of :data:`ALLOWED_OPTIONS` comes from the typed request field, or
+    else from the option of that name; ``max_tokens`` goes as ``max_completion_tokens`` for OpenAI's
     reasoning models (o-series, gpt-5) and when the caller said ``max_completion_tokens``.
     """
     messages: List[Any] = []
     system = request.options.get("system")
     if system:
         messages.append({"role": "system", "content": str(system)})
-    messages.extend(request.messages)
+    for message in request.messages:
+        if "reasoning" in message:  # chatplug's reasoning blocks: chat completions has none
+            message = {key: value for key, value in message.items() if key != "reasoning"}
+        messages.append(message)
     payload: Dict[str, Any] = {
         "model": request.model,
         "messages": messages,
