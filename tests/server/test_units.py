@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 
 import click
 import pytest
+from chatplug.cli.serve import parse_base_urls
 from chatplug.errors import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -20,7 +21,7 @@ from chatplug.errors import (
     UpstreamHTTPError,
     UpstreamTimeoutError,
 )
-from chatplug.server.command import is_loopback, parse_base_urls
+from chatplug.net import is_loopback
 from chatplug.server.protocol import (
     ApiError,
     ChunkEncoder,
