@@ -122,7 +122,8 @@ class ChatplugGroup(click.Group):
         self.lazy_commands: Dict[str, Tuple[str, str, str]] = dict(lazy_commands or {})
 
     def _lazy_available(self, name: str) -> bool:
-        return _module_exists(self.lazy_commands[name][0])
+        module = self.lazy_commands[name][0]
+        return module.startswith(f"{__name__}.") or _module_exists(module)
 
     def list_commands(self, ctx: click.Context) -> List[str]:
         lazy = [name for name in self.lazy_commands if name not in self.commands]

@@ -15,8 +15,6 @@ from typing import Any, Callable, Optional, TypeVar
 
 import click
 
-from ..masking import mask_text
-
 T = TypeVar("T")
 
 EXIT_OK = 0
@@ -65,6 +63,7 @@ def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
     ``CHATPLUG_DEBUG=1``).  Credentials in the message and the hint are masked.
     """
     from ..errors import ChatplugError
+    from ..masking import mask_text
 
     if debug_enabled(debug):
         import traceback

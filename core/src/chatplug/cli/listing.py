@@ -18,14 +18,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..registry import PluginInfo, Registry
 
 
+#: ``chatplug.registry.ENTRY_POINT_GROUP``, read here without importing the registry (and
+#: the dataclasses under it): ``--version`` only reads metadata
+PROVIDERS_GROUP = "chatplug.providers"
+
+
+def _provider_entry_points() -> List[Any]:
+    """The installed provider entry points, first one per name, sorted by name (the
+    registry's rule)."""
+    if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
+        from importlib import metadata
+    else:  # pragma: no cover
+        import importlib_metadata as metadata
+    found: Dict[str, Any] = {}
+    for entry in metadata.entry_points(group=PROVIDERS_GROUP):
+        found.setdefault(entry.name, entry)
+    return [found[name] for name in sorted(found)]
+
+
 def version_text() -> str:
     """The core's version and each installed plugin distribution's (metadata only)."""
-    from ..registry import ENTRY_POINT_GROUP, entry_points
-
     python = ".".join(str(part) for part in sys.version_info[:3])
     lines = [f"chatplug {__version__} (Python {python})"]
     dists: Dict[str, Tuple[str, List[str]]] = {}
-    for entry in entry_points(ENTRY_POINT_GROUP):
+    for entry in _provider_entry_points():
         dist = getattr(entry, "dist", None)
         name = dist.metadata["Name"] if dist is not None else entry.value.split(":")[0]
         version = dist.version if dist is not None else "unknown"

@@ -13,8 +13,9 @@ The modules: :mod:`~chatplug.config.model` (the tables as dataclasses),
 :mod:`~chatplug.config.parse` (reading and validating the file),
 :mod:`~chatplug.config.load` (where the file is, the cache), :mod:`~chatplug.config.routes`
 (per-request resolution), :mod:`~chatplug.config.binding` (the registry and the plugins'
-own settings), :mod:`~chatplug.config.display` (``chatplug config show``) and
-:mod:`~chatplug.config.document` (:class:`Config`).  Proxies and loopback hosts are
+own settings), :mod:`~chatplug.config.display` (``chatplug config show``),
+:mod:`~chatplug.config.limits` (size and depth limits) and :mod:`~chatplug.config.document`
+(:class:`Config`).  Proxies and loopback hosts are
 :mod:`chatplug.net`'s; masking secrets is :mod:`chatplug.masking`'s.
 
 See ``docs/configuration.md`` for every key.
@@ -22,63 +23,120 @@ See ``docs/configuration.md`` for every key.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, Tuple
 
 from ..errors import ConfigError
-from ..masking import is_secret_key, mask, mask_text
-from ..net import (
-    HTTP_SCHEMES,
-    PROXY_ENV,
-    PROXY_SCHEMES,
-    SOCKS_SCHEMES,
-    bypassed,
-    check_proxy,
-    env_proxy,
-    environment,
-    is_loopback,
-    is_socks,
-    require_socks,
-    socks_connector,
-)
-from ..types import RetryPolicy, Timeout
-from .binding import SETTINGS_ATTRIBUTE
-from .display import render
 from .document import Config
-from .load import CONFIG_ENV, EMPTY, FILENAME, ConfigInput, config_path, load_config, resolve_config
-from .model import (
-    DEFAULTS_KEYS,
-    FALLBACK_ORDERS,
-    PROVIDER_KEYS,
-    RETRY_KEYS,
-    TIMEOUT_PHASES,
-    TOP_KEYS,
-    ConfigWarning,
-    Defaults,
-    PartialTimeout,
-    ProviderConfig,
-    Route,
+from .load import (
+    CONFIG_ENV,
+    EMPTY,
+    FILENAME,
+    ConfigInput,
+    config_path,
+    load_config,
+    resolve_config,
 )
-from .routes import base_url_env
 
-#: ``user:password@`` in any URL of a text replaced by ``***@`` (safe to print or log)
-mask_url = mask_text
-mask_credentials = mask_text
+if TYPE_CHECKING:  # pragma: no cover
+    from ..masking import is_secret_key
+    from ..masking import mask_text as mask_credentials
+    from ..masking import mask_text as mask_url
+    from ..net import (
+        HTTP_SCHEMES,
+        PROXY_ENV,
+        PROXY_SCHEMES,
+        SOCKS_SCHEMES,
+        bypassed,
+        check_proxy,
+        env_proxy,
+        environment,
+        is_loopback,
+        is_socks,
+        require_socks,
+        socks_connector,
+    )
+    from ..types import RetryPolicy, Timeout
+    from .binding import SETTINGS_ATTRIBUTE
+    from .display import render
+    from .model import (
+        DEFAULTS_KEYS,
+        FALLBACK_ORDERS,
+        PROVIDER_KEYS,
+        RETRY_KEYS,
+        TIMEOUT_PHASES,
+        TOP_KEYS,
+        ConfigWarning,
+        Defaults,
+        PartialTimeout,
+        ProviderConfig,
+        Route,
+    )
+
+#: names found here but loaded from their module on first use (``name: (module, attribute)``):
+#: a command that finds no configuration file loads none of them (start-up time)
+_LAZY: Dict[str, Tuple[str, str]] = {
+    **{
+        name: ("chatplug.config.model", name)
+        for name in (
+            "DEFAULTS_KEYS",
+            "FALLBACK_ORDERS",
+            "PROVIDER_KEYS",
+            "RETRY_KEYS",
+            "TIMEOUT_PHASES",
+            "TOP_KEYS",
+            "ConfigWarning",
+            "Defaults",
+            "PartialTimeout",
+            "ProviderConfig",
+            "Route",
+        )
+    },
+    "RetryPolicy": ("chatplug.types", "RetryPolicy"),
+    "Timeout": ("chatplug.types", "Timeout"),
+    **{
+        name: ("chatplug.net", name)
+        for name in (
+            "HTTP_SCHEMES",
+            "PROXY_ENV",
+            "PROXY_SCHEMES",
+            "SOCKS_SCHEMES",
+            "bypassed",
+            "check_proxy",
+            "env_proxy",
+            "environment",
+            "is_loopback",
+            "is_socks",
+            "require_socks",
+            "socks_connector",
+        )
+    },
+    "is_secret_key": ("chatplug.masking", "is_secret_key"),
+    #: ``user:password@`` in any URL of a text replaced by ``***@`` (safe to print or log)
+    "mask_url": ("chatplug.masking", "mask_text"),
+    "mask_credentials": ("chatplug.masking", "mask_text"),
+    "SETTINGS_ATTRIBUTE": ("chatplug.config.binding", "SETTINGS_ATTRIBUTE"),
+    "render": ("chatplug.config.display", "render"),
+    #: the ``chatplug config`` click group lives in the command line
+    "config_command": ("chatplug.cli.config", "config_command"),
+}
 
 
 def mask_secrets(key: str, value: Any) -> Any:
     """``value`` with secrets masked: under a secret-looking key, inside nested tables
     (e.g. ``headers = {Authorization = "Bearer ..."}``), and credentials in URLs."""
+    from ..masking import mask
+
     return mask(value, key)
 
 
 def __getattr__(name: str) -> Any:
-    """``config_command``, the ``chatplug config`` click group, now lives in
-    :mod:`chatplug.cli.config`; it is still found here, loaded on first access."""
-    if name == "config_command":
-        import importlib
-
-        return importlib.import_module("chatplug.cli.config").config_command
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(found[0]), found[1])
+    globals()[name] = value
+    return value
 
 
 __all__ = [

@@ -11,8 +11,6 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
-from .model import PROVIDER_KEYS, warn
-from .values import is_instance, shown, toml_type, type_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Provider, Registry
@@ -82,7 +80,7 @@ def apply(config: "Config", registry: "Registry") -> "Registry":
 
 def check(config: "Config", registry: "Registry") -> None:
     """Raise :class:`ConfigError` when ``config`` names providers ``registry`` lacks."""
-    if not config.providers and not config.defaults.providers:
+    if config.empty:
         return
     known = {info.name for info in registry.plugins()}
     for table in config.providers.values():
@@ -106,6 +104,9 @@ def validate_settings(
 ) -> Dict[str, Any]:
     """``values`` (the provider's own settings) checked against the plugin's declaration
     (see :meth:`Config.settings <chatplug.config.Config.settings>`)."""
+    from .model import PROVIDER_KEYS, warn
+    from .values import is_instance, shown, toml_type, type_name
+
     declared = getattr(provider.plugin, SETTINGS_ATTRIBUTE, None)
     where = f"{location}: [providers.{provider.name}]"
     if not isinstance(declared, Mapping):

@@ -1,5 +1,6 @@
 """:class:`Config`: one validated configuration, and the questions a client asks it (each
-answered in its own module: routes, registry binding and settings, display)."""
+answered in its own module, imported when first asked: reading and parsing, routes,
+registry binding and settings, display)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
-from . import binding, display, limits, parse, routes
-from .model import Defaults, ProviderConfig, Route
+from . import binding
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Provider, Registry
     from ..types import Timeout
+    from .model import Defaults, ProviderConfig, Route
 
 
 class Config:
@@ -24,11 +25,11 @@ class Config:
         self,
         *,
         path: Optional[Path] = None,
-        defaults: Optional[Defaults] = None,
-        providers: Optional[Mapping[str, ProviderConfig]] = None,
+        defaults: Optional["Defaults"] = None,
+        providers: Optional[Mapping[str, "ProviderConfig"]] = None,
     ) -> None:
         self.path = path
-        self.defaults = defaults if defaults is not None else Defaults()
+        self._defaults = defaults
         self.providers: Dict[str, ProviderConfig] = dict(providers or {})
         self._settings: "weakref.WeakKeyDictionary[Provider, Dict[str, Any]]" = (
             weakref.WeakKeyDictionary()
@@ -37,6 +38,16 @@ class Config:
 
     def __repr__(self) -> str:
         return f"<Config {self.location} providers={sorted(self.providers)}>"
+
+    @property
+    def defaults(self) -> "Defaults":
+        """The ``[defaults]`` table (nothing set when the file has none).  Built on first use:
+        the configuration of no file never loads the tables' dataclasses (start-up time)."""
+        if self._defaults is None:
+            from .model import Defaults
+
+            self._defaults = Defaults()
+        return self._defaults
 
     @property
     def location(self) -> str:
@@ -48,25 +59,38 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: Optional[Path] = None) -> "Config":
         """Validate ``data`` (the TOML document as a dict); raises :class:`ConfigError`."""
+        from .parse import parse_document
+
         where = str(path) if path is not None else "<config>"
-        defaults, providers = parse.parse_document(data, where)
+        defaults, providers = parse_document(data, where)
         return cls(path=path, defaults=defaults, providers=providers)
 
     @classmethod
     def from_toml(cls, text: str, *, path: Optional[Path] = None) -> "Config":
         """Parse and validate the TOML ``text`` (read from ``path``, for messages)."""
+        from .parse import load_toml
+
         where = str(path) if path is not None else "<config>"
-        return cls.from_dict(parse.load_toml(text, where), path=path)
+        return cls.from_dict(load_toml(text, where), path=path)
 
     @classmethod
     def from_file(cls, path: Union[str, "os.PathLike[str]"]) -> "Config":
         """Read and validate the TOML file at ``path``."""
+        from .limits import read_text
+
         path = Path(path)
-        return cls.from_toml(limits.read_text(path), path=path)
+        return cls.from_toml(read_text(path), path=path)
 
     @property
     def empty(self) -> bool:
-        return not self.providers and self.defaults == Defaults()
+        """Whether this configuration sets nothing."""
+        if self.providers:
+            return False
+        if self._defaults is None:
+            return True
+        from .model import Defaults
+
+        return self._defaults == Defaults()
 
     # binding to a registry -----------------------------------------------------------
 
@@ -102,14 +126,16 @@ class Config:
         proxy: Optional[str] = None,
         timeout: Optional["Timeout"] = None,
         environ: Optional[Mapping[str, str]] = None,
-    ) -> Route:
+    ) -> "Route":
         """Resolve provider ``name``'s base URL, proxy, timeouts and default options.
 
         ``base_url``, ``proxy`` and ``timeout`` are the explicit arguments (``None``: not
         given; ``proxy=""``: no proxy).  Raises :class:`ConfigError` for a bad URL or proxy,
         or a SOCKS proxy without ``aiohttp-socks`` installed.
         """
-        return routes.resolve_route(
+        from .routes import resolve_route
+
+        return resolve_route(
             self, name, base_url=base_url, proxy=proxy, timeout=timeout, environ=environ
         )
 
@@ -139,4 +165,6 @@ class Config:
 
     def as_dict(self, *, masked: bool = True) -> Dict[str, Any]:
         """The file's settings as plain data (secrets masked)."""
-        return display.as_dict(self, masked=masked)
+        from .display import as_dict
+
+        return as_dict(self, masked=masked)

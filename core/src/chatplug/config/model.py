@@ -7,8 +7,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 
-from ..masking import mask, mask_text
-from ..net import is_socks
 from ..types import RetryPolicy, Timeout
 
 TIMEOUT_PHASES = ("connect", "first_byte", "idle", "total")
@@ -82,6 +80,8 @@ class Route:
     sources: Mapping[str, str]
 
     def __repr__(self) -> str:  # never show credentials or secret options
+        from ..masking import mask, mask_text
+
         proxy = mask_text(self.proxy) if self.proxy else None
         return (
             f"Route(base_url={self.base_url!r}, proxy={proxy!r}, timeout={self.timeout!r}, "
@@ -91,4 +91,6 @@ class Route:
     @property
     def socks(self) -> bool:
         """Whether the proxy is a SOCKS proxy (needs a connector, not ``proxy=``)."""
+        from ..net import is_socks
+
         return is_socks(self.proxy)
