@@ -43,8 +43,9 @@ def version_text() -> str:
     dists: Dict[str, Tuple[str, List[str]]] = {}
     for entry in _provider_entry_points():
         dist = getattr(entry, "dist", None)
-        name = dist.metadata["Name"] if dist is not None else entry.value.split(":")[0]
-        version = dist.version if dist is not None else "unknown"
+        metadata = dist.metadata if dist is not None else None  # parsed once per entry
+        name = metadata["Name"] if metadata is not None else entry.value.split(":")[0]
+        version = metadata["Version"] if metadata is not None else "unknown"
         dists.setdefault(name, (version, []))[1].append(entry.name)
     if dists:
         lines.append("plugins:")
