@@ -28,10 +28,10 @@ from .errors import (
     T,
     debug_enabled,
     exit_code_for,
-    one_line,
     print_config_warnings_plainly,
     report_error,
     run_guarded,
+    safe_line,
     set_debug,
     silence_stdout,
 )
@@ -145,7 +145,7 @@ class ChatplugGroup(click.Group):
             return _unavailable(
                 cmd_name,
                 f"importing {module_name}.{attribute} failed: "
-                f"{type(error).__name__}: {one_line(str(error))}",
+                f"{type(error).__name__}: {safe_line(str(error))}",
             )
         if not isinstance(command, click.Command):
             return _unavailable(cmd_name, f"{module_name}.{attribute} is not a click command")

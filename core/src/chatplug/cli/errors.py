@@ -55,6 +55,14 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def safe_line(text: str) -> str:
+    """``text`` on one line with its credentials masked: how the command line shows any
+    message it did not write itself."""
+    from ..masking import mask_text
+
+    return mask_text(one_line(text))
+
+
 def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
     """Print ``error`` on stderr as ``Error: ...`` (and ``Hint: ...``); return its exit code.
 
@@ -63,7 +71,6 @@ def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
     ``CHATPLUG_DEBUG=1``).  Credentials in the message and the hint are masked.
     """
     from ..errors import ChatplugError
-    from ..masking import mask_text
 
     if debug_enabled(debug):
         import traceback
@@ -75,10 +82,9 @@ def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
         message = f"unexpected {type(error).__name__}: {error}"
         hint = "This is a bug in chatplug or in a plugin; rerun with --debug for the traceback."
         code = EXIT_FAILURE
-    shown = mask_text(one_line(message))
-    click.echo(f"{_style('Error:', fg='red', bold=True)} {shown}", err=True)
+    click.echo(f"{_style('Error:', fg='red', bold=True)} {safe_line(message)}", err=True)
     if hint:
-        click.echo(f"{_style('Hint:', fg='yellow')} {mask_text(one_line(hint))}", err=True)
+        click.echo(f"{_style('Hint:', fg='yellow')} {safe_line(hint)}", err=True)
     return code
 
 

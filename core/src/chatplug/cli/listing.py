@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import click
 
 from .. import __version__
-from .errors import one_line
+from .errors import safe_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import PluginInfo, Registry
@@ -141,7 +141,7 @@ def plugins_command(as_json: bool, check: bool) -> None:
         click.echo(_table(headers, rows))
         for info in infos:
             if info.error:
-                click.echo(f"{info.name}: {one_line(info.error)}")
+                click.echo(f"{info.name}: {safe_line(info.error)}")
     failed = [info.name for info in infos if info.status == FAILED]
     if check and failed:
         from ..errors import PluginLoadError
@@ -159,7 +159,7 @@ def _warn_failed_plugins(registry: "Registry") -> None:
     for info in registry.plugins():
         if info.status == FAILED:
             click.echo(
-                f"Warning: plugin {info.name!r} failed to load: {one_line(info.error or '')}",
+                f"Warning: plugin {info.name!r} failed to load: {safe_line(info.error or '')}",
                 err=True,
             )
 
