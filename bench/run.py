@@ -363,9 +363,10 @@ the same request).  Cold start, in instructions (callgrind, byte code cached):
 `chatplug plugins` runs ~335 million, of which the interpreter ~37, `typing` ~42, click
 ~89, `importlib.metadata` ~97 (its import; reading the metadata of the installed
 distributions is ~27 more), the registry with the dataclasses of `chatplug.types` ~27, the
-circuit breaker ~4, and the command line and configuration modules ~8: the command line loads only the module of
-the command it runs, and a missing configuration file loads neither the parser nor the
-tables' dataclasses.  `chatplug --version` (~294 million) does not import the registry."""
+circuit breaker ~4, and the command line and configuration modules ~8: the command line
+loads only the module of the command it runs, and a missing configuration file loads
+neither the parser nor the tables' dataclasses.  `chatplug --version` (~294 million) does
+not import the registry."""
 
 
 def main() -> None:
