@@ -92,7 +92,9 @@ def check_proxy(proxy: str, where: str, *, usable: bool = True) -> None:
         raise ConfigError(
             f"{where}: {shown!r} is not a proxy URL; expected http://, https://, socks5:// or "
             "socks5h:// followed by host:port",
-            hint="e.g. http://127.0.0.1:3128 or socks5h://user:password@127.0.0.1:1080",
+            hint="e.g. http://127.0.0.1:3128 or socks5h://127.0.0.1:1080; credentials go before "
+            "the host (user:password@), with '/', '@' and ':' in them percent-encoded "
+            "(%2F, %40, %3A)",
         )
     if parts.scheme.lower() in SOCKS_SCHEMES:
         if port is None:
