@@ -68,3 +68,9 @@ def test_brackets_inside_strings_and_comments_are_not_nesting() -> None:
 def test_dotted_keys_deeper_than_the_limit_are_an_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"providers\.a\.b\.b\.b.*nest more than"):
         parse("[providers.a]\n" + ".".join(["b"] * (MAX_DEPTH + 5)) + " = 1\n")
+
+
+def test_a_multi_line_string_ending_in_quotes_does_not_hide_the_nesting_after_it() -> None:
+    deep = "{a = " * 100 + "1" + "}" * 100
+    with pytest.raises(ConfigError, match=r"line 3: tables and arrays nest more than"):
+        parse(f'[providers.a]\nquoted = """say "hi\\""""\nx = {deep}\n')

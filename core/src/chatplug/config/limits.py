@@ -76,21 +76,27 @@ def _skip(text: str, token: str, position: int) -> int:
     if token == "#":
         end = text.find("\n", position)
         return len(text) if end < 0 else end
-    if token == "'''":
-        end = text.find("'''", position)
-        return -1 if end < 0 else end + 3
     if token == "'":
         end = text.find("'", position)
         return -1 if end < 0 or "\n" in text[position:end] else end + 1
-    quote = '"""' if token == '"""' else '"'
-    while True:  # basic strings: a quote escaped by an odd number of backslashes continues
-        end = text.find(quote, position)
-        if end < 0 or (quote == '"' and "\n" in text[position:end]):
-            return -1
-        backslashes = len(text[position:end]) - len(text[position:end].rstrip("\\"))
-        if backslashes % 2 == 0:
-            return end + len(quote)
-        position = end + 1
+    if token == "'''":
+        end = text.find(token, position)
+    else:  # basic strings: a quote escaped by an odd number of backslashes continues
+        while True:
+            end = text.find(token, position)
+            if end < 0 or (token == '"' and "\n" in text[position:end]):
+                return -1
+            if (len(text[position:end]) - len(text[position:end].rstrip("\\"))) % 2 == 0:
+                break
+            position = end + 1
+    if end < 0:
+        return -1
+    end += len(token)
+    if len(token) == 3:  # up to two quotes of the content may end a multi-line string
+        for _ in range(2):
+            if text.startswith(token[0], end):
+                end += 1
+    return end
 
 
 def too_deep_key(data: Mapping[str, Any]) -> Optional[str]:
