@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import List
 
 from chatplug.history import LogsError, LogStore, Recorder
-from chatplug.history._commands import logs_command
+from chatplug.cli.logs import logs_command
 from click.testing import CliRunner, Result
 
 from .conftest import Log
