@@ -17,14 +17,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def styled(stream: IO[str]) -> bool:
-    """Whether ``stream`` gets ANSI styles: a terminal, and ``NO_COLOR`` not set."""
-    if os.environ.get("NO_COLOR"):
-        return False
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a terminal."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # no real stream, or a closed one
         return False
+
+
+def styled(stream: IO[str]) -> bool:
+    """Whether ``stream`` gets ANSI styles: a terminal, and ``NO_COLOR`` not set."""
+    return not os.environ.get("NO_COLOR") and is_terminal(stream)
 
 
 def dim(text: str, stream: IO[str]) -> str:
