@@ -129,9 +129,7 @@ def test_attach_sends_an_image_file(run_cli: RunCli, image: Path) -> None:
     assert payload["usage"]["input_tokens"] == 3 + 85  # the emulator's count per image
 
 
-def test_attach_is_repeatable_and_passes_https_urls_through(
-    run_cli: RunCli, image: Path
-) -> None:
+def test_attach_is_repeatable_and_passes_https_urls_through(run_cli: RunCli, image: Path) -> None:
     result = run_cli(*OPENAI, "-a", str(image), "-a", "https://example.com/cat.png", "Two?")
     assert result.returncode == 0, result.stderr
     assert "I see 2 images." in result.stdout
@@ -184,9 +182,7 @@ def test_schema_prints_the_json_answer(run_cli: RunCli) -> None:
     assert json.loads(result.stdout) == {"city": "city ✓", "people": 3}
 
 
-def test_schema_from_a_file_parses_the_answer_in_json_mode(
-    run_cli: RunCli, tmp_path: Path
-) -> None:
+def test_schema_from_a_file_parses_the_answer_in_json_mode(run_cli: RunCli, tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
     payload = json_answer(run_cli(*OPENAI, "--schema", f"@{schema}", "--json", "Where?"))
@@ -222,4 +218,3 @@ def test_chat_json_carries_the_tool_calls_and_their_finish(run_cli: RunCli) -> N
     payload = json_answer(run_cli("chat", "--emulate", "-p", "clitest", "--json", "/tool"))
     assert payload["text"] == "" and payload["finish_reason"] == "tool_calls"
     assert payload["tool_calls"][0]["function"]["arguments"] == '{"city": "Paris"}'
-
