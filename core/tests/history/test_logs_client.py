@@ -140,5 +140,5 @@ async def test_a_failing_database_never_fails_the_answer(tmp_path: Path) -> None
 
 
 def test_log_refuses_what_is_not_a_recorder() -> None:
-    with pytest.raises(TypeError, match="log must be a chatplug.history.Recorder"):
+    with pytest.raises(TypeError, match=r"log must be a chatplug\.history\.Recorder"):
         client("logs.db")
