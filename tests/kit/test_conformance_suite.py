@@ -16,15 +16,15 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import pytest
 from chatplug.scaffold import generate
-from chatplug.testing import conformance
 from chatplug.testing.conformance import (
     CHECK_NAMES,
     CheckResult,
-    check_command,
     conformance_tests,
+    limits,
     run_conformance,
     select_checks,
 )
+from chatplug.testing.conformance.command import check_command
 from click.testing import CliRunner
 
 PROVIDER = "kit-acme"
@@ -243,8 +243,8 @@ def test_a_broken_plugin_fails_the_check_that_explains_it(
     check: str,
     phrases: List[str],
 ) -> None:
-    monkeypatch.setattr(conformance, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
-    monkeypatch.setattr(conformance, "IDLE_SLACK", 1.5)
+    monkeypatch.setattr(limits, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
+    monkeypatch.setattr(limits, "IDLE_SLACK", 1.5)
     result = run(source, tmp_path, patches, only=[check])[check]
     assert not result.passed
     for phrase in phrases:

@@ -62,7 +62,7 @@ LAZY_COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "Create the skeleton of a new provider plugin.",
     ),
     "check": (
-        "chatplug.testing.conformance",
+        "chatplug.testing.conformance.command",
         "check_command",
         "Run the conformance suite against an installed plugin.",
     ),
