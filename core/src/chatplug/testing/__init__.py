@@ -5,7 +5,8 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
 
 - :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
   exactly as scripted (status, headers, chunks, delays, then finish, close, reset or hang)
-  and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`).
+  and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`);
+  :class:`SSEEvent`: a named Server-Sent Event (``event: x``) for ``Reply.sse``.
 - :class:`ForwardProxy`: a recording HTTP forward proxy on 127.0.0.1.
 - :func:`start_emulator` / :func:`emulator_thread`: run a plugin's emulator on 127.0.0.1.
 - :func:`make_client` / :func:`make_sync_client` / :func:`make_registry`: a client (or
@@ -40,22 +41,17 @@ if TYPE_CHECKING:  # pragma: no cover
         start_emulator,
     )
     from .proxy import ForwardProxy, ProxiedRequest
-    from .upstream import (
-        ConnectionRecord,
-        RecordedRequest,
-        Reply,
-        ScriptedUpstream,
-        split_bytes,
-        split_utf8,
-    )
+    from .replies import Reply, SSEEvent, split_bytes, split_utf8
+    from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
 
 _NAMES: Dict[str, str] = {
     "ConnectionRecord": "upstream",
     "RecordedRequest": "upstream",
-    "Reply": "upstream",
+    "Reply": "replies",
+    "SSEEvent": "replies",
     "ScriptedUpstream": "upstream",
-    "split_bytes": "upstream",
-    "split_utf8": "upstream",
+    "split_bytes": "replies",
+    "split_utf8": "replies",
     "ForwardProxy": "proxy",
     "ProxiedRequest": "proxy",
     "distribution_problems": "helpers",
@@ -83,6 +79,7 @@ __all__ = [
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",
+    "SSEEvent",
     "ScriptedUpstream",
     "conformance_tests",
     "emulator_thread",
