@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
+import struct
 import time
 
 import aiohttp
@@ -121,6 +122,33 @@ async def test_head_delay_holds_back_the_status_line() -> None:
             async with session.get(upstream.url) as response:
                 await response.read()
             assert time.monotonic() - started >= 0.25
+
+
+def test_a_client_resetting_mid_body_is_recorded_as_the_client_closing() -> None:
+    reply = Reply(chunks=[b"x" * 65536] * 160)  # 10 MB: the server is still writing
+    with ScriptedUpstream(reply) as upstream:
+        port = int(upstream.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            client.recv(65536)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert upstream.wait_client_closed_sync()
+        [connection] = upstream.connections
+        assert connection.closed_by == "client"
+        assert upstream.bytes_sent < 160 * 65536
+
+
+async def test_end_delay_pauses_between_the_last_chunk_and_the_end() -> None:
+    reply = Reply(chunks=[b"abc"], framing="eof", end_delay=0.3, end="close")
+    async with ScriptedUpstream(reply) as upstream:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(upstream.url) as response:
+                first = await response.content.readany()
+                started = time.monotonic()
+                rest = await response.content.read()
+                waited = time.monotonic() - started
+    assert (first, rest) == (b"abc", b"")
+    assert waited >= 0.25
 
 
 async def test_keep_alive_serves_several_requests_on_one_connection() -> None:

@@ -93,6 +93,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     head_delay: float = 0.0
+    end_delay: float = 0.0
     end: str = COMPLETE
     framing: str = CHUNKED
     content_length: Optional[int] = None

@@ -19,7 +19,8 @@ The API (stable; the fault suite and the conformance suite rely on it):
 
 - ``status`` (200), ``reason`` (default: the standard phrase), ``headers`` (mapping),
 - ``chunks``: the body as a sequence of ``bytes``, each written (and drained) on its own,
-- ``delay``: seconds to wait between two chunks; ``head_delay``: before the status line,
+- ``delay``: seconds to wait between two chunks; ``head_delay``: before the status line;
+  ``end_delay``: after the last chunk, before the ``end`` (e.g. some text, a pause, a reset),
 - ``framing``: ``"chunked"`` (default), ``"length"`` (``Content-Length: content_length``,
   default the chunks' total) or ``"eof"`` (no length; the body ends when the connection
   closes, HTTP/1.0 style),
@@ -276,6 +277,8 @@ class ScriptedUpstream(LoopbackServer):
                 wants_close = request.headers.get("connection", "").lower() == "close"
                 if not keep_open or wants_close:
                     return
+        except ConnectionError:  # a write failed: the client closed (or reset) its side first
+            record._close("client")
         finally:
             conn.server_closing = conn.server_closing or not conn.eof
             if not conn.eof:
@@ -307,6 +310,8 @@ class ScriptedUpstream(LoopbackServer):
             if reply.framing == CHUNKED and not reply.raw:
                 chunk = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
             await self._send(conn, writer, chunk)
+        if reply.end_delay and not conn.eof:
+            await asyncio.sleep(reply.end_delay)
         if reply.end == COMPLETE:
             if reply.framing == CHUNKED and not reply.raw:
                 await self._send(conn, writer, b"0\r\n\r\n")
