@@ -11,6 +11,8 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
 - :func:`start_emulator` / :func:`emulator_thread`: run a plugin's emulator on 127.0.0.1.
 - :func:`make_client` / :func:`make_sync_client` / :func:`make_registry`: a client (or
   registry) bound to one provider.
+- :func:`write_distribution`: install a plugin for a test (modules and a ``.dist-info``
+  in a directory), discovered through its entry points like a pip-installed one.
 - :func:`conformance_tests` / :func:`run_conformance`: the conformance suite
   (:mod:`chatplug.testing.conformance`).
 - pytest fixtures (registered by the ``pytest11`` entry point, :mod:`chatplug.testing.plugin`):
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
+    from .install import write_distribution
     from .proxy import ForwardProxy, ProxiedRequest
     from .replies import Reply, SSEEvent, split_bytes, split_utf8
     from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
@@ -60,6 +63,7 @@ _NAMES: Dict[str, str] = {
     "make_registry": "helpers",
     "make_sync_client": "helpers",
     "start_emulator": "helpers",
+    "write_distribution": "install",
     "CHECKS": "conformance",
     "Check": "conformance",
     "CheckResult": "conformance",
@@ -90,6 +94,7 @@ __all__ = [
     "split_bytes",
     "split_utf8",
     "start_emulator",
+    "write_distribution",
 ]
 
 
