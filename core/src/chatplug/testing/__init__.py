@@ -1,6 +1,6 @@
 """The plugin author kit: test helpers, pytest fixtures and the conformance suite.
 
-Importable without pytest (only :mod:`chatplug.testing.plugin` needs it).  Names load
+Importable without pytest (only :mod:`.plugin` and :mod:`.fixtures` import it).  Names load
 lazily, so importing this package (as pytest does for the ``pytest11`` plugin) is cheap.
 
 - :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
@@ -18,6 +18,9 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
 - pytest fixtures (registered by the ``pytest11`` entry point, :mod:`chatplug.testing.plugin`):
   ``chatplug_client``, ``chatplug_sync_client``, ``chatplug_emulator``,
   ``scripted_upstream``, ``forward_proxy``; option ``--chatplug PROVIDER``.
+- :func:`plugin_fixtures`: a plugin's own async fixtures (``emulator``, ``client``,
+  ``registry``, ``wait_until``) in one conftest line (:mod:`chatplug.testing.fixtures`);
+  :func:`wait_until`: poll a condition.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
         conformance_tests,
         run_conformance,
     )
+    from .fixtures import PluginFixtures, plugin_fixtures, wait_until
     from .helpers import (
         distribution_problems,
         emulator_thread,
@@ -64,6 +68,9 @@ _NAMES: Dict[str, str] = {
     "make_sync_client": "helpers",
     "start_emulator": "helpers",
     "write_distribution": "install",
+    "PluginFixtures": "fixtures",
+    "plugin_fixtures": "fixtures",
+    "wait_until": "fixtures",
     "CHECKS": "conformance",
     "Check": "conformance",
     "CheckResult": "conformance",
@@ -80,6 +87,7 @@ __all__ = [
     "ConformanceFailure",
     "ConnectionRecord",
     "ForwardProxy",
+    "PluginFixtures",
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",
@@ -90,10 +98,12 @@ __all__ = [
     "make_client",
     "make_registry",
     "make_sync_client",
+    "plugin_fixtures",
     "run_conformance",
     "split_bytes",
     "split_utf8",
     "start_emulator",
+    "wait_until",
     "write_distribution",
 ]
 
