@@ -22,34 +22,22 @@ from typing import Any, Optional, Tuple
 
 from aiohttp import web
 from chatplug.emulation import record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
 from chatplug.emulator_kit import (
-    DISCONNECTS,
     FAULTS,
-    REQUESTS,
     Faults,
     emulator_app,
     read_logged_json,
     scripted_error,
     stream_body,
-    write_sizes,
 )
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import write_sizes as write_sizes
 
 PATH = "/api/chat"
 #: the models the service knows, with their display names
 MODELS = {"gpt-3.5-turbo": "GPT-3.5", "gpt-3.5-turbo-16k": "GPT-3.5-16K", "gpt-4o": "GPT-4o"}
 ROLES = ("system", "user", "assistant")
-
-__all__ = [
-    "DISCONNECTS",
-    "MODELS",
-    "PATH",
-    "REQUESTS",
-    "chat",
-    "create_app",
-    "last_user_turn",
-    "reply_text",
-    "write_sizes",
-]
 
 
 def create_app(**faults: Any) -> web.Application:

@@ -24,35 +24,23 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 from chatplug.emulation import record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
 from chatplug.emulator_kit import (
-    DISCONNECTS,
     FAULTS,
-    REQUESTS,
     Faults,
     emulator_app,
     read_logged_json,
     scripted_error,
     stream_body,
-    write_sizes,
 )
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import write_sizes as write_sizes
 
 PATH = "/api/converse-edge"
 #: the fields the upstream accepts in the request body
 FIELDS = frozenset(
     {"conversation", "temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty"}
 )
-
-__all__ = [
-    "DISCONNECTS",
-    "FIELDS",
-    "PATH",
-    "REQUESTS",
-    "converse",
-    "create_app",
-    "reply_text",
-    "stream_events",
-    "write_sizes",
-]
 
 
 def create_app(**faults: Any) -> web.Application:

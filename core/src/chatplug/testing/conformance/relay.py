@@ -6,6 +6,7 @@ the streaming request (the last request of a completion is taken as the streamin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple
 
 from .answers import answer
@@ -19,9 +20,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..upstream import RecordedRequest, Reply, ScriptedUpstream
 
 Alter = Callable[["RecordedRequest", "Reply"], "Reply"]
-Body = Callable[["AsyncClient", str, "ScriptedUpstream", "RunningEmulator"], Awaitable[None]]
 #: headers that belong to one hop, not to the relayed message
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass
+class Altered:
+    """What a check runs with while the streaming reply is altered: a client, the base URL
+    that reaches the emulator through the relay, the relay's upstream and the emulator."""
+
+    client: "AsyncClient"
+    base_url: str
+    upstream: "ScriptedUpstream"
+    emulator: "RunningEmulator"
+
+
+Body = Callable[[Altered], Awaitable[None]]
 
 
 class Recorder:
@@ -129,7 +143,7 @@ async def find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
 
 
 async def with_altered_stream(subject: Subject, alter: Alter, body: Body, what: str) -> None:
-    """Run ``body(client, base_url, upstream, emulator)`` with the streaming reply altered."""
+    """Run ``body(Altered(...))`` with the streaming reply altered by ``alter``."""
     from ...emulation import run_emulator
     from ..upstream import ScriptedUpstream
 
@@ -138,7 +152,7 @@ async def with_altered_stream(subject: Subject, alter: Alter, body: Body, what: 
         relay = Relay(emulator.root, alter=alter, stream_key=key)
         async with ScriptedUpstream(handler=relay) as upstream:
             async with subject.client() as client:
-                await body(client, upstream.url + base_path(emulator), upstream, emulator)
+                await body(Altered(client, upstream.url + base_path(emulator), upstream, emulator))
             if not relay.altered:
                 raise ConformanceFailure(
                     f"{what}: the plugin did not repeat the request {key[0]} {key[1]} that "

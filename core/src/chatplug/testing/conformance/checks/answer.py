@@ -6,13 +6,11 @@ from typing import TYPE_CHECKING, Any, Dict
 
 from ....errors import StreamProtocolError
 from ..answers import answer, compare, failed_stream, stream_text
-from ..relay import with_altered_stream
+from ..relay import Altered, with_altered_stream
 from ..subject import CONVERSATION, SIMPLE, ConformanceFailure, Subject, describe
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ....client import AsyncClient
-    from ....emulation import RunningEmulator
-    from ...upstream import RecordedRequest, Reply, ScriptedUpstream
+    from ...upstream import RecordedRequest, Reply
 
 
 async def check_emulator_answer(subject: Subject) -> None:
@@ -49,14 +47,9 @@ async def check_utf8_split(subject: Subject) -> None:
         state["body"] = reply.body
         return reply.but(chunks=split_utf8(reply.body), delay=0.004)
 
-    async def body(
-        client: "AsyncClient",
-        base_url: str,
-        upstream: "ScriptedUpstream",
-        emulator: "RunningEmulator",
-    ) -> None:
+    async def body(run: Altered) -> None:
         try:
-            text = await stream_text(client, subject, SIMPLE, base_url=base_url)
+            text = await stream_text(run.client, subject, SIMPLE, base_url=run.base_url)
         except ConformanceFailure:
             raise
         except StreamProtocolError as error:
@@ -67,11 +60,11 @@ async def check_utf8_split(subject: Subject) -> None:
             ) from None
         except Exception as error:
             raise failed_stream(error, what) from None
-        if not any(ord(ch) > 127 for ch in "".join(emulator.replies)):
+        if not any(ord(ch) > 127 for ch in "".join(run.emulator.replies)):
             raise ConformanceFailure(
                 "the emulator's reply is ASCII only, so UTF-8 split safety cannot be checked: "
                 "make the emulator's reply contain non-ASCII characters (e.g. '✓')"
             )
-        compare(text, emulator.replies, what)
+        compare(text, run.emulator.replies, what)
 
     await with_altered_stream(subject, alter, body, what)

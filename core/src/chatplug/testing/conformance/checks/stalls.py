@@ -10,13 +10,11 @@ from ....errors import UpstreamTimeoutError
 from ....types import Timeout
 from .. import limits
 from ..answers import stream_text
-from ..relay import with_altered_stream
+from ..relay import Altered, with_altered_stream
 from ..subject import SIMPLE, ConformanceFailure, Subject, describe
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ....client import AsyncClient
-    from ....emulation import RunningEmulator
-    from ...upstream import RecordedRequest, Reply, ScriptedUpstream
+    from ...upstream import RecordedRequest, Reply
 
 
 def _hold_last_byte(request: "RecordedRequest", reply: "Reply") -> "Reply":
@@ -31,16 +29,11 @@ def _hold_last_byte(request: "RecordedRequest", reply: "Reply") -> "Reply":
 async def check_cancellation(subject: Subject) -> None:
     what = "stopping after the first piece"
 
-    async def body(
-        client: "AsyncClient",
-        base_url: str,
-        upstream: "ScriptedUpstream",
-        emulator: "RunningEmulator",
-    ) -> None:
-        stream = client.stream(
+    async def body(run: Altered) -> None:
+        stream = run.client.stream(
             list(SIMPLE),
             provider=subject.provider,
-            base_url=base_url,
+            base_url=run.base_url,
             timeout=Timeout(connect=5.0, first_byte=limits.FIRST_PIECE_WAIT, idle=20.0),
         )
         try:
@@ -58,7 +51,7 @@ async def check_cancellation(subject: Subject) -> None:
                 "first piece: the plugin seems to wait for the whole response instead of "
                 "yielding text as it arrives"
             ) from None
-        stream_connection = upstream.requests[-1].connection
+        stream_connection = run.upstream.requests[-1].connection
         await asyncio.get_running_loop().run_in_executor(
             None, stream_connection.closed.wait, limits.CLOSE_WAIT
         )
@@ -76,19 +69,15 @@ async def check_cancellation(subject: Subject) -> None:
 async def check_idle_timeout(subject: Subject) -> None:
     what = "a stream that stalls (the rest of the answer held back)"
 
-    async def body(
-        client: "AsyncClient",
-        base_url: str,
-        upstream: "ScriptedUpstream",
-        emulator: "RunningEmulator",
-    ) -> None:
+    async def body(run: Altered) -> None:
         idle = limits.IDLE_TIMEOUT
         timeout = Timeout(connect=5.0, first_byte=limits.FIRST_PIECE_WAIT, idle=idle)
         started = time.monotonic()
         limit = idle + limits.IDLE_SLACK
         try:
             answer = await asyncio.wait_for(
-                stream_text(client, subject, SIMPLE, base_url=base_url, timeout=timeout), limit
+                stream_text(run.client, subject, SIMPLE, base_url=run.base_url, timeout=timeout),
+                limit,
             )
         except asyncio.TimeoutError:
             raise ConformanceFailure(

@@ -6,13 +6,11 @@ from typing import TYPE_CHECKING, Dict, Tuple, Type
 
 from ....errors import StreamProtocolError, UpstreamConnectionError
 from ..answers import stream_text
-from ..relay import with_altered_stream
+from ..relay import Altered, with_altered_stream
 from ..subject import SIMPLE, ConformanceFailure, Subject, describe
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ....client import AsyncClient
-    from ....emulation import RunningEmulator
-    from ...upstream import RecordedRequest, Reply, ScriptedUpstream
+    from ...upstream import RecordedRequest, Reply
 
 
 def _cut_point(data: bytes) -> int:
@@ -51,10 +49,7 @@ async def check_truncated(subject: Subject) -> None:
             return reply.but(chunks=chunks, content_length=len(data), end=CLOSE)
 
         async def body(
-            client: "AsyncClient",
-            base_url: str,
-            upstream: "ScriptedUpstream",
-            emulator: "RunningEmulator",
+            run: Altered,
             variant: str = variant,
             what: str = what,
             sizes: Dict[str, int] = sizes,
@@ -65,7 +60,7 @@ async def check_truncated(subject: Subject) -> None:
                 expected = (StreamProtocolError, UpstreamConnectionError)
             names = " or ".join(kind.__name__ for kind in expected)
             try:
-                answer = await stream_text(client, subject, SIMPLE, base_url=base_url)
+                answer = await stream_text(run.client, subject, SIMPLE, base_url=run.base_url)
             except expected:
                 return
             except ConformanceFailure:

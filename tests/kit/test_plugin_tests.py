@@ -1,16 +1,21 @@
-"""plugin_fixtures: a plugin's conftest in one line, run by pytest as a plugin author runs it.
+"""A plugin's own tests with the kit: the plugin installed for a test, and its fixtures.
 
-Each test writes a plugin's test folder (a conftest and test modules) and runs pytest on it
-in a subprocess; the plugin is installed with ``write_distribution`` so that the kit finds
-it through its entry points, as it finds a pip-installed plugin.
+``write_distribution`` installs a plugin (module and dist-info) that the kit finds through
+its entry points, as it finds a pip-installed one.  The ``plugin_fixtures`` tests write a
+plugin's test folder (a conftest and test modules) and run pytest on it in a subprocess,
+as a plugin author runs it.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from chatplug.testing import wait_until, write_distribution
+from chatplug.registry import EMULATOR_GROUP, entry_points
+from chatplug.testing import make_registry, wait_until, write_distribution
 
 pytest_plugins = ["pytester"]
 
@@ -47,7 +52,50 @@ from chatplug_kit_echo import create_app
 
 emulator, client, registry, wait_until = plugin_fixtures("kit-echo", create_app)
 """
+ENTRY_POINTS = {
+    "chatplug.providers": {"kit-echo": "chatplug_kit_echo"},
+    "chatplug.emulators": {"kit-echo": "chatplug_kit_echo:create_app"},
+}
 INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+
+
+# --------------------------------------------------------------------------- write_distribution
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    site = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "chatplug_kit_echo", raising=False)
+    return site
+
+
+def test_the_written_provider_is_discovered_through_its_entry_point(site: Path) -> None:
+    modules = {"chatplug_kit_echo": PLUGIN}
+    write_distribution(site, "chatplug-kit-echo", ENTRY_POINTS, modules=modules)
+    provider = make_registry("kit-echo").provider("kit-echo")
+    assert [model.id for model in provider.models()] == ["echo"]
+    assert "kit-echo" in [entry.name for entry in entry_points(EMULATOR_GROUP)]
+
+
+def test_the_metadata_names_the_distribution_and_its_version(site: Path) -> None:
+    info = write_distribution(site, "chatplug-kit-echo", ENTRY_POINTS, version="2.5")
+    assert info.name == "chatplug_kit_echo-2.5.dist-info"
+    code = (
+        "from importlib.metadata import distribution\n"
+        "print(distribution('chatplug-kit-echo').version)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site)},
+        timeout=60,
+    )
+    assert done.stdout.strip() == "2.5", done.stderr
+
+
+# --------------------------------------------------------------------------- plugin_fixtures
 
 
 @pytest.fixture
@@ -55,10 +103,7 @@ def plugin_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
     """A plugin's test folder, the plugin installed (module and dist-info) on PYTHONPATH."""
     site = pytester.path / "site"
     write_distribution(
-        site,
-        "chatplug-kit-echo",
-        {"chatplug.providers": {"kit-echo": "chatplug_kit_echo"}},
-        modules={"chatplug_kit_echo": PLUGIN},
+        site, "chatplug-kit-echo", ENTRY_POINTS, modules={"chatplug_kit_echo": PLUGIN}
     )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     pytester.makeini(INI)  # strict: the kit's async fixtures need no asyncio_mode = "auto"
