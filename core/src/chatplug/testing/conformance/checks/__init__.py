@@ -34,18 +34,3 @@ CHECKS: Tuple[Check, ...] = (
     Check("proxy", "every request goes through request.proxy", check_proxy),
     Check("base_url", "every request goes to request.base_url", check_base_url),
 )
-
-__all__ = [
-    "CHECKS",
-    "check_base_url",
-    "check_cancellation",
-    "check_catalogue",
-    "check_emulator_answer",
-    "check_http_429",
-    "check_http_500",
-    "check_idle_timeout",
-    "check_proxy",
-    "check_truncated",
-    "check_unknown_model",
-    "check_utf8_split",
-]
