@@ -44,20 +44,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import (
-    CHECKS,
-    check_base_url,
-    check_cancellation,
-    check_catalogue,
-    check_emulator_answer,
-    check_http_429,
-    check_http_500,
-    check_idle_timeout,
-    check_proxy,
-    check_truncated,
-    check_unknown_model,
-    check_utf8_split,
-)
+from .checks import CHECKS
+from .checks.answer import check_emulator_answer, check_utf8_split
+from .checks.catalogue import check_catalogue, check_unknown_model
+from .checks.http_errors import check_http_429, check_http_500
+from .checks.routing import check_base_url, check_proxy
+from .checks.stalls import check_cancellation, check_idle_timeout
+from .checks.truncated import check_truncated
 from .limits import (
     CHECK_LIMIT,
     CHECK_TIMEOUT,
