@@ -24,7 +24,7 @@ from chatplug.emulator_kit import (
 )
 from chatplug.testing import split_bytes
 
-BODY = "Grüße ✓ — ".encode() * 40
+BODY = "Grüße ✓ — ".encode() * 12
 
 
 def create_app(**faults: Any) -> web.Application:
