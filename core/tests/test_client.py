@@ -10,8 +10,8 @@ from typing import AsyncIterator
 
 import pytest
 from chatplug import AsyncClient, Client, InvalidRequestError, ModelNotFoundError, Registry
-from chatplug.emulation import EmulatorThread, run_emulator
-from chatplug.testing import ScriptedUpstream
+from chatplug.emulation import run_emulator
+from chatplug.testing import Reply, ScriptedUpstream
 
 from .conftest import Install, echo_plugin
 from .upstream import REPLY, echo
@@ -205,17 +205,10 @@ def test_creating_a_client_session_loads_aiohttp() -> None:
 
 
 def test_an_upstream_http_error_is_typed_with_status_and_body(acme: Registry) -> None:
-    from aiohttp import web
-
-    async def fail(request: web.Request) -> web.Response:
-        return web.json_response({"error": "model overloaded"}, status=400)
-
-    app = web.Application()
-    app.router.add_post("/chat", fail)
     from chatplug import UpstreamHTTPError
 
     with (
-        EmulatorThread(app) as running,
+        ScriptedUpstream(Reply.json({"error": "model overloaded"}, status=400)) as running,
         Client(registry=acme, base_urls={"acme": running.url}) as client,
     ):
         with pytest.raises(UpstreamHTTPError) as caught:
@@ -241,7 +234,7 @@ def test_closing_the_sync_client_closes_a_stream_still_held(acme: Registry) -> N
 import sys
 sys.path[:0] = {sys.path!r}
 from chatplug import Client, Registry
-from chatplug.testing import ScriptedUpstream
+from chatplug.testing import Reply, ScriptedUpstream
 from core_tests_upstream import echo
 with ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running:
     with Client(registry=Registry(discover=False), base_urls={{"acme": running.url}}) as client:
