@@ -35,7 +35,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """The core, every plugin, and the end-to-end tests, all installed together."""
-    session.install(CORE + "[socks]", *[f"./plugins/{name}" for name in PLUGINS], *TEST_DEPS)
+    session.install(CORE + "[socks,redis]", *[f"./plugins/{name}" for name in PLUGINS], *TEST_DEPS)
     session.run(
         "pytest",
         "core/tests",
@@ -70,5 +70,5 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("mypy", CORE + "[socks]", "pytest", "tomli", "platformdirs")
+    session.install("mypy", CORE + "[socks,redis]", "pytest", "tomli", "platformdirs")
     session.run("mypy")

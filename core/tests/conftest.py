@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Sequence
 
 import pytest
 from chatplug.testing import write_distribution
+
+if TYPE_CHECKING:
+    from chatplug import CompletionRequest, ModelInfo, Registry
 
 Install = Callable[..., Path]
 
@@ -85,3 +88,64 @@ async def stream_completion(request, session):
 def echo_plugin(name: str) -> str:
     """Source of a plugin written only against the public contract (SSE upstream)."""
     return ECHO_PLUGIN.format(name=name)
+
+
+@pytest.fixture
+def acme(install_plugin: Install) -> "Registry":
+    """A registry that sees only ``acme``: the echo plugin installed through an entry point."""
+    from chatplug import Registry
+
+    install_plugin("acme", echo_plugin("acme"))
+    return Registry(enabled=["acme"])
+
+
+class ScriptedPlugin:
+    """An in-process provider plugin whose ``stream_completion`` yields ``items`` as given
+    (text, events, or anything a broken plugin might yield), then raises ``error`` if set.
+
+    ``requests`` records every request it received (none: nothing reached the upstream).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        items: "Sequence[Any]" = ("Hello",),
+        *,
+        models: "Sequence[ModelInfo]" = (),
+        error: "BaseException | None" = None,
+    ) -> None:
+        from chatplug import ModelInfo
+
+        self.name = name
+        self.items = list(items)
+        self.models = list(models) or [ModelInfo("m", name, default=True)]
+        self.error = error
+        self.requests: "List[CompletionRequest]" = []
+
+    def list_models(self) -> "List[ModelInfo]":
+        return self.models
+
+    async def stream_completion(self, request: "CompletionRequest", session: Any) -> Any:
+        self.requests.append(request)
+        for item in self.items:
+            yield item
+        if self.error is not None:
+            raise self.error
+
+
+def scripted_registry(*plugins: ScriptedPlugin) -> "Registry":
+    """A registry of in-process scripted plugins (no entry points)."""
+    from chatplug import Registry, hookimpl
+
+    registry = Registry(discover=False)
+    for plugin in plugins:
+        hooks = type(
+            plugin.name,
+            (),
+            {
+                "list_models": hookimpl(staticmethod(plugin.list_models)),
+                "stream_completion": hookimpl(staticmethod(plugin.stream_completion)),
+            },
+        )
+        registry.register(plugin.name, hooks)
+    return registry

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 from typing import AsyncIterator
 
 import pytest
-from chatplug import AsyncClient, Client, InvalidRequestError, ModelNotFoundError, Registry
+from chatplug import (
+    AsyncClient,
+    Client,
+    InvalidRequestError,
+    ModelNotFoundError,
+    Registry,
+    RetryPolicy,
+)
 from chatplug.emulation import run_emulator
 from chatplug.testing import Reply, ScriptedUpstream
 
 from .conftest import Install, echo_plugin
-from .upstream import REPLY, echo
+from .upstream import echo, expected
 
-
-@pytest.fixture
-def acme(install_plugin: Install) -> Registry:
-    install_plugin("acme", echo_plugin("acme"))
-    return Registry(enabled=["acme"])
+HOOKS = ("list_models", "stream_completion")
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[ScriptedUpstream]:
     async with ScriptedUpstream(handler=echo()) as server:
         yield server
-
-
-def expected(prompt: str) -> str:
-    return "".join(REPLY) + prompt
 
 
 async def test_async_client_streams_text_through_an_installed_plugin(
@@ -147,40 +145,6 @@ async def test_the_proxy_is_passed_to_the_plugin_request(
     assert seen == [upstream.url + "/chat"]
 
 
-def test_sync_client_streams_and_completes(acme: Registry) -> None:
-    with (
-        ScriptedUpstream(handler=echo()) as running,
-        Client(registry=acme, base_urls={"acme": running.url}) as client,
-    ):
-        pieces = list(client.stream("sync ✓"))
-        assert "".join(pieces) == expected("sync ✓")
-        assert client.complete("again") == expected("again")
-        assert [m.id for m in client.models("acme")] == ["small", "large", "small-16k"]
-
-
-def test_sync_client_breaking_out_closes_the_upstream_response(acme: Registry) -> None:
-    with (
-        ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running,
-        Client(registry=acme, base_urls={"acme": running.url}) as client,
-    ):
-        for _ in client.stream("x"):
-            break
-        connector = client.async_client.session.connector
-        assert connector is not None
-        assert not connector._acquired  # type: ignore[attr-defined]
-
-
-def test_sync_client_refuses_to_run_inside_an_event_loop(acme: Registry) -> None:
-    client = Client(registry=acme)
-
-    async def inside() -> None:
-        with pytest.raises(RuntimeError, match="use AsyncClient"):
-            client.complete("x")
-
-    asyncio.run(inside())
-    client.close()
-
-
 def test_import_chatplug_imports_neither_aiohttp_nor_plugins() -> None:
     code = (
         "import sys, json, chatplug\n"
@@ -219,51 +183,47 @@ def test_an_upstream_http_error_is_typed_with_status_and_body(acme: Registry) ->
     assert error.hint
 
 
-def test_sync_stream_is_a_context_manager_that_says_who_answered(acme: Registry) -> None:
-    with ScriptedUpstream(handler=echo()) as running:
-        with Client(registry=acme, base_urls={"acme": running.url}) as client:
-            with client.stream("hi", model="acme/big") as stream:
-                text = "".join(stream)
-            assert (stream.provider, stream.model) == ("acme", "large")
-            assert stream.text_length == len(text) == len(expected("hi"))
-            assert stream.attempts == [("acme", "large")]
+def test_resolve_names_who_would_serve_without_any_request(acme: Registry) -> None:
+    client = AsyncClient(registry=acme, config=False)
+    [resolved] = client.resolve("acme/big")
+    assert (resolved.provider, resolved.model.id, resolved.info.name) == ("acme", "large", "acme")
+    assert resolved.info.plugin is None
 
 
-def test_closing_the_sync_client_closes_a_stream_still_held(acme: Registry) -> None:
-    code = f"""
-import sys
-sys.path[:0] = {sys.path!r}
-from chatplug import Client, Registry
-from chatplug.testing import Reply, ScriptedUpstream
-from core_tests_upstream import echo
-with ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running:
-    with Client(registry=Registry(discover=False), base_urls={{"acme": running.url}}) as client:
-        client.async_client.registry.register("acme", __import__("acme_plugin"))
-        held = client.stream("x", provider="acme")
-        for _ in held:
-            break
-    print("closed", held._closed)
-"""
-    import pathlib
-    import tempfile
+def test_resolve_follows_the_fallback_order_for_a_bare_model_id() -> None:
+    registry = Registry(discover=False)
+    for name in ("beta", "alpha"):
+        namespace: dict = {}
+        exec(echo_plugin(name), namespace)
+        registry.register(name, type(name, (), {k: staticmethod(namespace[k]) for k in HOOKS}))
+    client = AsyncClient(registry=registry, providers=["beta", "alpha"], config=False)
+    assert [item.provider for item in client.resolve("small")] == ["beta", "alpha"]
 
-    from .conftest import echo_plugin
 
-    with tempfile.TemporaryDirectory() as folder:
-        root = pathlib.Path(folder)
-        (root / "acme_plugin.py").write_text(echo_plugin("acme"))
-        (root / "core_tests_upstream.py").write_text(
-            (pathlib.Path(__file__).parent / "upstream.py").read_text()
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            cwd=folder,
-            env={**__import__("os").environ, "PYTHONPATH": folder},
-            timeout=60,
-        )
-    assert out.returncode == 0, out.stderr
-    assert "closed True" in out.stdout
-    assert "asynchronous generator" not in out.stderr, out.stderr
-    assert "Traceback" not in out.stderr, out.stderr
+def test_resolve_names_the_plugin_serving_a_configured_provider(install_plugin: Install) -> None:
+    install_plugin("acme", echo_plugin("acme"))
+    config = {"providers": {"mirror": {"plugin": "acme", "models": ["m7"]}}}
+    client = AsyncClient(registry=Registry(enabled=["acme", "mirror"]), config=config)
+    [resolved] = client.resolve(provider="mirror")
+    assert (resolved.provider, resolved.model.id, resolved.info.plugin) == ("mirror", "m7", "acme")
+
+
+def test_resolve_raises_the_typed_error_stream_would(acme: Registry) -> None:
+    with pytest.raises(ModelNotFoundError):
+        AsyncClient(registry=acme, config=False).resolve("acme/nope")
+
+
+def test_retry_default_applies_when_nothing_configures_a_retry() -> None:
+    client = AsyncClient(registry=Registry(discover=False), config=False, retry_default=7)
+    assert client.retry == RetryPolicy(attempts=7)
+
+
+def test_the_configured_retry_beats_retry_default() -> None:
+    config = {"defaults": {"retry": {"attempts": 5}}}
+    client = AsyncClient(registry=Registry(discover=False), config=config, retry_default=7)
+    assert client.retry.attempts == 5
+
+
+def test_an_explicit_retry_beats_retry_default() -> None:
+    client = AsyncClient(registry=Registry(discover=False), config=False, retry=2, retry_default=7)
+    assert client.retry == RetryPolicy(attempts=2)

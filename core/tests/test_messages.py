@@ -25,11 +25,11 @@ def test_text_content_parts_are_joined() -> None:
     [
         ([], "empty"),
         ([{"role": "robot", "content": "x"}], "messages\\[0\\] has role 'robot'"),
-        ([{"role": "user", "content": 3}], "messages\\[0\\] content must be a string"),
+        ([{"role": "user", "content": 3}], "messages\\[0\\]\\.content must be a string"),
         ([{"role": "user", "content": "ok"}, "nope"], "messages\\[1\\] must be a dict"),
         ([{"role": "user", "content": "  "}], "blank"),
         ({"role": "user", "content": "x"}, "must be a string or a list"),
-        ([{"role": "user", "content": [{"type": "image_url"}]}], "non-text content part"),
+        ([{"role": "user", "content": [{"type": "input_audio"}]}], "has type 'input_audio'"),
         (None, "must be a string or a list"),
     ],
 )

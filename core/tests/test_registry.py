@@ -6,15 +6,17 @@ import sys
 
 import pytest
 from chatplug import (
+    AsyncClient,
+    ModelInfo,
     ModelNotFoundError,
     PluginLoadError,
     ProviderNotFoundError,
     Registry,
     hookimpl,
 )
-from chatplug.types import ModelInfo
+from chatplug.types import OFFICIAL, SELF_HOSTED, UNKNOWN, WEB_CHAT
 
-from .conftest import Install, echo_plugin
+from .conftest import Install, ScriptedPlugin, echo_plugin, scripted_registry
 
 
 def test_installed_plugin_is_discovered_with_distribution_and_version(
@@ -223,3 +225,50 @@ def test_an_unknown_provider_still_suggests_installing_one() -> None:
         registry.provider("nosuch")
     assert "disabled" not in str(caught.value)
     assert caught.value.hint is not None and "pip install" in caught.value.hint
+
+
+def test_a_virtual_provider_names_its_serving_plugin() -> None:
+    registry = registry_with("acme")
+    info = registry.add_virtual_provider("mirror", "acme", models=["m7"])
+    assert (info.plugin, info.serving) == ("acme", "acme")
+    assert info.value == "acme (virtual)"  # unchanged for callers that read it
+    assert info.as_dict()["plugin"] == "acme"
+
+
+def test_an_installed_provider_is_served_by_itself(install_plugin: Install) -> None:
+    install_plugin("acme", echo_plugin("acme"))
+    info = next(item for item in Registry(enabled=["acme"]).plugins() if item.name == "acme")
+    assert (info.plugin, info.serving) == (None, "acme")
+
+
+def kinds_registry() -> Registry:
+    """``gpt`` offered by a web chat, an unknown, a self-hosted and an official provider
+    (named so that alphabetical order is the reverse of the preferred one)."""
+    plugins = [
+        ScriptedPlugin(name, models=[ModelInfo("gpt", name, default=True, upstream=kind)])
+        for name, kind in [
+            ("alpha-web", WEB_CHAT),
+            ("beta-unknown", UNKNOWN),
+            ("delta-self", SELF_HOSTED),
+            ("gamma-self", SELF_HOSTED),
+            ("zeta-official", OFFICIAL),
+        ]
+    ]
+    return scripted_registry(*plugins)
+
+
+def test_a_bare_model_id_prefers_official_then_self_hosted_then_unknown_then_web_chat() -> None:
+    order = [provider.name for provider, _ in kinds_registry().candidates("gpt", None)]
+    assert order == ["zeta-official", "delta-self", "gamma-self", "beta-unknown", "alpha-web"]
+
+
+def test_configured_providers_beat_the_upstream_kind() -> None:
+    config = {"defaults": {"providers": ["alpha-web", "zeta-official"]}}
+    client = AsyncClient(registry=kinds_registry(), config=config)
+    assert [item.provider for item in client.resolve("gpt")] == ["alpha-web", "zeta-official"]
+
+
+async def test_a_bare_model_id_is_answered_by_the_official_api() -> None:
+    async with AsyncClient(registry=kinds_registry(), config=False) as client:
+        completion = await client.respond("hi", model="gpt")
+    assert completion.provider == "zeta-official"

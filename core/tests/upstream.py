@@ -16,6 +16,11 @@ from chatplug.testing import RecordedRequest, Reply, split_bytes
 REPLY = ["Héllo", ", ", "wörld ", "✓ "]
 
 
+def expected(prompt: str) -> str:
+    """The answer :func:`echo` streams for ``prompt`` (with the echo plugin)."""
+    return "".join(REPLY) + prompt
+
+
 def echo(pieces: Sequence[str] = REPLY, delay: float = 0.0) -> Callable[[RecordedRequest], Reply]:
     """A handler answering ``pieces`` plus the prompt, ``delay`` seconds between writes."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Dict
 
 import aiohttp
@@ -13,9 +14,10 @@ import chatplug_servertest
 import openai
 import pytest
 from aiohttp import web
-from chatplug import AsyncClient, Registry
+from chatplug import AsyncClient, Registry, RetryPolicy
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.server import ServerSettings, create_app
+from chatplug.server.app import DEFAULT_RETRIES, STATE, server_retry
 from server_harness import start_server
 
 
@@ -118,3 +120,32 @@ def test_serve_on_uvloop_answers(plugin_env: Dict[str, str], upstream: RunningEm
         assert completion.choices[0].message.content.startswith("Hello from echo")
     finally:
         assert process.stop() == 0
+
+
+async def started_client_retry(monkeypatch: pytest.MonkeyPatch, config: str) -> RetryPolicy:
+    """The retry policy of the client an app creates on startup, under ``config``."""
+    monkeypatch.setenv("CHATPLUG_CONFIG", config)
+    registry = Registry(discover=False)
+    registry.register("servertest", chatplug_servertest)
+    app = create_app(registry=registry, api_key="", access_log=False)
+    runner, _ = await serve_app(app)
+    try:
+        client = app[STATE].client
+        assert client is not None
+        return client.retry
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_server_retry_policy_applies_when_nothing_configures_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert await started_client_retry(monkeypatch, "") == server_retry(DEFAULT_RETRIES)
+
+
+async def test_the_configured_retry_beats_the_server_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "chatplug.toml"
+    path.write_text("[defaults.retry]\nattempts = 6\n")
+    assert (await started_client_retry(monkeypatch, str(path))).attempts == 6

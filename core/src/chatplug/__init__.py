@@ -21,6 +21,7 @@ from .errors import (
     ProviderNotFoundError,
     RateLimitedError,
     StreamProtocolError,
+    UnsupportedCapabilityError,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
@@ -28,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import AsyncClient, Client, Stream, SyncStream
+    from .client import AsyncClient, Client, Completion, Stream, SyncStream
     from .decoders import LineDecoder, ServerSentEvent, SSEDecoder, Utf8Decoder
     from .health import CircuitBreaker, HealthStore, MemoryHealthStore, ProviderHealth
     from .hookspecs import hookimpl, hookspec
@@ -37,11 +38,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import PluginInfo, Provider, Registry
     from .types import CompletionRequest, ModelInfo, RetryPolicy, Timeout
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY: Dict[str, str] = {
     "AsyncClient": "client",
     "Client": "client",
+    "Completion": "client",
     "Stream": "client",
     "SyncStream": "client",
     "LineDecoder": "decoders",
@@ -89,6 +91,7 @@ __all__ = [
     "ChatplugError",
     "CircuitBreaker",
     "Client",
+    "Completion",
     "CompletionRequest",
     "ConfigError",
     "HealthStore",
@@ -110,6 +113,7 @@ __all__ = [
     "ServerSentEvent",
     "Stream",
     "StreamProtocolError",
+    "UnsupportedCapabilityError",
     "SyncStream",
     "Timeout",
     "UpstreamConnectionError",

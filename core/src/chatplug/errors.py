@@ -91,6 +91,30 @@ class InvalidRequestError(ChatplugError):
     exit_code = 13  # not 2: that is click's usage error (a bad flag)
 
 
+class UnsupportedCapabilityError(InvalidRequestError):
+    """The request needs a capability (``tools``, ``images``...) that the chosen model does
+    not declare; nothing was sent.  ``alternatives`` are installed models that have it."""
+
+    def __init__(
+        self,
+        capability: str,
+        model: str,
+        alternatives: "list[str]",
+        *,
+        provider: Optional[str] = None,
+    ) -> None:
+        listed = ", ".join(alternatives) if alternatives else "none installed"
+        super().__init__(
+            f"the model {model} does not support {capability}; models that do: {listed}",
+            provider=provider,
+            hint=f"Pick a model with {capability!r} (-m provider/model), or leave out what "
+            f"needs it.",
+        )
+        self.capability = capability
+        self.model = model
+        self.alternatives = list(alternatives)
+
+
 class UpstreamError(ChatplugError):
     """Base class of failures that come from talking to an upstream service."""
 

@@ -1,24 +1,19 @@
-"""Provider discovery and loading.
+"""Provider discovery and loading: the :class:`Registry` of one process.
 
 Providers are found through the entry-point group ``chatplug.providers`` (read from
-installed metadata, without importing the plugins), loaded on demand, registered with a
-pluggy ``PluginManager`` under their entry-point name and validated.  A plugin that fails
-to import or to validate is recorded with its error and skipped: it never takes the core
-or other plugins down.  ``CHATPLUG_PLUGINS`` (a comma list of provider names) limits what
-loads.
+installed metadata, without importing the plugins; see :mod:`chatplug.discovery`), loaded
+on demand, registered with a pluggy ``PluginManager`` under their entry-point name and
+validated (:class:`~chatplug.provider.Provider`).  A plugin that fails to import or to
+validate is recorded with its error and skipped: it never takes the core or other plugins
+down.  ``CHATPLUG_PLUGINS`` (a comma list of provider names) limits what loads.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncIterator,
-    Callable,
     Dict,
     FrozenSet,
     Iterable,
@@ -29,11 +24,27 @@ from typing import (
     Tuple,
 )
 
+from .discovery import (
+    AVAILABLE,
+    DISABLED,
+    EMULATOR_GROUP,
+    ENTRY_POINT_GROUP,
+    FAILED,
+    LOADED,
+    PLUGINS_ENV,
+    PROVIDER_ID,
+    PluginInfo,
+    _distribution,
+    enabled_from_env,
+    entry_points,
+)
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError, ProviderNotFoundError
-from .messages import format_prompt as default_format_prompt
-from .types import CompletionRequest, Message, ModelInfo
+from .provider import Provider
+from .types import UNKNOWN, UPSTREAM_KINDS, ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    import sys
+
     import pluggy
 
     if sys.version_info >= (3, 10):
@@ -41,167 +52,22 @@ if TYPE_CHECKING:  # pragma: no cover
     else:
         import importlib_metadata as metadata
 
-ENTRY_POINT_GROUP = "chatplug.providers"
-EMULATOR_GROUP = "chatplug.emulators"
-PLUGINS_ENV = "CHATPLUG_PLUGINS"
-PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-AVAILABLE, LOADED, DISABLED, FAILED = "available", "loaded", "disabled", "failed"
-
-
-@dataclass
-class PluginInfo:
-    """An installed provider: where it comes from and whether it loaded."""
-
-    name: str
-    distribution: Optional[str]
-    version: Optional[str]
-    value: str
-    status: str = AVAILABLE
-    error: Optional[str] = None
-
-    def as_dict(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "value": self.value,
-            "status": self.status,
-            "error": self.error,
-        }
-
-
-def enabled_from_env() -> Optional[FrozenSet[str]]:
-    """The provider names ``CHATPLUG_PLUGINS`` allows, or ``None`` when it is unset."""
-    raw = os.environ.get(PLUGINS_ENV)
-    if raw is None:
-        return None
-    return frozenset(name.strip() for name in raw.split(",") if name.strip())
-
-
-def entry_points(group: str) -> List["metadata.EntryPoint"]:
-    """The installed entry points of ``group`` (read by importlib-metadata from installed
-    metadata, importing nothing), first one per name, sorted by name."""
-    if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
-        from importlib import metadata
-    else:  # pragma: no cover
-        import importlib_metadata as metadata
-    found: Dict[str, metadata.EntryPoint] = {}
-    for entry in metadata.entry_points(group=group):
-        found.setdefault(entry.name, entry)
-    return [found[name] for name in sorted(found)]
-
-
-def _distribution(entry: "metadata.EntryPoint") -> Tuple[Optional[str], Optional[str]]:
-    dist = getattr(entry, "dist", None)
-    if dist is None:
-        return None, None
-    return dist.metadata["Name"], dist.version
-
-
-class Provider:
-    """A loaded provider: the hook implementations of one plugin under one provider id."""
-
-    def __init__(
-        self,
-        name: str,
-        plugin: object,
-        info: PluginInfo,
-        hooks: Dict[str, Callable[..., Any]],
-    ) -> None:
-        self.name = name
-        self.plugin = plugin
-        self.info = info
-        self._hooks = hooks
-        self._models: Optional[Tuple[ModelInfo, ...]] = None
-        self._lookup: Dict[str, ModelInfo] = {}
-        #: settings every request to this provider carries (``CompletionRequest.settings``)
-        self.settings: Dict[str, Any] = {}
-
-    def __repr__(self) -> str:
-        return f"<Provider {self.name!r} from {self.info.distribution or self.info.value}>"
-
-    def models(self) -> Tuple[ModelInfo, ...]:
-        """The validated catalogue (cached); exactly one model is the default."""
-        if self._models is None:
-            try:
-                catalogue = self._hooks["list_models"]()
-            except Exception as error:  # a broken plugin is reported, never fatal
-                raise PluginLoadError(
-                    f"list_models raised {type(error).__name__}: {error}", provider=self.name
-                ) from error
-            self._models = _validate_catalogue(self.name, catalogue)
-            self._lookup = _lookup_table(self._models)
-        return self._models
-
-    @property
-    def default_model(self) -> ModelInfo:
-        return next(model for model in self.models() if model.default)
-
-    def model(self, model: Optional[str]) -> ModelInfo:
-        """Resolve a model id or alias (``None``: the default); aliases win over ids."""
-        models = self.models()
-        if model is None:
-            return self.default_model
-        found = self._lookup.get(model)
-        if found is None:
-            names = [m.id for m in models] + [a for m in models for a in m.aliases]
-            raise ModelNotFoundError(model, names, provider=self.name)
-        return found
-
-    def format_prompt(self, messages: Sequence[Message], model: str) -> str:
-        hook = self._hooks.get("format_prompt")
-        if hook is not None:
-            prompt = hook(messages=messages, model=model)
-            if prompt is not None:
-                return str(prompt)
-        return default_format_prompt(messages)
-
-    def stream(self, request: CompletionRequest, session: Any) -> AsyncIterator[str]:
-        stream = self._hooks["stream_completion"](request=request, session=session)
-        if not hasattr(stream, "__anext__"):
-            raise PluginLoadError(
-                f"stream_completion returned {type(stream).__name__}, not an async iterator",
-                provider=self.name,
-                hint="Declare stream_completion with 'async def' and 'yield' text pieces.",
-            )
-        return stream  # type: ignore[no-any-return]
-
-
-def _validate_catalogue(name: str, models: Any) -> Tuple[ModelInfo, ...]:
-    if not isinstance(models, (list, tuple)) or not models:
-        raise PluginLoadError(
-            f"list_models returned {models!r}; expected a non-empty list of ModelInfo",
-            provider=name,
-        )
-    bad = [m for m in models if not isinstance(m, ModelInfo)]
-    if bad:
-        raise PluginLoadError(
-            f"list_models returned a non-ModelInfo item: {bad[0]!r}", provider=name
-        )
-    foreign = [m.id for m in models if m.provider != name]
-    if foreign:
-        raise PluginLoadError(
-            f"list_models returned models of another provider: {', '.join(foreign)}",
-            provider=name,
-            hint=f"Set ModelInfo.provider to {name!r}.",
-        )
-    defaults = [m for m in models if m.default]
-    if len(defaults) > 1:
-        raise PluginLoadError(
-            f"several default models: {', '.join(m.id for m in defaults)}", provider=name
-        )
-    if not defaults:
-        models = [replace(models[0], default=True), *models[1:]]
-    return tuple(models)
-
-
-def _lookup_table(models: Sequence[ModelInfo]) -> Dict[str, ModelInfo]:
-    table = {model.id: model for model in models}
-    for model in models:  # aliases win over plain ids
-        for alias in model.aliases:
-            table[alias] = model
-    return table
+__all__ = [
+    "AVAILABLE",
+    "DISABLED",
+    "EMULATOR_GROUP",
+    "ENTRY_POINT_GROUP",
+    "FAILED",
+    "LOADED",
+    "PLUGINS_ENV",
+    "PROVIDER_ID",
+    "PluginInfo",
+    "Provider",
+    "Registry",
+    "default_registry",
+    "enabled_from_env",
+    "entry_points",
+]
 
 
 class Registry:
@@ -351,6 +217,7 @@ class Registry:
             base.distribution if base else None,
             base.version if base else None,
             f"{plugin} (virtual)",
+            plugin=plugin,
         )
         if self._enabled is not None and name not in self._enabled:
             info.status = DISABLED
@@ -459,7 +326,10 @@ class Registry:
 
         ``provider/model`` or ``provider=`` selects one provider; a bare model id or alias
         is looked up across providers; ``model=None`` takes each provider's default.
-        ``order`` lists provider ids to try (and restricts the search to them).
+        ``order`` lists provider ids to try (and restricts the search to them); without it,
+        a bare model id offered by several providers is tried by the kind of upstream
+        (``ModelInfo.upstream``: official, self-hosted, unknown, web chat), then by
+        provider id.
         """
         if model and provider is None and "/" in model:
             head, _, rest = model.partition("/")
@@ -484,6 +354,8 @@ class Registry:
                 m.qualified_id for item in providers if self._usable(item) for m in item.models()
             ]
             raise ModelNotFoundError(model, available)
+        if not order and len(matches) > 1:  # official APIs first, third-party web chats last
+            matches.sort(key=_upstream_rank)
         return matches
 
     def _catalogue_model(self, provider: Provider, model: Optional[str]) -> ModelInfo:
@@ -500,6 +372,11 @@ class Registry:
             self._fail(provider.info, error.message)
             return False
         return True
+
+
+def _upstream_rank(pair: Tuple[Provider, ModelInfo]) -> int:
+    kind = pair[1].upstream
+    return UPSTREAM_KINDS.index(kind) if kind in UPSTREAM_KINDS else UPSTREAM_KINDS.index(UNKNOWN)
 
 
 _default: Optional[Registry] = None

@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    FrozenSet,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-Message = Dict[str, str]
+#: One OpenAI-style message.  ``content`` is a ``str`` for text (always, for a model
+#: without the ``images`` capability), a list of content parts when it holds images, or
+#: ``None`` for an assistant message that only calls tools (see docs/plugin-authors.md).
+Message = Dict[str, Any]
+
+#: What a model can do (``ModelInfo.capabilities``).  A request that needs one the chosen
+#: model does not declare fails before any network traffic.
+TOOLS = "tools"  # function tools, tool_choice, tool calls and tool messages in history
+IMAGES = "images"  # image content parts
+JSON_SCHEMA = "json_schema"  # response_format {"type": "json_schema"}
+JSON_OBJECT = "json_object"  # response_format {"type": "json_object"}
+REASONING = "reasoning"  # reasoning_effort, and reasoning events in the answer
+USAGE = "usage"  # the plugin reports the upstream's real token usage
+CAPABILITIES = frozenset({TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, REASONING, USAGE})
+
+#: What kind of upstream a model lives on (``ModelInfo.upstream``): it decides who answers
+#: a bare model id offered by several providers (official first, web chats last).
+OFFICIAL = "official"  # the model maker's own API (OpenAI, Anthropic, Google…)
+SELF_HOSTED = "self-hosted"  # a server the user runs (Ollama, vLLM, llama.cpp…)
+WEB_CHAT = "web-chat"  # a third-party web chat in front of someone else's model
+UNKNOWN = "unknown"  # not declared (every 0.1 plugin)
+UPSTREAM_KINDS = (OFFICIAL, SELF_HOSTED, UNKNOWN, WEB_CHAT)  # in order of preference
 
 
 @dataclass(frozen=True)
@@ -17,7 +49,11 @@ class ModelInfo:
 
     ``aliases`` are other names that resolve to this model; an alias wins over a plain id
     of another model when resolving.  ``default`` marks the provider's default model.
-    ``metadata`` holds anything else (``url``, ``working``, ``capabilities``...).
+    ``metadata`` holds anything else (``url``, ``working``...).
+
+    Contract 0.2: ``capabilities`` is what the model can do (:data:`CAPABILITIES`: ``tools``,
+    ``images``, ``json_schema``, ``json_object``, ``reasoning``, ``usage``; none for a 0.1
+    plugin, i.e. text only); ``upstream`` the kind of upstream (:data:`UPSTREAM_KINDS`).
     """
 
     id: str
@@ -26,6 +62,8 @@ class ModelInfo:
     default: bool = False
     name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    capabilities: FrozenSet[str] = frozenset()
+    upstream: str = UNKNOWN
 
     @property
     def display_name(self) -> str:
@@ -112,16 +150,48 @@ class RetryPolicy:
         return base + random.uniform(0, self.jitter * base)
 
 
+class Tool(NamedTuple):
+    """A function tool the model may call: ``parameters`` is its JSON Schema."""
+
+    name: str
+    description: Optional[str] = None
+    parameters: Optional[Mapping[str, Any]] = None
+    strict: Optional[bool] = None
+
+
+class ResponseFormat(NamedTuple):
+    """Structured output: ``type`` is ``"json_object"`` or ``"json_schema"`` (then with the
+    schema's ``name``, ``schema`` and ``strict``)."""
+
+    type: str
+    name: Optional[str] = None
+    schema: Optional[Mapping[str, Any]] = None
+    strict: Optional[bool] = None
+
+
+#: ``"auto"``, ``"none"``, ``"required"``, or the name of the one function to call.
+ToolChoice = str
+StopInput = Union[str, Sequence[str]]
+
+
 @dataclass(frozen=True)
 class CompletionRequest:
     """Everything a provider needs to stream one completion.
 
     ``model`` is the resolved model id; ``messages`` the validated conversation; ``prompt``
     the conversation rendered by ``format_prompt`` (for upstreams without message
-    history); ``options`` the caller's options (``system``, ``temperature``, ...);
-    ``proxy`` the HTTP proxy URL or ``None``; ``base_url`` the user's override of the
-    provider's URL, or ``None`` to use the plugin's own; ``timeout`` the timeouts;
-    ``settings`` the provider's own settings from configuration (e.g. ``api_key_env``).
+    history); ``options`` the caller's options as given (``system``, ``temperature``, and
+    any provider-specific ones); ``proxy`` the HTTP proxy URL or ``None``; ``base_url`` the
+    user's override of the provider's URL, or ``None`` to use the plugin's own; ``timeout``
+    the timeouts; ``settings`` the provider's own settings from configuration.
+
+    Contract 0.2 adds the standard request fields, typed and validated by the core before
+    any network traffic (``None`` / empty: not asked for).  Sampling parameters are also in
+    ``options`` under the same names, as in 0.1.  The core refuses ``tools``, image parts,
+    ``response_format`` and ``reasoning_effort`` for a model without the capability, so a
+    plugin only receives what its models declare.  ``tool_choice`` is ``"auto"``,
+    ``"none"``, ``"required"`` or a function name; ``max_tokens`` is the caller's
+    ``max_tokens`` or ``max_completion_tokens``; ``stop`` a tuple of strings.
     """
 
     provider: str
@@ -133,6 +203,21 @@ class CompletionRequest:
     base_url: Optional[str] = None
     timeout: Timeout = field(default_factory=Timeout)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    tools: Tuple[Tool, ...] = ()
+    tool_choice: Optional[ToolChoice] = None
+    parallel_tool_calls: Optional[bool] = None
+    response_format: Optional[ResponseFormat] = None
+    temperature: Optional[float] = None
+    top_p: Optional[float] = None
+    max_tokens: Optional[int] = None
+    stop: Tuple[str, ...] = ()
+    seed: Optional[int] = None
+    presence_penalty: Optional[float] = None
+    frequency_penalty: Optional[float] = None
+    logit_bias: Optional[Mapping[str, float]] = None
+    user: Optional[str] = None
+    reasoning_effort: Optional[str] = None
+    metadata: Optional[Mapping[str, str]] = None
 
     def url(self, default_base: str, path: str = "") -> str:
         """``(base_url or default_base)`` joined with ``path``."""

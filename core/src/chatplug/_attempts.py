@@ -1,0 +1,268 @@
+"""The attempt loop behind every stream: retries, fallback, the first-byte timer, errors.
+
+:func:`attempts` is the async generator a :class:`~chatplug.Stream` iterates.  It tries
+each candidate provider in turn (skipping resting ones), retries retryable failures
+before the first text piece within the :class:`~chatplug.RetryPolicy`, and maps every
+failure onto a :class:`~chatplug.ChatplugError`.  Once text reached the caller nothing is
+retried or falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+)
+
+from ._contract import accept, accept_after_finish
+from .config import Route, mask_url
+from .errors import (
+    AllProvidersFailedError,
+    ChatplugError,
+    PluginError,
+    RateLimitedError,
+    StreamProtocolError,
+    UpstreamTimeoutError,
+)
+from .health import CircuitBreaker
+from .http import map_transport_error
+from .registry import Provider
+from .stream import _Progress
+from .types import CompletionRequest, Message, ModelInfo, RetryPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+RetryInput = Union[RetryPolicy, int, None]
+Routes = Mapping[str, Tuple[Route, Mapping[str, Any]]]
+SessionFor = Callable[[Route], "aiohttp.ClientSession"]
+
+
+async def attempts(
+    candidates: List[Tuple[Provider, ModelInfo]],
+    messages: Tuple[Message, ...],
+    options: Dict[str, Any],
+    fields: Mapping[str, Any],
+    routes: Routes,
+    retry: RetryPolicy,
+    breaker: CircuitBreaker,
+    session_for: SessionFor,
+    stream: _Progress,
+    with_events: bool,
+) -> AsyncIterator[Any]:
+    """Yield the answer from the first candidate that answers: its text pieces, and with
+    ``with_events`` its events too (otherwise they are only recorded on ``stream``)."""
+    errors: Dict[str, ChatplugError] = {}
+    loop = asyncio.get_running_loop()
+    # Resting providers are skipped while another candidate is available; when every
+    # candidate rests, they are all tried (failing without trying would answer nothing).
+    skip_resting = len(candidates) > 1 and any(
+        breaker.available(item.name) for item, _ in candidates
+    )
+    for provider, model in candidates:
+        name = provider.name
+        if skip_resting and not breaker.available(name):
+            errors[name] = _resting(name, breaker.resting_for(name))
+            continue
+        route, settings = routes[name]
+        try:
+            request = CompletionRequest(
+                provider=name,
+                model=model.id,
+                messages=messages,
+                prompt=provider.format_prompt(messages, model.id),
+                options={**route.options, **options} if route.options else options,
+                proxy=None if route.socks else route.proxy,  # SOCKS: the session's connector
+                base_url=route.base_url,
+                timeout=route.timeout,
+                settings=settings,
+                **fields,
+            )
+            session = session_for(route)
+        except Exception as error:
+            errors[name] = _as_chatplug_error(error, name, None)
+            if errors[name] is not error:
+                errors[name].__cause__ = error
+            continue
+        started = loop.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            stream.attempts.append((name, model.id))
+            stream.reset()
+            yielded = 0
+            agen: Optional[AsyncIterator[Any]] = None
+            try:
+                agen = provider.stream(request, session)
+                piece = await _first_piece(agen, request.timeout.first_byte, loop)
+                stream.provider, stream.model = name, model.id
+                if type(piece) is not str:
+                    text = accept(stream, piece, name)
+                    if text is None:
+                        if with_events:
+                            yield piece
+                        piece = ""
+                    else:
+                        piece = text
+                if piece:
+                    yielded = len(piece)
+                    stream.text_length = yielded
+                    yield piece
+                if stream.finish is None:
+                    async for piece in agen:  # the hot path: one type test per text piece
+                        if type(piece) is str:
+                            if piece:
+                                yielded += len(piece)
+                                yield piece
+                            continue
+                        text = accept(stream, piece, name)
+                        if text is not None:
+                            if text:
+                                yielded += len(text)
+                                yield text
+                            continue
+                        if with_events:
+                            yield piece
+                        if stream.finish is not None:
+                            break
+                if stream.finish is not None:
+                    async for piece in agen:  # after the Finish: usage and metadata only
+                        accept_after_finish(stream, piece, name)
+                        if with_events:
+                            yield piece
+                elif not yielded:  # neither text nor a Finish: the upstream said nothing
+                    raise _no_text()
+                stream.text_length = yielded
+                stream.completed = True
+                breaker.record_success(name)
+                return
+            except Exception as raw:
+                failure = _as_chatplug_error(raw, name, request)
+                if failure is not raw:  # keep the original traceback for plugin authors
+                    failure.__cause__ = raw
+                stream.text_length = yielded
+                if yielded or stream.committed:  # out: never retry or fall back, never pretend
+                    failure.partial_length = yielded
+                    breaker.record_failure(name)
+                    raise failure from failure.__cause__
+                wait = _retry_delay(failure, retry, attempt, loop.time() - started)
+                if wait is None:
+                    breaker.record_failure(name)
+                    errors[name] = failure
+                    break
+            finally:
+                if agen is not None:
+                    await agen.aclose()  # type: ignore[attr-defined]
+            await asyncio.sleep(wait)
+    if len(errors) == 1:
+        raise next(iter(errors.values()))
+    raise AllProvidersFailedError(errors)
+
+
+async def _first_piece(
+    agen: AsyncIterator[Any], limit: Optional[float], loop: asyncio.AbstractEventLoop
+) -> Any:
+    """The first non-empty text piece or other item, within ``limit`` seconds of the request."""
+    if limit is None:
+        return await _first_nonempty(agen)
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = loop.call_at(loop.time() + limit, expire)
+    try:
+        async for piece in agen:  # _first_nonempty, inlined: one coroutine less per stream
+            if piece or type(piece) is not str:
+                return piece
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        uncancel = getattr(task, "uncancel", None)
+        if uncancel is not None and uncancel() > 0:
+            raise  # the task was also cancelled from outside: that cancellation wins
+        raise UpstreamTimeoutError("first_byte", limit) from None
+    finally:
+        timer.cancel()
+    raise _no_text()
+
+
+async def _first_nonempty(agen: AsyncIterator[Any]) -> Any:
+    async for piece in agen:
+        if piece or type(piece) is not str:
+            return piece
+    raise _no_text()
+
+
+def _no_text() -> StreamProtocolError:
+    return StreamProtocolError(
+        "the upstream's stream ended without any text or finish",
+        hint="The provider answered with nothing; try again or use another provider.",
+    )
+
+
+def _as_chatplug_error(
+    error: BaseException, provider: str, request: Optional[CompletionRequest]
+) -> ChatplugError:
+    mapped = _map_error(error, provider, request)
+    if "@" in mapped.message:  # never show credentials of proxy (or other) URLs
+        mapped.message = mask_url(mapped.message)
+        mapped.args = (mapped.message, *mapped.args[1:])
+    return mapped
+
+
+def _map_error(
+    error: BaseException, provider: str, request: Optional[CompletionRequest]
+) -> ChatplugError:
+    if isinstance(error, ChatplugError):
+        if error.provider is None:
+            error.provider = provider
+        return error
+    if request is not None:
+        mapped = map_transport_error(error, request)
+        if isinstance(mapped, ChatplugError):
+            return mapped
+    return PluginError(f"the plugin raised {type(error).__name__}: {error}", provider=provider)
+
+
+def _retry_delay(
+    error: ChatplugError, retry: RetryPolicy, attempt: int, elapsed: float
+) -> Optional[float]:
+    """Seconds to wait before retrying, or ``None`` to give up on this provider."""
+    if not getattr(error, "retryable", False) or attempt >= retry.attempts:
+        return None
+    retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+    wait = retry.delay(attempt, retry_after)
+    if elapsed + wait > retry.max_time:
+        return None
+    return wait
+
+
+def _resting(name: str, seconds: float) -> ChatplugError:
+    return ChatplugError(
+        f"skipped: resting for {seconds:.0f}s after repeated failures",
+        provider=name,
+        hint="It will be tried again after the cool-down.",
+    )
+
+
+def retry_policy(value: RetryInput) -> RetryPolicy:
+    """A :class:`RetryPolicy` from a policy, a number of attempts, or ``None`` (the default)."""
+    if value is None:
+        return RetryPolicy()
+    if isinstance(value, RetryPolicy):
+        return value
+    return RetryPolicy(attempts=max(1, int(value)))
