@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import pytest
+from chatplug.cli.check import check_command
 from chatplug.scaffold import generate
 from chatplug.testing.conformance import (
     CHECK_NAMES,
@@ -24,7 +25,6 @@ from chatplug.testing.conformance import (
     run_conformance,
     select_checks,
 )
-from chatplug.testing.conformance.command import check_command
 from click.testing import CliRunner
 
 PROVIDER = "kit-acme"
@@ -288,6 +288,12 @@ def test_check_command_refuses_an_unknown_check() -> None:
     result = CliRunner().invoke(check_command, ["acme", "--only", "bogus"])
     assert result.exit_code == 2
     assert "unknown conformance check" in result.output
+
+
+def test_the_check_command_is_still_found_in_the_conformance_package() -> None:
+    from chatplug.testing import conformance
+
+    assert conformance.check_command is check_command
 
 
 def test_failure_messages_name_no_internal_detail(source: Dict[str, str], tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ must be given (``emulator=``).
 Layout: :mod:`.subject` (what is checked, the fixed inputs, results), :mod:`.limits`
 (time limits, read when a check runs), :mod:`.checks` (one module per check or group of
 related checks), :mod:`.relay` (fault injection between the plugin and its emulator),
-:mod:`.runner` (running checks), and :mod:`.command` (the ``chatplug check`` command;
-the only module here that imports click).
+and :mod:`.runner` (running checks).  The ``chatplug check`` command is
+:mod:`chatplug.cli.check`: nothing here imports click.
 """
 
 from __future__ import annotations
@@ -111,10 +111,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The click command lives in .command, imported on demand: the suite itself must not
+    # The click command lives in the CLI, loaded on first access: the suite itself must not
     # import click (``chatplug.testing.conformance.check_command`` keeps working).
     if name == "check_command":
-        from .command import check_command
+        import importlib
 
-        return check_command
+        return importlib.import_module("chatplug.cli.check").check_command
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

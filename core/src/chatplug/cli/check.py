@@ -6,7 +6,7 @@ from typing import Tuple
 
 import click
 
-from .runner import run_check, select_checks
+from ..testing.conformance.runner import run_check, select_checks
 
 
 @click.command("check")
