@@ -1,0 +1,67 @@
+"""Fixtures: ``chatplug serve``'s app in-process, in front of the scripted provider
+(``chatplug_scripted``) or a seed provider's emulator, for the official clients."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import AsyncIterator, NamedTuple
+
+import pytest
+from aiohttp import web
+from chatplug import AsyncClient, Registry
+from chatplug.emulation import RunningEmulator, emulator_factory, run_emulator
+from chatplug.registry import EMULATOR_GROUP, entry_points
+from chatplug.server import create_app
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import chatplug_scripted  # noqa: E402
+
+KEY = "sk-clients-test"
+SEED = "vitalentum"
+
+
+async def serve(client: AsyncClient) -> AsyncIterator[str]:
+    """The app around ``client`` on 127.0.0.1 (a free port), with the API key ``KEY``."""
+    runner = web.AppRunner(create_app(client, api_key=KEY, access_log=False), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def scripted_url() -> AsyncIterator[str]:
+    """The server's root URL, in front of the scripted provider only."""
+    registry = Registry(discover=False)
+    registry.register(chatplug_scripted.NAME, chatplug_scripted)
+    async with AsyncClient(registry=registry, config=False) as client:
+        async for url in serve(client):
+            yield url
+
+
+class Seed(NamedTuple):
+    url: str
+    model: str
+    upstream: RunningEmulator
+
+
+@pytest.fixture
+async def seed() -> AsyncIterator[Seed]:
+    """The server in front of a seed provider's emulator (skipped when not installed)."""
+    if SEED not in {entry.name for entry in entry_points(EMULATOR_GROUP)}:
+        pytest.skip(f"the {SEED} plugin is not installed")
+    async with run_emulator(emulator_factory(SEED)()) as upstream:
+        registry = Registry(enabled=[SEED])
+        model = registry.provider(SEED).default_model.qualified_id
+        client = AsyncClient(registry=registry, base_urls={SEED: upstream.url}, config=False)
+        async with client:
+            async for url in serve(client):
+                yield Seed(url, model, upstream)
