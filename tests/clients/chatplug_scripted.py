@@ -6,6 +6,7 @@ message, without any network traffic.
 - ``weather`` (with tools): reasoning, a signature, ``"Let me check."``, a ``get_weather``
   call in two fragments, usage, finish ``tool_calls``;
 - ``two cities`` (with tools): two ``get_weather`` calls, their fragments interleaved;
+- ``secret``: redacted reasoning (opaque data), then ``"Done."``;
 - a ``response_format``: the JSON ``{"name": "Ada", "age": 36}`` in pieces;
 - ``long``: text, finish ``length``; ``filtered``: text, finish ``content_filter``;
 - ``upstream-error``: text, finish ``error``; ``break``: text, then the stream fails;
@@ -66,6 +67,10 @@ async def stream_completion(request: CompletionRequest, session: Any) -> AsyncIt
         yield ToolCallDelta(1, arguments='"Rome"}')
         yield Finish("tool_calls")
         yield USAGE
+    elif said == "secret":
+        yield ReasoningDelta("", redacted=True, metadata={"data": "opaque-123"})
+        yield "Done."
+        yield Finish("stop")
     elif request.response_format is not None:
         for piece in ('{"name": ', '"Ada", "a', 'ge": 36}'):
             yield piece

@@ -97,6 +97,17 @@ async def test_parallel_tool_calls_become_tool_use_blocks_in_order(
     ]
 
 
+async def test_redacted_reasoning_is_a_redacted_thinking_block(
+    sdk: "anthropic.AsyncAnthropic",
+) -> None:
+    async with sdk.messages.stream(
+        model=AGENT, max_tokens=50, messages=[{"role": "user", "content": "secret"}]
+    ) as stream:
+        message = await stream.get_final_message()
+    assert [block.type for block in message.content] == ["redacted_thinking", "text"]
+    assert message.content[0].data == "opaque-123"  # type: ignore[union-attr]
+
+
 async def test_non_streaming_message_is_the_whole_message(
     sdk: "anthropic.AsyncAnthropic",
 ) -> None:

@@ -129,6 +129,36 @@ async def test_tool_round_trip_answers_with_the_tool_result(sdk: openai.AsyncOpe
     assert second.status == "completed"
 
 
+async def test_interleaved_parallel_calls_keep_their_own_arguments(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    response = await sdk.responses.create(model=AGENT, input="two cities", tools=[WEATHER_TOOL])
+    calls = [(item.call_id, item.arguments) for item in response.output]
+    assert calls == [("call_a", '{"city": "Paris"}'), ("call_b", '{"city": "Rome"}')]
+
+
+async def test_streamed_interleaved_calls_complete_with_their_own_arguments(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    async with sdk.responses.stream(
+        model=AGENT, input="two cities", tools=[WEATHER_TOOL]
+    ) as stream:
+        final = await stream.get_final_response()
+    assert [item.parsed_arguments for item in final.output] == [  # type: ignore[union-attr]
+        {"city": "Paris"},
+        {"city": "Rome"},
+    ]
+
+
+async def test_redacted_reasoning_is_a_reasoning_item_without_summary(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    response = await sdk.responses.create(model=AGENT, input="secret")
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    assert response.output[0].summary == []  # type: ignore[union-attr]
+    assert response.output_text == "Done."
+
+
 async def test_parse_fills_a_pydantic_model_from_a_json_schema_answer(
     sdk: openai.AsyncOpenAI,
 ) -> None:
