@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 from ..events import ReasoningDelta, ToolCallDelta
 from ..stream import Stream
 from .protocol import ApiError
-from .translation import Call, Counts, Encoder, answer_counts, new_id, sse
+from .translation import Call, Counts, Encoder, Item, answer_counts, new_id, sse
 
 MESSAGES_PATH = "/v1/messages"
 #: finish reason -> ``stop_reason``
@@ -56,17 +56,6 @@ def anthropic_error_body(error: ApiError) -> bytes:
     return json.dumps(anthropic_error(error)).encode()
 
 
-class _Block:
-    """One content block being built: its dict and its text (or JSON input) pieces."""
-
-    __slots__ = ("body", "index", "pieces")
-
-    def __init__(self, index: int, body: Dict[str, Any]) -> None:
-        self.index = index
-        self.body = body
-        self.pieces: List[str] = []
-
-
 class MessagesEncoder(Encoder):
     """Stream items -> Messages events; :meth:`result` is the ``message`` object."""
 
@@ -74,10 +63,10 @@ class MessagesEncoder(Encoder):
         self.ident = new_id("msg")
         self.model = model
         self.prompt = prompt
-        self.blocks: List[_Block] = []
-        self.open: Optional[_Block] = None  # the text or thinking block being streamed
-        self.calls: Dict[int, _Block] = {}  # tool call index -> its block
-        self.open_call: Optional[_Block] = None
+        self.blocks: List[Item] = []
+        self.open: Optional[Item] = None  # the text or thinking block being streamed
+        self.calls: Dict[int, Item] = {}  # tool call index -> its block
+        self.open_call: Optional[Item] = None
         self.output_chars = 0
         self.stop_reason: Optional[str] = None
         self.usage: Dict[str, Any] = {}
@@ -206,32 +195,32 @@ class MessagesEncoder(Encoder):
     # blocks ------------------------------------------------------------------
 
     def _start(self, body: Dict[str, Any]) -> bytes:
-        block = _Block(len(self.blocks), body)
+        block = Item(len(self.blocks), body)
         self.blocks.append(block)
         event = {"type": "content_block_start", "index": block.index, "content_block": dict(body)}
         return sse("content_block_start", event)
 
-    def _delta(self, block: _Block, delta: Dict[str, Any]) -> bytes:
+    def _delta(self, block: Item, delta: Dict[str, Any]) -> bytes:
         event = {"type": "content_block_delta", "index": block.index, "delta": delta}
         return sse("content_block_delta", event)
 
-    def _stop(self, block: _Block) -> bytes:
+    def _stop(self, block: Item) -> bytes:
         return sse("content_block_stop", {"type": "content_block_stop", "index": block.index})
 
-    def _fill(self, block: _Block) -> None:
+    def _fill(self, block: Item) -> None:
         kind = block.body["type"]
         if kind in ("text", "thinking"):  # a tool's input is parsed for the whole message only
             block.body[kind] = "".join(block.pieces)
 
     def _close_open(self) -> bytes:
         block, self.open = self.open, None
-        if block is None:
-            return b""
-        self._fill(block)
-        return self._stop(block)
+        return self._end(block)
 
     def _close_call(self) -> bytes:
         block, self.open_call = self.open_call, None
+        return self._end(block)
+
+    def _end(self, block: Optional[Item]) -> bytes:
         if block is None:
             return b""
         self._fill(block)

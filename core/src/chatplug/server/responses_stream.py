@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..events import ReasoningDelta, ToolCallDelta
 from ..stream import Stream
 from .protocol import ApiError
-from .translation import Call, Counts, Encoder, answer_counts, new_id, sse
+from .translation import Call, Counts, Encoder, Item, answer_counts, new_id, sse
 
 #: finish reason -> (response status, ``incomplete_details.reason``)
 STATUS = {
@@ -36,17 +36,6 @@ TERMINAL = {
 }
 
 
-class _Item:
-    """One output item being built: its dict and its text (or arguments) pieces."""
-
-    __slots__ = ("body", "index", "pieces")
-
-    def __init__(self, index: int, body: Dict[str, Any]) -> None:
-        self.index = index
-        self.body = body
-        self.pieces: List[str] = []
-
-
 class ResponsesEncoder(Encoder):
     """Stream items -> Responses events; :meth:`result` is the ``response`` object."""
 
@@ -57,10 +46,10 @@ class ResponsesEncoder(Encoder):
         self.echo = call.echo
         self.prompt = prompt
         self.sequence = 0
-        self.items: List[_Item] = []
-        self.open: Optional[_Item] = None  # the message or reasoning item being streamed
-        self.calls: Dict[int, _Item] = {}  # tool call index -> its item
-        self.open_call: Optional[_Item] = None
+        self.items: List[Item] = []
+        self.open: Optional[Item] = None  # the message or reasoning item being streamed
+        self.calls: Dict[int, Item] = {}  # tool call index -> its item
+        self.open_call: Optional[Item] = None
         self.output_chars = 0
         self.closed = False
         self.status = "in_progress"
@@ -209,12 +198,12 @@ class ResponsesEncoder(Encoder):
 
     # items -------------------------------------------------------------------
 
-    def _where(self, item: _Item) -> Dict[str, Any]:
+    def _where(self, item: Item) -> Dict[str, Any]:
         return {"item_id": item.body["id"], "output_index": item.index}
 
-    def _add(self, body: Dict[str, Any]) -> Tuple[_Item, bytes]:
+    def _add(self, body: Dict[str, Any]) -> Tuple[Item, bytes]:
         """A new output item, and its ``response.output_item.added`` event."""
-        item = _Item(len(self.items), body)
+        item = Item(len(self.items), body)
         self.items.append(item)
         added = self._event(
             "response.output_item.added", {"output_index": item.index, "item": dict(body)}
@@ -251,7 +240,7 @@ class ResponsesEncoder(Encoder):
             {**self._where(item), "summary_index": 0, "part": part},
         )
 
-    def _fill(self, item: _Item) -> str:
+    def _fill(self, item: Item) -> str:
         """Put the item's pieces into its body; returns its whole text or arguments."""
         text = "".join(item.pieces)
         kind = item.body["type"]
@@ -304,7 +293,7 @@ class ResponsesEncoder(Encoder):
             self._fill(item)
         return closing
 
-    def _item_done(self, item: _Item, status: str) -> bytes:
+    def _item_done(self, item: Item, status: str) -> bytes:
         item.body["status"] = status
         return self._event(
             "response.output_item.done", {"output_index": item.index, "item": item.body}

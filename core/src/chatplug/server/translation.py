@@ -11,7 +11,17 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Any, AsyncIterator, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+)
 
 from aiohttp import web
 
@@ -78,6 +88,18 @@ class Encoder:
     def result(self, stream: Stream) -> Dict[str, Any]:
         """The whole answer (``stream: false``), after :meth:`finish`."""
         raise NotImplementedError
+
+
+class Item:
+    """An output item (or content block) being built: its wire object, its place among the
+    answer's items, and the text (or JSON argument) pieces streamed into it."""
+
+    __slots__ = ("body", "index", "pieces")
+
+    def __init__(self, index: int, body: Dict[str, Any]) -> None:
+        self.index = index
+        self.body = body
+        self.pieces: List[str] = []
 
 
 class Dialect(NamedTuple):
