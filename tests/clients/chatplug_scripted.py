@@ -1,6 +1,6 @@
 """A scripted in-process provider, ``scripted``: it says everything contract 0.2 lets a plugin
 say (reasoning with a signature, tool calls, usage, every finish reason), chosen by the last
-message, without any network traffic.
+message, without any network traffic; ``SEEN`` keeps the requests it received.
 
 - the last message is a tool result: ``"It is <result> in Paris."``, finish ``stop``;
 - ``weather`` (with tools): reasoning, a signature, ``"Let me check."``, a ``get_weather``
@@ -24,6 +24,8 @@ from chatplug.events import Finish, ReasoningDelta, StreamItem, ToolCallDelta, U
 from chatplug.types import CAPABILITIES, OFFICIAL
 
 NAME = "scripted"
+#: every request the provider received, for tests to look at
+SEEN: List[CompletionRequest] = []
 USAGE = Usage(21, 9, cached_input_tokens=5, reasoning_tokens=4)
 
 
@@ -44,6 +46,7 @@ def _text(message: Any) -> str:
 
 @hookimpl
 async def stream_completion(request: CompletionRequest, session: Any) -> AsyncIterator[StreamItem]:
+    SEEN.append(request)
     last = request.messages[-1]
     said = _text(last)
     if last["role"] == "tool":

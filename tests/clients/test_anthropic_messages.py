@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator, Dict, List
 
+import chatplug_scripted
 import pytest
 from conftest import KEY, Seed
 
@@ -79,6 +80,26 @@ async def test_tool_round_trip_answers_with_the_tool_result(
         second = await stream.get_final_message()
     assert text == "It is 18°C in Paris."
     assert second.stop_reason == "end_turn"
+
+
+async def test_tool_round_trip_sends_the_thinking_signature_back(
+    sdk: "anthropic.AsyncAnthropic",
+) -> None:
+    first = await sdk.messages.create(
+        model=AGENT, max_tokens=200, messages=ASK, tools=[WEATHER_TOOL]
+    )
+    history: List[Dict[str, Any]] = [
+        *ASK,
+        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "call_w1", "content": "18°C"}],
+        },
+    ]
+    await sdk.messages.create(model=AGENT, max_tokens=200, messages=history, tools=[WEATHER_TOOL])
+    assert chatplug_scripted.SEEN[-1].messages[1]["reasoning"] == [
+        {"text": "The user wants the weather.", "metadata": {"signature": "sig-123"}}
+    ]
 
 
 async def test_parallel_tool_calls_become_tool_use_blocks_in_order(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, List
 
+import chatplug_scripted
 import openai
 import pytest
 from conftest import KEY
@@ -47,6 +48,17 @@ async def test_agent_runs_the_function_tool_and_answers_with_its_result(
     )
     assert calls == ["Paris"]
     assert result.final_output == "It is 18°C in Paris."
+
+
+async def test_agent_sends_the_reasoning_signature_back_with_the_tool_result(
+    run_config: "agents.RunConfig",
+) -> None:
+    await agents.Runner.run(weather_agent([]), "weather in Paris?", run_config=run_config)
+    messages = chatplug_scripted.SEEN[-1].messages
+    assert messages[-1] == {"role": "tool", "tool_call_id": "call_w1", "content": "18°C"}
+    assert messages[-2]["reasoning"] == [
+        {"text": "The user wants the weather.", "metadata": {"signature": "sig-123"}}
+    ]
 
 
 async def test_streamed_agent_run_runs_the_tool_and_reports_usage(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator, Dict, List
 
+import chatplug_scripted
 import openai
 import pytest
 from conftest import KEY, Seed
@@ -157,6 +158,19 @@ async def test_redacted_reasoning_is_a_reasoning_item_without_summary(
     assert [item.type for item in response.output] == ["reasoning", "message"]
     assert response.output[0].summary == []  # type: ignore[union-attr]
     assert response.output_text == "Done."
+
+
+async def test_tool_round_trip_sends_the_reasoning_signature_back(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    first = await sdk.responses.create(model=AGENT, input="weather in Paris?", tools=[WEATHER_TOOL])
+    history: List[Any] = [{"role": "user", "content": "weather in Paris?"}]
+    history += [item.model_dump(exclude_none=True) for item in first.output]
+    history.append({"type": "function_call_output", "call_id": "call_w1", "output": "18°C"})
+    await sdk.responses.create(model=AGENT, input=history, tools=[WEATHER_TOOL])
+    assert chatplug_scripted.SEEN[-1].messages[1]["reasoning"] == [
+        {"text": "The user wants the weather.", "metadata": {"signature": "sig-123"}}
+    ]
 
 
 async def test_parse_fills_a_pydantic_model_from_a_json_schema_answer(

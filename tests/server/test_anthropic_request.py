@@ -92,7 +92,7 @@ def test_error_tool_results_are_marked_in_their_text() -> None:
     assert messages[-1]["content"] == "Error: no such city"
 
 
-def test_thinking_blocks_of_earlier_turns_are_left_out() -> None:
+def test_thinking_blocks_become_reasoning_blocks_with_their_signature() -> None:
     thinking = {"type": "thinking", "thinking": "hmm", "signature": "s"}
     messages = parse(
         [
@@ -101,7 +101,21 @@ def test_thinking_blocks_of_earlier_turns_are_left_out() -> None:
             *HI,
         ]
     ).messages
-    assert messages[1] == {"role": "assistant", "content": "hello"}
+    assert messages[1] == {
+        "role": "assistant",
+        "content": "hello",
+        "reasoning": [{"text": "hmm", "metadata": {"signature": "s"}}],
+    }
+
+
+def test_redacted_thinking_becomes_a_redacted_reasoning_block() -> None:
+    redacted = {"type": "redacted_thinking", "data": "opaque"}
+    messages = parse(
+        [*HI, {"role": "assistant", "content": [redacted, {"type": "text", "text": "ok"}]}, *HI]
+    ).messages
+    assert messages[1]["reasoning"] == [
+        {"text": "", "redacted": True, "metadata": {"data": "opaque"}}
+    ]
 
 
 def test_url_images_become_image_url_parts() -> None:

@@ -7,6 +7,7 @@ from typing import Any, Dict
 import pytest
 from chatplug.server.protocol import ApiError
 from chatplug.server.responses_request import parse_responses_request
+from chatplug.server.translation import encode_reasoning
 
 
 def parse(**body: Any) -> Any:
@@ -83,15 +84,50 @@ def test_function_call_alone_is_an_assistant_turn_without_text() -> None:
     assert messages[1] == {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]}
 
 
-def test_reasoning_items_are_left_out() -> None:
+def test_reasoning_item_summary_becomes_the_next_assistant_turns_reasoning() -> None:
+    summary = [{"type": "summary_text", "text": "thinking..."}]
     messages = parse(
         input=[
             {"role": "user", "content": "hi"},
-            {"type": "reasoning", "id": "rs_1", "summary": []},
+            {"type": "reasoning", "id": "rs_1", "summary": summary},
             {"role": "assistant", "content": "hello"},
         ]
     ).messages
-    assert [message["role"] for message in messages] == ["user", "assistant"]
+    assert messages[1] == {
+        "role": "assistant",
+        "content": "hello",
+        "reasoning": [{"text": "thinking..."}],
+    }
+
+
+def test_reasoning_written_by_the_server_comes_back_exactly() -> None:
+    blocks = [{"text": "hmm", "metadata": {"signature": "s"}}, {"text": "", "redacted": True}]
+    item = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "hmm"}],
+        "encrypted_content": encode_reasoning(blocks),
+    }
+    messages = parse(input=[{"role": "user", "content": "hi"}, item, CALL]).messages
+    assert messages[1]["reasoning"] == blocks
+    assert messages[1]["tool_calls"] == [TOOL_CALL]
+
+
+def test_reasoning_with_foreign_encrypted_content_keeps_its_summary_only() -> None:
+    item = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "hmm"}],
+        "encrypted_content": "gAAAAB-openai-ciphertext",
+    }
+    messages = parse(input=[{"role": "user", "content": "hi"}, item, CALL]).messages
+    assert messages[1]["reasoning"] == [{"text": "hmm"}]
+
+
+def test_reasoning_before_a_user_message_is_left_out() -> None:
+    item = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "x"}]}
+    messages = parse(input=[item, {"role": "user", "content": "hi"}]).messages
+    assert messages == ({"role": "user", "content": "hi"},)
 
 
 def test_function_call_output_parts_become_its_text() -> None:

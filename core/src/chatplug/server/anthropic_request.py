@@ -3,7 +3,9 @@
 :func:`parse_messages_request` is pure: ``system`` becomes a system message, ``tool_use``
 blocks assistant ``tool_calls`` (their ``input`` as JSON arguments), ``tool_result`` blocks
 ``tool`` messages (before the rest of their user turn), images ``image_url`` parts (base64
-sources as ``data:`` URLs); ``thinking`` blocks of earlier turns are dropped.  Request
+sources as ``data:`` URLs), ``thinking`` / ``redacted_thinking`` blocks the assistant
+message's ``reasoning`` blocks (their signature or data as metadata, for the provider that
+sends them back).  Request
 fields become the keyword arguments of :meth:`AsyncClient.stream
 <chatplug.AsyncClient.stream>`.  Errors are 400 :class:`~chatplug.server.protocol.ApiError`
 (rendered in Anthropic's error shape by the middleware).
@@ -28,7 +30,6 @@ OUTPUT_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "hi
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 #: the prefix of a tool result's text when the caller marked it ``is_error``
 ERROR_PREFIX = "Error: "
-DROPPED_BLOCKS = ("thinking", "redacted_thinking")
 
 
 def parse_messages_request(body: Mapping[str, Any]) -> Call:
@@ -124,8 +125,19 @@ def _user_turn(where: str, content: List[Any]) -> List[Dict[str, Any]]:
 def _assistant_turn(where: str, content: List[Any]) -> Dict[str, Any]:
     texts: List[str] = []
     calls: List[Dict[str, Any]] = []
+    reasoning: List[Dict[str, Any]] = []
     for at, kind, block in _blocks(where, content):
-        if kind == "text":
+        if kind == "thinking":
+            signature = block.get("signature")
+            entry: Dict[str, Any] = {"text": block.get("thinking")}
+            if signature:
+                entry["metadata"] = {"signature": signature}
+            reasoning.append(entry)
+        elif kind == "redacted_thinking":
+            reasoning.append(
+                {"text": "", "redacted": True, "metadata": {"data": block.get("data")}}
+            )
+        elif kind == "text":
             text = block.get("text")
             texts.append(text if isinstance(text, str) else "")
         elif kind == "tool_use":
@@ -136,11 +148,13 @@ def _assistant_turn(where: str, content: List[Any]) -> Dict[str, Any]:
                     "function": {"name": block.get("name"), "arguments": _arguments(at, block)},
                 }
             )
-        elif kind not in DROPPED_BLOCKS:
+        else:
             raise _unsupported(at, kind, "text, tool_use and thinking")
     message: Dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
     if calls:
         message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning"] = reasoning
     return message
 
 

@@ -2,7 +2,8 @@
 
 :func:`parse_responses_request` is pure: it checks the body and turns ``input`` items into
 chat messages (``function_call`` items into assistant ``tool_calls``, ``function_call_output``
-items into ``tool`` messages, ``instructions`` into a system message) and the request fields
+items into ``tool`` messages, ``reasoning`` items into the next assistant message's
+``reasoning`` blocks, ``instructions`` into a system message) and the request fields
 into the keyword arguments of :meth:`AsyncClient.stream <chatplug.AsyncClient.stream>`.
 Errors are 400 :class:`~chatplug.server.protocol.ApiError` naming the ``param``.
 """
@@ -15,7 +16,7 @@ from ..errors import InvalidRequestError
 from ..messages import normalize_messages
 from ..types import Message
 from .protocol import invalid
-from .translation import Call
+from .translation import Call, decode_reasoning
 
 #: Responses roles and the chat role they become
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -77,6 +78,7 @@ def parse_responses_request(body: Mapping[str, Any]) -> Call:
 
 def _messages(instructions: Any, items: Any) -> Tuple[Message, ...]:
     messages: List[Dict[str, Any]] = []
+    reasoning: List[Dict[str, Any]] = []  # for the next assistant message
     if instructions is not None:
         if not isinstance(instructions, str):
             raise invalid("'instructions' must be a string", param="instructions")
@@ -86,7 +88,7 @@ def _messages(instructions: Any, items: Any) -> Tuple[Message, ...]:
         messages.append({"role": "user", "content": items})
     elif isinstance(items, list):
         for index, item in enumerate(items):
-            _add_item(messages, f"input[{index}]", item)
+            _add_item(messages, reasoning, f"input[{index}]", item)
     else:
         raise invalid("'input' is required: a string or a list of input items", param="input")
     try:
@@ -95,7 +97,11 @@ def _messages(instructions: Any, items: Any) -> Tuple[Message, ...]:
         raise invalid(error.message, code="invalid_input", param="input") from None
 
 
-def _add_item(messages: List[Dict[str, Any]], where: str, item: Any) -> None:
+def _add_item(
+    messages: List[Dict[str, Any]], reasoning: List[Dict[str, Any]], where: str, item: Any
+) -> None:
+    """Add an input item to ``messages``; ``reasoning`` holds reasoning items until the
+    assistant message they belong to."""
     if not isinstance(item, Mapping):
         raise invalid(f"{where} must be an input item (an object)", param="input")
     kind = item.get("type", "message")
@@ -107,6 +113,7 @@ def _add_item(messages: List[Dict[str, Any]], where: str, item: Any) -> None:
                 param="input",
             )
         messages.append({"role": role, "content": _content(where, item.get("content"))})
+        _attach(messages[-1], reasoning)
     elif kind == "function_call":
         call = {
             "id": item.get("call_id"),
@@ -118,6 +125,7 @@ def _add_item(messages: List[Dict[str, Any]], where: str, item: Any) -> None:
             last.setdefault("tool_calls", []).append(call)  # one turn: text and its calls
         else:
             messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        _attach(messages[-1], reasoning)
     elif kind == "function_call_output":
         messages.append(
             {
@@ -126,13 +134,34 @@ def _add_item(messages: List[Dict[str, Any]], where: str, item: Any) -> None:
                 "content": _content(f"{where}.output", item.get("output")),
             }
         )
-    elif kind != "reasoning":  # earlier reasoning: the upstream gets the conversation only
+    elif kind == "reasoning":
+        reasoning.extend(_reasoning(item))
+    else:
         raise invalid(
             f"{where} has type {kind!r}; chatplug serve accepts 'message', 'function_call', "
             "'function_call_output' and 'reasoning' items",
             code="unsupported_item",
             param="input",
         )
+
+
+def _reasoning(item: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """An earlier reasoning item as reasoning blocks: exactly as the provider gave them when
+    this server wrote its ``encrypted_content``, else its summary text."""
+    blocks = decode_reasoning(item.get("encrypted_content"))
+    if blocks is not None:
+        return blocks
+    summary = item.get("summary")
+    texts = [part.get("text") for part in summary or () if isinstance(part, Mapping)]
+    text = "".join(text for text in texts if isinstance(text, str))
+    return [{"text": text}] if text else []
+
+
+def _attach(message: Dict[str, Any], reasoning: List[Dict[str, Any]]) -> None:
+    """Give an assistant message the reasoning items that came before it."""
+    if message["role"] == "assistant" and reasoning:
+        message.setdefault("reasoning", []).extend(reasoning)
+    reasoning.clear()
 
 
 def _content(where: str, content: Any) -> Any:

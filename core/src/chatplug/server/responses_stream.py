@@ -6,7 +6,8 @@ Server-Sent Events with a ``sequence_number`` each, in the documented order:
 ``response.output_item.added``, its content events, ``response.output_item.done``, and last
 ``response.completed`` (or ``response.incomplete`` / ``response.failed``).
 
-Output items: reasoning becomes a ``reasoning`` item (its text as one summary part), text a
+Output items: reasoning becomes a ``reasoning`` item (its text as one summary part; what the
+provider must get back, signatures or redacted data, as its ``encrypted_content``), text a
 ``message`` item with one ``output_text`` part, each tool call a ``function_call`` item
 (``call_id`` is the plugin's tool call id, unchanged).  A reasoning or message item ends
 when another item starts; function calls end when the next call starts or at the end.
@@ -19,9 +20,18 @@ from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..events import ReasoningDelta, ToolCallDelta
-from ..stream import Stream
+from ..stream import Stream, reasoning_blocks
 from .protocol import ApiError
-from .translation import Call, Counts, Encoder, Item, answer_counts, new_id, sse
+from .translation import (
+    Call,
+    Counts,
+    Encoder,
+    Item,
+    answer_counts,
+    encode_reasoning,
+    new_id,
+    sse,
+)
 
 #: finish reason -> (response status, ``incomplete_details.reason``)
 STATUS = {
@@ -49,6 +59,7 @@ class ResponsesEncoder(Encoder):
         self.items: List[Item] = []
         self.open: Optional[Item] = None  # the message or reasoning item being streamed
         self.calls: Dict[int, Item] = {}  # tool call index -> its item
+        self.thoughts: Dict[int, List[ReasoningDelta]] = {}  # reasoning item -> its deltas
         self.open_call: Optional[Item] = None
         self.output_chars = 0
         self.closed = False
@@ -98,6 +109,7 @@ class ResponsesEncoder(Encoder):
             head = self._close_open() + self._open_reasoning()
             item = self.open
             assert item is not None
+        self.thoughts.setdefault(item.index, []).append(delta)
         if delta.redacted or not delta.text:
             return head
         item.pieces.append(delta.text)
@@ -248,6 +260,9 @@ class ResponsesEncoder(Encoder):
             item.body["content"] = [{"type": "output_text", "text": text, "annotations": []}]
         elif kind == "reasoning":
             item.body["summary"] = [{"type": "summary_text", "text": text}] if text else []
+            blocks = reasoning_blocks(self.thoughts.get(item.index, ()))
+            if any("metadata" in block or "redacted" in block for block in blocks):
+                item.body["encrypted_content"] = encode_reasoning(blocks)
         else:
             item.body["arguments"] = text
         return text

@@ -117,6 +117,26 @@ def sse(kind: str, payload: Mapping[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {data}\n\n".encode()
 
 
+#: the key of the reasoning blocks in a Responses ``encrypted_content`` of chatplug's own
+REASONING_KEY = "chatplug_reasoning"
+
+
+def encode_reasoning(blocks: List[Dict[str, Any]]) -> str:
+    """Reasoning blocks (text, redacted, provider metadata) as an opaque string."""
+    return json.dumps({REASONING_KEY: blocks}, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_reasoning(opaque: Any) -> Optional[List[Dict[str, Any]]]:
+    """The reasoning blocks of :func:`encode_reasoning`, or ``None`` for anything else."""
+    if not isinstance(opaque, str) or REASONING_KEY not in opaque:
+        return None
+    try:
+        blocks = json.loads(opaque)[REASONING_KEY]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return blocks if isinstance(blocks, list) else None
+
+
 def prompt_characters(messages: Tuple[Message, ...]) -> int:
     """The characters of a conversation's text, tool calls included (for estimates)."""
     total = 0
