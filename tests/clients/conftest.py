@@ -47,21 +47,38 @@ async def scripted_url() -> AsyncIterator[str]:
             yield url
 
 
-class Seed(NamedTuple):
+class Served(NamedTuple):
+    """The server in front of an emulated provider: its URL, the provider's default model,
+    and the emulator."""
+
     url: str
     model: str
     upstream: RunningEmulator
 
 
-@pytest.fixture
-async def seed() -> AsyncIterator[Seed]:
-    """The server in front of a seed provider's emulator (skipped when not installed)."""
-    if SEED not in {entry.name for entry in entry_points(EMULATOR_GROUP)}:
-        pytest.skip(f"the {SEED} plugin is not installed")
-    async with run_emulator(emulator_factory(SEED)()) as upstream:
-        registry = Registry(enabled=[SEED])
-        model = registry.provider(SEED).default_model.qualified_id
-        client = AsyncClient(registry=registry, base_urls={SEED: upstream.url}, config=False)
+async def emulated(provider: str) -> AsyncIterator[Served]:
+    """The server in front of ``provider``'s emulator (skipped when it is not installed)."""
+    if provider not in {entry.name for entry in entry_points(EMULATOR_GROUP)}:
+        pytest.skip(f"the {provider} plugin is not installed")
+    async with run_emulator(emulator_factory(provider)()) as upstream:
+        registry = Registry(enabled=[provider])
+        model = registry.provider(provider).default_model.qualified_id
+        client = AsyncClient(registry=registry, base_urls={provider: upstream.url}, config=False)
         async with client:
             async for url in serve(client):
-                yield Seed(url, model, upstream)
+                yield Served(url, model, upstream)
+
+
+@pytest.fixture
+async def seed() -> AsyncIterator[Served]:
+    """A seed provider (a third-party web chat, text only) behind the server."""
+    async for served in emulated(SEED):
+        yield served
+
+
+@pytest.fixture
+async def claude(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
+    """chatplug-anthropic (tools, thinking with signatures, usage) behind the server."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # the emulator needs none
+    async for served in emulated("anthropic"):
+        yield served

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Dict, List
 
 import chatplug_scripted
 import pytest
-from conftest import KEY, Seed
+from conftest import KEY, Served
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 
@@ -257,7 +257,7 @@ async def test_request_fields_reach_the_plugin(sdk: "anthropic.AsyncAnthropic") 
     assert (seen["reasoning_effort"], seen["user"]) == ("low", "u-7")
 
 
-async def test_seed_provider_answers_a_streamed_message(seed: Seed) -> None:
+async def test_seed_provider_answers_a_streamed_message(seed: Served) -> None:
     async with sdk_for(seed.url) as client:
         async with client.messages.stream(
             model=seed.model, max_tokens=100, messages=[{"role": "user", "content": "Say hi"}]

@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Dict, List
 import chatplug_scripted
 import openai
 import pytest
-from conftest import KEY, Seed
+from conftest import KEY, Served
 from pydantic import BaseModel
 
 AGENT = "scripted/agent"
@@ -300,7 +300,7 @@ async def test_image_input_reaches_the_plugin_as_an_image_part(sdk: openai.Async
     assert content[1] == {"type": "image_url", "image_url": {"url": image, "detail": "low"}}
 
 
-async def test_seed_provider_answers_a_streamed_response(seed: Seed) -> None:
+async def test_seed_provider_answers_a_streamed_response(seed: Served) -> None:
     async with openai.AsyncOpenAI(
         base_url=f"{seed.url}/v1", api_key=KEY, max_retries=0, timeout=20
     ) as client:
