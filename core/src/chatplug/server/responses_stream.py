@@ -62,7 +62,6 @@ class ResponsesEncoder(Encoder):
         self.thoughts: Dict[int, List[ReasoningDelta]] = {}  # reasoning item -> its deltas
         self.open_call: Optional[Item] = None
         self.output_chars = 0
-        self.closed = False
         self.status = "in_progress"
         self.details: Optional[Dict[str, Any]] = None
         self.error: Optional[Dict[str, Any]] = None
@@ -315,7 +314,6 @@ class ResponsesEncoder(Encoder):
         )
 
     def _terminal(self) -> bytes:
-        self.closed = True
         return self._event(TERMINAL[self.status], {"response": self.response()})
 
 
