@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 
 import openai
 import pytest
-from conftest import KEY, Served
+from translated_kit import KEY, Served
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")

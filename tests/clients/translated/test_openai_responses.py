@@ -8,8 +8,8 @@ from typing import Any, AsyncIterator, Dict, List
 import chatplug_scripted
 import openai
 import pytest
-from conftest import KEY, Served
 from pydantic import BaseModel
+from translated_kit import KEY, Served
 
 AGENT = "scripted/agent"
 WEATHER_TOOL = {

@@ -1,10 +1,8 @@
-"""Fixtures: ``chatplug serve``'s app in-process, in front of the scripted provider
-(``chatplug_scripted``) or a seed provider's emulator, for the official clients."""
+"""What the client tests of ``/v1/responses`` and ``/v1/messages`` share: ``chatplug serve``'s
+app in-process (with the API key ``KEY``) around a client, and in front of an emulator."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import AsyncIterator, NamedTuple
 
 import pytest
@@ -13,12 +11,6 @@ from chatplug import AsyncClient, Registry
 from chatplug.emulation import RunningEmulator, emulator_factory, run_emulator
 from chatplug.registry import EMULATOR_GROUP, entry_points
 from chatplug.server import create_app
-
-HERE = Path(__file__).parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import chatplug_scripted  # noqa: E402
 
 KEY = "sk-clients-test"
 SEED = "vitalentum"
@@ -35,16 +27,6 @@ async def serve(client: AsyncClient) -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def scripted_url() -> AsyncIterator[str]:
-    """The server's root URL, in front of the scripted provider only."""
-    registry = Registry(discover=False)
-    registry.register(chatplug_scripted.NAME, chatplug_scripted)
-    async with AsyncClient(registry=registry, config=False) as client:
-        async for url in serve(client):
-            yield url
 
 
 class Served(NamedTuple):
@@ -67,18 +49,3 @@ async def emulated(provider: str) -> AsyncIterator[Served]:
         async with client:
             async for url in serve(client):
                 yield Served(url, model, upstream)
-
-
-@pytest.fixture
-async def seed() -> AsyncIterator[Served]:
-    """A seed provider (a third-party web chat, text only) behind the server."""
-    async for served in emulated(SEED):
-        yield served
-
-
-@pytest.fixture
-async def claude(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
-    """chatplug-anthropic (tools, thinking with signatures, usage) behind the server."""
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # the emulator needs none
-    async for served in emulated("anthropic"):
-        yield served

@@ -7,8 +7,8 @@ from typing import Any, AsyncIterator, List
 
 import openai
 import pytest
-from conftest import KEY, Served, emulated
 from pydantic import BaseModel
+from translated_kit import KEY, Served, emulated
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")

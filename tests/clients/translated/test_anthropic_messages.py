@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Dict, List
 
 import chatplug_scripted
 import pytest
-from conftest import KEY, Served
+from translated_kit import KEY, Served
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 

@@ -8,7 +8,7 @@ from typing import AsyncIterator, List
 import chatplug_scripted
 import openai
 import pytest
-from conftest import KEY
+from translated_kit import KEY
 
 agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")
 from agents.models.openai_responses import OpenAIResponsesModel  # noqa: E402
