@@ -83,6 +83,7 @@ async def test_responses_stream_of_a_text_only_plugin_ends_completed_with_estima
     final = events[-1][1]["response"]
     assert final["status"] == "completed"
     assert final["usage"]["output_tokens"] > 0
+    assert final["usage"]["estimated"] is True
 
 
 async def test_answer_headers_name_the_provider_and_model(server: ServerProcess) -> None:
@@ -96,6 +97,12 @@ async def test_usage_header_says_the_usage_of_a_plugin_without_usage_is_estimate
 ) -> None:
     _, headers, _ = await post(server.url or "", MESSAGES, messages_body("hi"))
     assert headers["x-chatplug-usage"] == "estimated"
+
+
+async def test_streamed_message_marks_an_estimated_usage(server: ServerProcess) -> None:
+    _, _, text = await post(server.url or "", MESSAGES, messages_body("hi", stream=True))
+    usage = next(data["usage"] for name, data in parse_events(text) if name == "message_delta")
+    assert usage["estimated"] is True and usage["output_tokens"] > 0
 
 
 async def test_messages_errors_have_the_anthropic_shape(server: ServerProcess) -> None:

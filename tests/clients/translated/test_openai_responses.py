@@ -104,6 +104,7 @@ async def test_completed_event_carries_the_output_and_the_upstream_usage(
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (21, 9, 30)
     assert usage.input_tokens_details.cached_tokens == 5
     assert usage.output_tokens_details.reasoning_tokens == 4
+    assert "estimated" not in usage.model_dump()  # the plugin's own numbers
 
 
 async def test_stream_helper_accumulates_the_final_response(sdk: openai.AsyncOpenAI) -> None:

@@ -172,6 +172,8 @@ class MessagesEncoder(Encoder):
             "cache_read_input_tokens": cached,
             "cache_creation_input_tokens": None,
         }
+        if counts.estimated:
+            self.usage["estimated"] = True
         delta = {"stop_reason": self.stop_reason, "stop_sequence": None}
         return (
             closing

@@ -318,11 +318,14 @@ class ResponsesEncoder(Encoder):
 
 
 def usage_object(counts: Counts) -> Dict[str, Any]:
-    """The Responses ``usage`` object."""
-    return {
+    """The Responses ``usage`` object (with ``"estimated": true`` for an estimate)."""
+    usage: Dict[str, Any] = {
         "input_tokens": counts.input_tokens,
         "input_tokens_details": {"cached_tokens": counts.cached_input_tokens or 0},
         "output_tokens": counts.output_tokens,
         "output_tokens_details": {"reasoning_tokens": counts.reasoning_tokens or 0},
         "total_tokens": counts.input_tokens + counts.output_tokens,
     }
+    if counts.estimated:
+        usage["estimated"] = True
+    return usage
