@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Dict, List
+from typing import AsyncIterator
 
 import chatplug_scripted
 import pytest
-from translated_kit import KEY, Served
+from translated_kit import KEY, Served, messages_after_tool_use
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 
@@ -64,15 +64,7 @@ async def test_tool_round_trip_answers_with_the_tool_result(
         model=AGENT, max_tokens=200, messages=ASK, tools=[WEATHER_TOOL]
     ) as stream:
         first = await stream.get_final_message()
-    tool = first.content[-1]
-    history: List[Dict[str, Any]] = [
-        *ASK,
-        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "18°C"}],
-        },
-    ]
+    history = messages_after_tool_use(ASK, first, "18°C")
     async with sdk.messages.stream(
         model=AGENT, max_tokens=200, messages=history, tools=[WEATHER_TOOL]
     ) as stream:
@@ -88,14 +80,7 @@ async def test_tool_round_trip_sends_the_thinking_signature_back(
     first = await sdk.messages.create(
         model=AGENT, max_tokens=200, messages=ASK, tools=[WEATHER_TOOL]
     )
-    history: List[Dict[str, Any]] = [
-        *ASK,
-        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "call_w1", "content": "18°C"}],
-        },
-    ]
+    history = messages_after_tool_use(ASK, first, "18°C")
     await sdk.messages.create(model=AGENT, max_tokens=200, messages=history, tools=[WEATHER_TOOL])
     assert chatplug_scripted.SEEN[-1].messages[1]["reasoning"] == [
         {"text": "The user wants the weather.", "metadata": {"signature": "sig-123"}}

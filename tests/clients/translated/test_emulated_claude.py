@@ -8,7 +8,12 @@ from typing import Any, Dict, List
 
 import openai
 import pytest
-from translated_kit import KEY, Served
+from translated_kit import (
+    KEY,
+    Served,
+    input_after_function_call,
+    messages_after_tool_use,
+)
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")
@@ -46,18 +51,7 @@ async def test_anthropic_sdk_tool_round_trip_with_thinking(claude: Served) -> No
             first = await stream.get_final_message()
         assert [block.type for block in first.content] == ["thinking", "text", "tool_use"]
         assert first.stop_reason == "tool_use"
-        call = first.content[-1]
-        history = [
-            *ask,
-            {
-                "role": "assistant",
-                "content": [b.model_dump(exclude_none=True) for b in first.content],
-            },
-            {
-                "role": "user",
-                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18°C"}],
-            },
-        ]
+        history = messages_after_tool_use(ask, first, "18°C")
         async with sdk.messages.stream(
             model=claude.model, max_tokens=4000, messages=history, tools=[tool], thinking=THINKING
         ) as stream:
@@ -75,11 +69,7 @@ async def test_responses_tool_round_trip_returns_the_thinking_signature(claude: 
         first = await sdk.responses.create(
             model=claude.model, input=ASK, tools=[tool], reasoning={"effort": "low"}
         )
-        call = first.output[-1]
-        assert call.type == "function_call"
-        history: List[Any] = [{"role": "user", "content": ASK}]
-        history += [item.model_dump(exclude_none=True) for item in first.output]
-        history.append({"type": "function_call_output", "call_id": call.call_id, "output": "18°C"})
+        history = input_after_function_call(ASK, first, "18°C")
         raw = await sdk.responses.with_raw_response.create(
             model=claude.model, input=history, tools=[tool], reasoning={"effort": "low"}
         )

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, List
+from typing import AsyncIterator, List
 
 import openai
 import pytest
 from pydantic import BaseModel
-from translated_kit import KEY, Served, emulated
+from translated_kit import (
+    KEY,
+    Served,
+    emulated,
+    input_after_function_call,
+    messages_after_tool_use,
+)
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")
@@ -63,10 +69,7 @@ async def test_streamed_tool_call_and_real_usage(sdk: openai.AsyncOpenAI) -> Non
 
 async def test_tool_round_trip_quotes_the_tool_result(sdk: openai.AsyncOpenAI) -> None:
     first = await sdk.responses.create(model=MODEL, input=ASK, tools=[TOOL])
-    call = first.output[-1]
-    history: List[Any] = [{"role": "user", "content": ASK}]
-    history += [item.model_dump(exclude_none=True) for item in first.output]
-    history.append({"type": "function_call_output", "call_id": call.call_id, "output": "18°C"})
+    history = input_after_function_call(ASK, first, "18°C")
     raw = await sdk.responses.with_raw_response.create(model=MODEL, input=history, tools=[TOOL])
     second = raw.parse()
     assert "18°C" in second.output_text
@@ -132,17 +135,7 @@ async def test_anthropic_sdk_tool_round_trip_through_the_openai_provider(gpt: Se
             "tool_use",
             {"city": "city ✓"},
         )
-        history = [
-            *ask,
-            {
-                "role": "assistant",
-                "content": [b.model_dump(exclude_none=True) for b in first.content],
-            },
-            {
-                "role": "user",
-                "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18°C"}],
-            },
-        ]
+        history = messages_after_tool_use(ask, first, "18°C")
         async with sdk.messages.stream(
             model=MODEL, max_tokens=500, messages=history, tools=[tool]
         ) as stream:

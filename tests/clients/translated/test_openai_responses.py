@@ -9,7 +9,7 @@ import chatplug_scripted
 import openai
 import pytest
 from pydantic import BaseModel
-from translated_kit import KEY, Served
+from translated_kit import KEY, Served, input_after_function_call
 
 AGENT = "scripted/agent"
 WEATHER_TOOL = {
@@ -121,11 +121,7 @@ async def test_stream_helper_accumulates_the_final_response(sdk: openai.AsyncOpe
 
 async def test_tool_round_trip_answers_with_the_tool_result(sdk: openai.AsyncOpenAI) -> None:
     first = await sdk.responses.create(model=AGENT, input="weather in Paris?", tools=[WEATHER_TOOL])
-    call = first.output[-1]
-    assert call.type == "function_call"
-    history: List[Any] = [{"role": "user", "content": "weather in Paris?"}]
-    history += [item.model_dump(exclude_none=True) for item in first.output]
-    history.append({"type": "function_call_output", "call_id": call.call_id, "output": "18°C"})
+    history = input_after_function_call("weather in Paris?", first, "18°C")
     second = await sdk.responses.create(model=AGENT, input=history, tools=[WEATHER_TOOL])
     assert second.output_text == "It is 18°C in Paris."
     assert second.status == "completed"
@@ -165,9 +161,7 @@ async def test_tool_round_trip_sends_the_reasoning_signature_back(
     sdk: openai.AsyncOpenAI,
 ) -> None:
     first = await sdk.responses.create(model=AGENT, input="weather in Paris?", tools=[WEATHER_TOOL])
-    history: List[Any] = [{"role": "user", "content": "weather in Paris?"}]
-    history += [item.model_dump(exclude_none=True) for item in first.output]
-    history.append({"type": "function_call_output", "call_id": "call_w1", "output": "18°C"})
+    history = input_after_function_call("weather in Paris?", first, "18°C")
     await sdk.responses.create(model=AGENT, input=history, tools=[WEATHER_TOOL])
     assert chatplug_scripted.SEEN[-1].messages[1]["reasoning"] == [
         {"text": "The user wants the weather.", "metadata": {"signature": "sig-123"}}

@@ -3,7 +3,7 @@ app in-process (with the API key ``KEY``) around a client, and in front of an em
 
 from __future__ import annotations
 
-from typing import AsyncIterator, NamedTuple
+from typing import Any, AsyncIterator, Dict, List, NamedTuple
 
 import pytest
 from aiohttp import web
@@ -49,3 +49,29 @@ async def emulated(provider: str) -> AsyncIterator[Served]:
         async with client:
             async for url in serve(client):
                 yield Served(url, model, upstream)
+
+
+def messages_after_tool_use(
+    asked: List[Dict[str, Any]], answer: Any, result: str
+) -> List[Dict[str, Any]]:
+    """The Messages conversation that answers ``answer``'s last ``tool_use`` with ``result``:
+    the answer's blocks (thinking included) sent back as they are."""
+    use = answer.content[-1]
+    assert use.type == "tool_use"
+    turn = [{"type": "tool_result", "tool_use_id": use.id, "content": result}]
+    return [
+        *asked,
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in answer.content]},
+        {"role": "user", "content": turn},
+    ]
+
+
+def input_after_function_call(asked: str, response: Any, result: str) -> List[Any]:
+    """The Responses input that answers ``response``'s last ``function_call`` with
+    ``result``: the output items (reasoning included) sent back as they are."""
+    call = response.output[-1]
+    assert call.type == "function_call"
+    items: List[Any] = [{"role": "user", "content": asked}]
+    items += [item.model_dump(exclude_none=True) for item in response.output]
+    items.append({"type": "function_call_output", "call_id": call.call_id, "output": result})
+    return items
