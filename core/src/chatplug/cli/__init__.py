@@ -6,9 +6,8 @@ does not need: :mod:`~chatplug.cli.listing` (``plugins``, ``models``, ``--versio
 :mod:`~chatplug.cli.chat` (``chat``; :mod:`~chatplug.cli.interactive` for the terminal
 loop, :mod:`~chatplug.cli.session` and :mod:`~chatplug.cli.emulate` under both),
 :mod:`~chatplug.cli.logs` (the conversation log), :mod:`~chatplug.cli.config`,
-:mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin`, and ``check`` from
-:mod:`chatplug.testing.conformance`.  Errors and exit codes:
-:mod:`~chatplug.cli.errors`.
+:mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin` and :mod:`~chatplug.cli.check`.
+Errors and exit codes: :mod:`~chatplug.cli.errors`.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "Chat with a model: stream the answer to PROMPT as it arrives.",
     ),
     "check": (
-        "chatplug.testing.conformance",
+        "chatplug.cli.check",
         "check_command",
         "Run the conformance suite against an installed plugin.",
     ),
