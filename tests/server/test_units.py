@@ -68,7 +68,7 @@ def test_last_write_is_stop_then_done() -> None:
 
 def test_last_write_with_usage_adds_a_usage_chunk() -> None:
     usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
-    stop, with_usage, done = events(ChunkEncoder("p/m").last(usage))
+    stop, with_usage, done = events(ChunkEncoder("p/m").last("stop", usage))
     assert stop["choices"][0]["finish_reason"] == "stop"
     assert with_usage["choices"] == [] and with_usage["usage"] == usage
     assert done == {"done": True}
@@ -86,7 +86,7 @@ def test_parse_json_body_rejects_invalid_utf8() -> None:
     assert caught.value.status == 400
 
 
-def test_parse_chat_request_collects_only_known_options() -> None:
+def test_parse_chat_request_collects_the_typed_fields() -> None:
     chat = parse_chat_request(
         {
             "model": " p/m ",
@@ -99,7 +99,13 @@ def test_parse_chat_request_collects_only_known_options() -> None:
         }
     )
     assert chat.model == "p/m"
-    assert chat.options == {"temperature": 0, "max_tokens": 5, "stop": ["END"], "user": "u"}
+    assert chat.fields == {
+        "temperature": 0,
+        "max_completion_tokens": 5,
+        "stop": "END",
+        "user": "u",
+        "logit_bias": {"1": 2},
+    }
     assert chat.stream is False
 
 
