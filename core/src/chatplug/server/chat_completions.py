@@ -19,6 +19,7 @@ from ..events import Finish, ReasoningDelta, ToolCallDelta
 from ..stream import Stream
 from .access import RECORD_KEY, AccessRecord
 from .api_errors import ApiError, api_error
+from .body_writer import BurstWriter
 from .chat_request import ChatCall, parse_chat_request, parse_json_body, start_stream
 from .chat_response import ChunkEncoder, completion_object, finish_reason
 from .sse import SSE_HEADERS, EventStreamResponse
@@ -123,22 +124,25 @@ async def stream_answer(
     await response.prepare(request)
     encoder = ChunkEncoder(f"{stream.provider}/{stream.model}", include_usage=call.include_usage)
     content = encoder.content
-    write = response.write
     chars = chunks = 0
     end: Optional[bytes] = None
+    body = BurstWriter(request, response)
+    add = body.add
     try:
         if type(item) is str:
-            await write(encoder.first(item))
+            await response.write(encoder.first(item))  # with the headers
             chunks, chars = 1, len(item)
         else:
-            await write(encoder.role() + _event_chunk(encoder, item))
+            await response.write(encoder.role() + _event_chunk(encoder, item))
         async for item in items:
             if type(item) is str:
-                await write(content(item))
+                add(content(item))
                 chunks += 1
                 chars += len(item)
             elif isinstance(item, (ReasoningDelta, ToolCallDelta)):
-                await write(_event_chunk(encoder, item))
+                add(_event_chunk(encoder, item))
+            if body.congested:
+                await body.drain()
     except ChatplugError as error:
         problem = api_error(error)
         record.error = problem.code
@@ -147,7 +151,7 @@ async def stream_answer(
         record.chunks, record.chars = chunks, chars
     if end is None:
         end = _last_chunks(encoder, call, stream, chars)
-    await response.write_eof(end)  # the last events and the end of the body in one send
+    await body.finish(end)  # what is queued, the last events and the end of the body
     return response
 
 

@@ -8,7 +8,9 @@ the finish reason, usage) are rare and encoded with :mod:`json`.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import secrets
 import time
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
@@ -17,9 +19,25 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..events import ToolCall, ToolCallDelta
 from .api_errors import ApiError
 
+_ids = itertools.count()
+_prefix = ""
+
+
+def _new_prefix() -> None:
+    global _prefix, _ids
+    _prefix = "chatcmpl-" + secrets.token_hex(6)
+    _ids = itertools.count()
+
+
+_new_prefix()
+if hasattr(os, "register_at_fork"):  # worker processes forked after import: their own ids
+    os.register_at_fork(after_in_child=_new_prefix)
+
 
 def completion_id() -> str:
-    return "chatcmpl-" + secrets.token_hex(12)
+    """``chatcmpl-`` and a unique id: a random per-process prefix and a counter (no system
+    call per answer)."""
+    return f"{_prefix}{next(_ids):012x}"
 
 
 def finish_reason(reported: Optional[str], tool_calls: bool) -> str:
