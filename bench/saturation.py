@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 
@@ -281,9 +281,11 @@ def session() -> aiohttp.ClientSession:
 
 
 async def measure(args: argparse.Namespace, upstream: Child, servers: Dict[str, Child]) -> Any:
-    targets = {"direct": (upstream.url + "/v1/chat/completions", MODEL, None)}
-    for name, child in servers.items():
-        targets[name] = (child.url + "/v1/chat/completions", f"openai/{MODEL}", child)
+    targets: Dict[str, Tuple[str, str, Optional[Child]]] = {
+        "direct": (upstream.url + "/v1/chat/completions", MODEL, None)
+    }
+    for name, server in servers.items():
+        targets[name] = (server.url + "/v1/chat/completions", f"openai/{MODEL}", server)
     sessions = {name: session() for name in targets}
     runs: Dict[str, List[Run]] = {name: [] for name in targets}
     try:
