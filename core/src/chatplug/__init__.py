@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import PluginInfo, Provider, Registry
     from .types import CompletionRequest, ModelInfo, RetryPolicy, Timeout
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY: Dict[str, str] = {
     "AsyncClient": "client",
