@@ -25,6 +25,10 @@ TEST_DEPS = [
     "aiohttp-socks",
     "tomli",
     "uv",  # tests/kit builds a fresh venv for a generated plugin (pip is the fallback)
+    # tests/clients: real clients of chatplug serve (the JavaScript ones: tests/clients/js)
+    "langchain-openai",
+    "openai-agents",
+    "pydantic>=2",
 ]
 
 nox.options.default_venv_backend = "uv|virtualenv"
