@@ -4,7 +4,7 @@
 127.0.0.1 in the running event loop and yields their base URLs, for
 ``create_app(base_urls=...)``: ``chatplug serve --emulate`` then answers every request from
 the emulators.  :func:`serve_emulator` runs one emulator on its own until SIGTERM/SIGINT
-(``chatplug emulate PROVIDER``).  Emulators listen with a backlog of :data:`BACKLOG`.
+(``chatplug emulate PROVIDER``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import AsyncIterator, Dict, List, Optional, Sequence
 from ..errors import ChatplugError
 from ..registry import EMULATOR_GROUP, entry_points
 
-#: pending connections an emulator's listening socket queues
-BACKLOG = 1024
 #: seconds an emulator gives requests still in flight when it stops
 SHUTDOWN = 1.0
 
@@ -53,17 +51,13 @@ async def start_emulator(
     stack: contextlib.AsyncExitStack, provider: str, host: str = "127.0.0.1", port: int = 0
 ) -> str:
     """Start ``provider``'s emulator for as long as ``stack`` is open; its base URL."""
-    from aiohttp import web
-
-    from ..emulation import BASE_PATH, emulator_factory
+    from ..emulation import emulator_factory, run_emulator
 
     app = emulator_factory(provider)()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port, backlog=BACKLOG).start()
-    bound = runner.addresses[0]
-    return f"http://{bound[0]}:{bound[1]}{app.get(BASE_PATH, '')}"
+    running = await stack.enter_async_context(
+        run_emulator(app, host, port, shutdown_timeout=SHUTDOWN)
+    )
+    return running.url
 
 
 @contextlib.asynccontextmanager
