@@ -38,6 +38,16 @@ class BackgroundStreamHandler(logging.Handler):
         except Exception:  # never let logging break a request
             self.handleError(record)
 
+    @property
+    def plain(self) -> bool:
+        """Whether a record is written as its message alone (format ``%(message)s``)."""
+        formatter = self.formatter
+        return formatter is not None and formatter._fmt == "%(message)s"
+
+    def put(self, line: str) -> None:
+        """Queue ``line`` as it is (for a caller that checked :attr:`plain`)."""
+        self._queue.put_nowait(line + "\n")
+
     def flush(self) -> None:
         if self._thread.is_alive():
             self._queue.join()
