@@ -20,6 +20,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
+from .heap import settle_after_startup
+
 if TYPE_CHECKING:  # pragma: no cover
     import multiprocessing.queues
 
@@ -98,7 +100,7 @@ def _run_gunicorn(
                     self.cfg.set(key, value)
 
         def load(self) -> "web.Application":
-            return make_app()
+            return settle_after_startup(make_app())
 
     Application().run()
 
@@ -199,7 +201,7 @@ def _worker(
 ) -> None:
     """One worker process: serve ``make_app()`` on the shared port until SIGTERM."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    main = _serve_worker(make_app(), host, port, grace, ready)
+    main = _serve_worker(settle_after_startup(make_app()), host, port, grace, ready)
     if loop != "asyncio" and _uvloop_installed():
         import uvloop
 
