@@ -1,7 +1,7 @@
 """Real clients against ``chatplug serve`` (a subprocess) in front of chatplug-openai and
 its emulator (a thread of the test process, so that tests can read what it received).
 
-The JavaScript clients live in ``js/`` (package.json, lock file); the session runs
+The JavaScript clients live in ``tests/clients/js/`` (package.json, lock file); the session runs
 ``npm install`` there once (``node_modules`` is kept between sessions) and skips those
 tests, saying why, only when node or npm is absent.
 """
@@ -20,8 +20,8 @@ import pytest
 from chatplug.emulation import EmulatorThread, RunningEmulator
 
 HERE = Path(__file__).parent
-JS = HERE / "js"
-HARNESS = HERE.parent / "server" / "fakeplugin"
+JS = HERE.parent / "js"
+HARNESS = HERE.parent.parent / "server" / "fakeplugin"
 for folder in (HERE, HARNESS):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
