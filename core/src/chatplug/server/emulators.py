@@ -104,6 +104,8 @@ class EmulatorProcess:
         self._proc: Optional["subprocess.Popen[str]"] = None
 
     def __enter__(self) -> Dict[str, str]:
+        if not self.providers:
+            return self.urls
         args = [sys.executable, "-m", __name__, "--host", self.host, *self.providers]
         self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True

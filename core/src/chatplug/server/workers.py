@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import os
 import signal
 import socket
@@ -86,7 +87,7 @@ def _run_gunicorn(
         "bind": bind,
         "workers": workers,
         "worker_class": worker_class,
-        "graceful_timeout": grace,
+        "graceful_timeout": math.ceil(grace),  # gunicorn takes whole seconds
         "backlog": BACKLOG,
         "accesslog": None,
         "when_ready": announce,
