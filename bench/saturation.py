@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
+from chatplug.server.workers import gunicorn_installed
 
 HERE = Path(__file__).parent
 MODEL = "gpt-4o-mini"
@@ -159,7 +160,7 @@ def start_server(
     if workers > 1:
         args += ["--workers", str(workers)]
     child = Child(args, server_env(upstream))
-    child.url = child.wait_for("listening on ")
+    child.url = child.wait_for("listening on ").split()[0]
     return child
 
 
@@ -333,6 +334,7 @@ def summarize(args: argparse.Namespace, runs: Dict[str, List[Run]]) -> Dict[str,
         "chunks": args.chunks,
         "runs": args.runs,
         "workers": args.workers,
+        "workers_runner": "gunicorn" if gunicorn_installed() else "SO_REUSEPORT processes",
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "targets": rows,
@@ -371,7 +373,8 @@ def section(summary: Dict[str, Any]) -> List[str]:
     labels = {
         "direct": "direct to the upstream",
         "serve": "through `chatplug serve` (1 process)",
-        "workers": f"through `chatplug serve --workers {summary['workers']}`",
+        "workers": f"through `chatplug serve --workers {summary['workers']}` "
+        f"({summary.get('workers_runner', '?')})",
     }
     rows = [
         f"`bench/saturation.py`: {summary['streams']} concurrent streams of "

