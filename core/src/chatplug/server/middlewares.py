@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from .access import CLIENT_CLOSED, RECORD_KEY, AccessRecord, log_access
+from .anthropic_stream import MESSAGES_PATH, anthropic_error_body
 from .protocol import ApiError, api_error
 from .state import SETTINGS
 
@@ -85,9 +86,10 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
         record.error = error.code
         if record.provider is None:
             record.provider = error.provider
+    anthropic = request.path.startswith(MESSAGES_PATH)  # the Anthropic API's error shape
     return web.Response(
         status=error.status,
-        body=error.body(),
+        body=anthropic_error_body(error) if anthropic else error.body(),
         content_type="application/json",
         headers=error.headers,
     )
@@ -95,17 +97,19 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>``."""
+    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>`` (or
+    ``x-api-key: <key>``, as Anthropic clients send it)."""
     key = request.app[SETTINGS].api_key
     if key is not None and request.path.startswith("/v1"):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), key.encode()
-        ):
+        if scheme.lower() != "bearer":
+            token = request.headers.get("x-api-key", "")
+        if not hmac.compare_digest(token.strip().encode(), key.encode()):
             raise ApiError(
                 401,
-                "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                "missing or invalid API key: send 'Authorization: Bearer <key>' "
+                "or 'x-api-key: <key>'",
                 code="invalid_api_key",
                 headers={"WWW-Authenticate": 'Bearer realm="chatplug"'},
             )
