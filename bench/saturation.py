@@ -6,6 +6,8 @@ reads them to ``[DONE]``.  Targets, measured in one run, interleaved run by run:
 
 - ``direct``: the upstream itself (the chatplug-openai emulator in ``fast`` mode, its own
   process, listen backlog 1024: it writes the whole pre-encoded answer at once);
+- ``relay``: a bare aiohttp relay in front of it (a pooled client session, the upstream's
+  blocks passed on as they come, nothing parsed): the floor of any aiohttp proxy;
 - ``serve``: ``chatplug serve`` (one process) with chatplug-openai pointed at it;
 - ``workers``: ``chatplug serve --workers N`` (``--workers 2`` by default).
 
@@ -38,6 +40,7 @@ from chatplug.server.workers import gunicorn_installed
 HERE = Path(__file__).parent
 MODEL = "gpt-4o-mini"
 BACKLOG = 1024
+SESSION = "session"
 
 
 # processes ------------------------------------------------------------------------
@@ -136,6 +139,41 @@ def serve_upstream(chunks: int) -> None:
         asyncio.run(main())
     except KeyboardInterrupt:  # pragma: no cover
         pass
+
+
+def serve_relay(upstream: str) -> None:
+    """The floor: a bare aiohttp relay (pooled client, no parsing) in front of the upstream."""
+    from aiohttp import web
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {"Content-Type": "application/json"}
+        url = upstream + "/v1/chat/completions"
+        async with request.app[SESSION].post(url, data=body, headers=headers) as answer:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            async for block in answer.content.iter_any():
+                await response.write(block)
+            await response.write_eof()
+            return response
+
+    async def main() -> None:
+        app = web.Application()
+        app[SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        app.router.add_post("/v1/chat/completions", relay)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, backlog=BACKLOG).start()
+        print(f"listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_relay(upstream: str) -> Child:
+    child = Child([sys.executable, __file__, "--serve-relay", upstream], dict(os.environ))
+    child.url = child.wait_for("listening on ")
+    return child
 
 
 def server_env(upstream: str) -> Dict[str, str]:
@@ -286,7 +324,8 @@ async def measure(args: argparse.Namespace, upstream: Child, servers: Dict[str, 
         "direct": (upstream.url + "/v1/chat/completions", MODEL, None)
     }
     for name, server in servers.items():
-        targets[name] = (server.url + "/v1/chat/completions", f"openai/{MODEL}", server)
+        model = MODEL if name == "relay" else f"openai/{MODEL}"
+        targets[name] = (server.url + "/v1/chat/completions", model, server)
     sessions = {name: session() for name in targets}
     runs: Dict[str, List[Run]] = {name: [] for name in targets}
     try:
@@ -372,6 +411,7 @@ def section(summary: Dict[str, Any]) -> List[str]:
     targets = summary["targets"]
     labels = {
         "direct": "direct to the upstream",
+        "relay": "through a bare aiohttp relay (the floor: no parsing)",
         "serve": "through `chatplug serve` (1 process)",
         "workers": f"through `chatplug serve --workers {summary['workers']}` "
         f"({summary.get('workers_runner', '?')})",
@@ -419,10 +459,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--server-arg", action="append", default=[], help="an extra option of chatplug serve"
     )
+    parser.add_argument(
+        "--no-relay", action="store_true", help="leave out the bare aiohttp relay (the floor)"
+    )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-relay", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_upstream:
         serve_upstream(args.serve_upstream)
+        return 0
+    if args.serve_relay:
+        serve_relay(args.serve_relay)
         return 0
     if args.quick:
         args.streams, args.runs = 50, 1
@@ -430,6 +477,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     servers: Dict[str, Child] = {}
     try:
         url = upstream.url
+        if not args.no_relay:
+            servers["relay"] = start_relay(url)
         servers["serve"] = start_server(url, extra=args.server_arg)
         if args.workers > 1:
             servers["workers"] = start_server(url, args.workers, extra=args.server_arg)
