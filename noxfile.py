@@ -19,9 +19,10 @@ TEST_DEPS = [
     "pytest-timeout",
     "hypothesis",
     "openai>=1.0",
-    "openai-agents",  # tests/clients: the Agents SDK's default (Responses) model
+    "openai-agents",  # tests/clients: the Agents SDK (Responses and Chat Completions models)
     "anthropic",  # tests/clients: the Messages API through serve
-    "pydantic>=2",  # tests/clients: responses.parse(text_format=...)
+    "pydantic>=2",  # tests/clients: parse() with a Pydantic model
+    "langchain-openai",  # tests/clients/chat: ChatOpenAI (the JavaScript clients: clients/js)
     "pexpect",
     "gunicorn",
     "uvloop; sys_platform != 'win32'",  # tests/server: chatplug serve --loop uvloop

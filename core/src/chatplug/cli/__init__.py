@@ -60,6 +60,11 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "config_command",
         "Show where the configuration file is and what it sets.",
     ),
+    "emulate": (
+        "chatplug.cli.emulator",
+        "emulate_command",
+        "Run a provider's emulator on its own (offline stand-in for its upstream).",
+    ),
     "logs": (
         "chatplug.cli.logs",
         "logs_command",
