@@ -23,6 +23,7 @@ TEST_DEPS = [
     "anthropic",  # tests/clients: the Messages API through serve
     "pydantic>=2",  # tests/clients: parse() with a Pydantic model
     "langchain-openai",  # tests/clients/chat: ChatOpenAI (the JavaScript clients: clients/js)
+    "google-genai",  # plugins/chatplug-gemini: Google's own SDK against the emulator
     "pexpect",
     "gunicorn",
     "uvloop; sys_platform != 'win32'",  # tests/server: chatplug serve --loop uvloop
