@@ -114,6 +114,12 @@ def test_the_generated_plugin_passes_every_check(source: Dict[str, str], tmp_pat
     assert list(results) == list(CHECK_NAMES)
 
 
+END_CHECK = (
+    "    raise StreamProtocolError(\"the stream ended before its 'done' line (truncated)\")\n"
+)
+USAGE_LINE = (
+    '        items.append(Usage(_count(usage, "input"), _count(usage, "output"), raw=usage))\n'
+)
 BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
     (
         "wrong payload field",
@@ -205,7 +211,11 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
     ),
     (
         "foreign provider id in the catalogue",
-        [replace("ModelInfo(LARGE_MODEL, PROVIDER,", 'ModelInfo(LARGE_MODEL, "someone-else",')],
+        [
+            replace(
+                "LARGE_MODEL,\n            PROVIDER,", 'LARGE_MODEL,\n            "someone-else",'
+            )
+        ],
         "catalogue",
         ["provider='someone-else'; it must be 'kit-acme'"],
     ),
@@ -227,6 +237,59 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
         ],
         "http_429",
         ["expected RateLimitedError, got PluginError", "upstream failed with 429"],
+    ),
+    (
+        "the end of the body taken as the end of the answer",
+        [replace(END_CHECK, "    return\n")],
+        "final_event",
+        [
+            "without its final event",
+            'dropped: \'{"done": true',
+            "returned a complete answer",
+            "instead of raising StreamProtocolError",
+        ],
+    ),
+    (
+        "lines that do not parse skipped",
+        [replace("iter_ndjson(response)", "iter_ndjson(response, skip_invalid=True)")],
+        "malformed_event",
+        [
+            "one event in the middle made invalid JSON",
+            'sent instead of an event: \'{"text":',
+            "returned a complete answer",
+        ],
+    ),
+    (
+        "the upstream's max_tokens reported as stop",
+        [replace('"max_tokens": "length"}', '"max_tokens": "stop"}')],
+        "finish_length",
+        [
+            "with max_tokens=3",
+            "finish reason 'stop' (upstream: 'max_tokens')",
+            "expected the finish reason 'length'",
+        ],
+    ),
+    (
+        "max_tokens not sent upstream",
+        [replace('payload["max_tokens"] = request.max_tokens', "pass")],
+        "finish_length",
+        ["finish reason 'stop' (upstream: 'stop')", "Send max_tokens upstream"],
+    ),
+    (
+        "usage declared but not reported",
+        [replace(USAGE_LINE, "        pass\n")],
+        "usage",
+        ["declares the 'usage' capability, but the plugin reported no usage"],
+    ),
+    (
+        "token counts yielded as strings",
+        [replace("    return value\n", "    return str(value)\n")],
+        "usage",
+        [
+            "streaming failed with PluginError",
+            "contract violation: usage input_tokens '",
+            "is not an integer >= 0",
+        ],
     ),
 ]
 
