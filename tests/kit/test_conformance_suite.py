@@ -7,12 +7,9 @@ wrong, and the suite must fail the right check with a message that says what is 
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import re
 from pathlib import Path
-from types import ModuleType
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import pytest
 from chatplug.cli.check import check_command
@@ -26,9 +23,9 @@ from chatplug.testing.conformance import (
     select_checks,
 )
 from click.testing import CliRunner
+from kitsource import Patch, load_source, replace
 
 PROVIDER = "kit-acme"
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +36,6 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
         "plugin": (package / "__init__.py").read_text(encoding="utf-8"),
         "emulator": (package / "emulator.py").read_text(encoding="utf-8"),
     }
-
-
-def _load(text: str, tmp_dir: Path, stem: str) -> ModuleType:
-    name = f"_kit_{stem}_{next(_counter)}"
-    path = tmp_dir / f"{name}.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-Patch = Callable[[str], str]
-
-
-def replace(old: str, new: str) -> Patch:
-    def patch(text: str) -> str:
-        assert old in text, f"the template changed: {old!r} not found"
-        return text.replace(old, new)
-
-    return patch
 
 
 def swallow_errors(text: str) -> str:
@@ -101,8 +76,8 @@ def run(
     text = source["plugin"]
     for patch in patches:
         text = patch(text)
-    plugin = _load(text, tmp_path, "plugin")
-    emulator = _load(source["emulator"], tmp_path, "emulator")
+    plugin = load_source(text, tmp_path, "plugin")
+    emulator = load_source(source["emulator"], tmp_path, "emulator")
     results = run_conformance(PROVIDER, plugin=plugin, emulator=emulator.create_app, only=only)
     return {result.name: result for result in results}
 
@@ -373,8 +348,8 @@ def test_client_options_carry_the_providers_settings(
         "        raise __import__('chatplug').InvalidRequestError('no token configured')\n"
         "    base = request.base_url or DEFAULT_URL\n",
     )
-    plugin = _load(needs_token(source["plugin"]), tmp_path, "plugin")
-    emulator = _load(source["emulator"], tmp_path, "emulator")
+    plugin = load_source(needs_token(source["plugin"]), tmp_path, "plugin")
+    emulator = load_source(source["emulator"], tmp_path, "emulator")
     config = {"providers": {PROVIDER: {"token": "sekrit"}}}
     [without] = run_conformance(
         PROVIDER, plugin=plugin, emulator=emulator.create_app, only=["emulator_answer"]
@@ -391,7 +366,7 @@ def test_client_options_carry_the_providers_settings(
 
 
 def test_a_missing_emulator_is_explained(source: Dict[str, str], tmp_path: Path) -> None:
-    plugin = _load(source["plugin"], tmp_path, "plugin")
+    plugin = load_source(source["plugin"], tmp_path, "plugin")
     [result] = run_conformance(PROVIDER, plugin=plugin, only=["emulator_answer"])
     assert "no emulator is registered for 'kit-acme'" in result.message
     assert '[project.entry-points."chatplug.emulators"]' in result.message

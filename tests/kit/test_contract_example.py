@@ -5,13 +5,11 @@ show the ``parallel_tool_calls`` check failing, saying what it asked and what ca
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 from aiohttp import web
@@ -20,10 +18,10 @@ from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
 from chatplug.events import Finish, ResponseMetadata, ToolCall, Usage
 from chatplug.testing import Reply, ScriptedUpstream, make_client
 from chatplug.testing.conformance import CHECK_NAMES, CheckResult, run_conformance
+from kitsource import Patch, load_source, replace
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 PROVIDER = "acme"
-_counter = itertools.count()
 
 
 def example_source() -> str:
@@ -35,20 +33,9 @@ def example_source() -> str:
     return match.group(1) + "\n"
 
 
-def load(source: str, tmp_path: Path) -> ModuleType:
-    name = f"_contract_acme_{next(_counter)}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def plugin(tmp_path: Path) -> ModuleType:
-    return load(example_source(), tmp_path)
+    return load_source(example_source(), tmp_path, "contract_acme")
 
 
 # ------------------------------------------------------------ an emulator of the Acme protocol
@@ -212,20 +199,9 @@ def test_the_example_passes_every_check(plugin: ModuleType) -> None:
     assert [name for name in applied if results[name].message] == []  # none "not applicable"
 
 
-Patch = Callable[[str], str]
-
-
-def _replace(old: str, new: str) -> Patch:
-    def patch(text: str) -> str:
-        assert old in text, f"docs/contract.md changed: {old!r} not found"
-        return text.replace(old, new)
-
-    return patch
-
-
 BROKEN_TOOLS = [
     pytest.param(
-        _replace('yield ToolCallDelta(call["index"],', "yield ToolCallDelta(0,"),
+        replace('yield ToolCallDelta(call["index"],', "yield ToolCallDelta(0,"),
         [
             "asked acme-1 with the tools get_weather and get_time",
             "streaming failed with PluginError",
@@ -234,17 +210,17 @@ BROKEN_TOOLS = [
         id="every call at index 0",
     ),
     pytest.param(
-        _replace('call.get("arguments", "")', '""'),
+        replace('call.get("arguments", "")', '""'),
         ["the arguments of get_weather are '', not a JSON object"],
         id="argument fragments dropped",
     ),
     pytest.param(
-        _replace('"tool_use": "tool_calls"', '"tool_use": "stop"'),
+        replace('"tool_use": "tool_calls"', '"tool_use": "stop"'),
         ["the finish reason is 'stop'", "(upstream: 'tool_use')"],
         id="tool_use finishes as stop",
     ),
     pytest.param(
-        _replace('body["tools"] = [', "_ = ["),
+        replace('body["tools"] = [', "_ = ["),
         [
             "a parallel tool call (asked acme-1 with the tools get_weather and get_time, the "
             "message 'Call get_weather and get_time' and parallel_tool_calls unset)",
@@ -260,7 +236,7 @@ BROKEN_TOOLS = [
 def test_a_broken_tool_call_fails_parallel_tool_calls(
     tmp_path: Path, patch: Patch, phrases: List[str]
 ) -> None:
-    broken = load(patch(example_source()), tmp_path)
+    broken = load_source(patch(example_source()), tmp_path, "contract_acme")
     result = _run(broken, only=["parallel_tool_calls"])["parallel_tool_calls"]
     assert not result.passed
     for phrase in phrases:
