@@ -18,7 +18,7 @@ from typing import Dict, List
 
 import pytest
 from chatplug.testing import write_distribution
-from chatplug.testing.conformance import CHECK_NAMES
+from chatplug.testing.conformance import CHECK_NAMES, run_conformance
 
 LEGACY = Path(__file__).resolve().parent / "legacy_plugin"
 PROVIDER = "legacy-acme"
@@ -89,6 +89,19 @@ def test_the_installed_plugin_passes_every_conformance_check(site: Path, tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     total = len(CHECK_NAMES)
     assert f"{PROVIDER}: {total} of {total} conformance checks passed" in done.stdout
+
+
+def test_the_new_checks_apply_to_its_stream_but_not_to_capabilities_it_lacks(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(site))
+    checks = ["final_event", "malformed_event", "parallel_tool_calls", "finish_length", "usage"]
+    results = {result.name: result for result in run_conformance(PROVIDER, only=checks)}
+    assert all(result.passed for result in results.values())
+    assert (results["final_event"].message, results["malformed_event"].message) == ("", "")
+    assert "no model declares the 'tools' capability" in results["parallel_tool_calls"].message
+    assert "no model declares a capability" in results["finish_length"].message
+    assert "no model declares 'usage' and the plugin reported none" in results["usage"].message
 
 
 def test_the_plugins_own_tests_pass_unchanged(site: Path, tmp_path: Path) -> None:

@@ -48,9 +48,9 @@ class Event:
         """Whether the data is a JSON object or array (what a malformation can break)."""
         return isinstance(self.value, (dict, list))
 
-    def excerpt(self, body: bytes, size: int = 100) -> str:
-        text = body[self.start : self.end].decode("utf-8", "replace").strip()
-        return text if len(text) <= size else text[:size] + "…"
+    def excerpt(self, body: bytes) -> str:
+        """The event as it stands in ``body``, shortened for a message."""
+        return excerpt(body[self.start : self.end])
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class Framing:
     def carrying(self) -> List[Event]:
         """The events that carry data (not comments, keep-alives or pings without data)."""
         return [event for event in self.events if event.data is not None]
+
+
+def excerpt(data: bytes, size: int = 100) -> str:
+    """``data`` as text for a message, at most ``size`` characters."""
+    text = data.decode("utf-8", "replace").strip()
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def framing_of(body: bytes, content_type: str = "") -> Optional[Framing]:
@@ -151,8 +157,9 @@ def without_final_event(body: bytes, framing: Framing) -> Tuple[bytes, Event]:
 
 def malformed_event(body: bytes, framing: Framing) -> Optional[Tuple[bytes, Event]]:
     """``body`` with one JSON event in the middle made invalid JSON (the last character
-    of its data taken out: an object without its closing brace), ``None`` when the body
-    has no JSON event before its last one."""
+    of its data taken out: an object without its closing brace), and that event (as it was);
+    ``None`` when the body has no JSON event before its last one.  In the altered body the
+    event spans ``start`` to ``end - 1``."""
     carrying = framing.carrying
     candidates = [event for event in carrying[:-1] if event.is_json]
     if not candidates:

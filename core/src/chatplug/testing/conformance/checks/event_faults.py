@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
 from ....errors import StreamProtocolError
-from ..framing import Event, Framing, framing_of, malformed_event, without_final_event
+from ..framing import Framing, excerpt, framing_of, malformed_event, without_final_event
 from ..relay import Altered, Reference, reference_exchange, with_altered_stream
 from ..subject import SIMPLE, ConformanceFailure, NotApplicable, Subject, describe
 
@@ -132,8 +132,7 @@ async def check_malformed_event(subject: Subject) -> None:
         if result is None:
             return None
         data, event = result
-        sent = Event(event.start, event.end - 1, None, event.last_data)
-        return data, f"sent instead of an event: {sent.excerpt(data)!r}"
+        return data, f"sent instead of an event: {excerpt(data[event.start : event.end - 1])!r}"
 
     await _expect_protocol_error(
         subject, reference, corrupt, framing, f"{what} of {framing.kind}", hint
