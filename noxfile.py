@@ -45,7 +45,13 @@ def tests(session: nox.Session) -> None:
         "tests",
         *[f"plugins/{name}/tests" for name in PLUGINS],
         *session.posargs,
+        env=_test_env(session),
     )
+
+
+def _test_env(session: nox.Session) -> dict:
+    """Tests never write to the user's conversation log (``chatplug chat`` logs by default)."""
+    return {"CHATPLUG_LOGS_DB": str(Path(session.create_tmp()) / "logs.db")}
 
 
 @nox.session
@@ -53,7 +59,7 @@ def tests(session: nox.Session) -> None:
 def plugin(session: nox.Session, name: str) -> None:
     """One plugin alone with the core: its own tests pass without the others installed."""
     session.install(CORE, f"./plugins/{name}", *TEST_DEPS)
-    session.run("pytest", f"plugins/{name}/tests", *session.posargs)
+    session.run("pytest", f"plugins/{name}/tests", *session.posargs, env=_test_env(session))
 
 
 @nox.session
