@@ -41,7 +41,8 @@ def _run(args: List[str], site: Path, cwd: Path) -> "subprocess.CompletedProcess
     env: Dict[str, str] = {
         k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "CHATPLUG_"))
     }
-    env.update(PYTHONPATH=str(site), NO_COLOR="1")
+    # a chat is logged by default: to this test's own database, never the user's
+    env.update(PYTHONPATH=str(site), NO_COLOR="1", CHATPLUG_LOGS_DB=str(cwd / "logs.db"))
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -79,9 +80,12 @@ def test_the_installed_plugin_streams_and_finishes_with_stop(site: Path, tmp_pat
 
 
 def test_the_installed_plugin_answers_on_the_command_line(site: Path, tmp_path: Path) -> None:
-    done = _run(["-m", "chatplug", "chat", "--emulate", "-p", PROVIDER, "Hello ✓"], site, tmp_path)
+    args = ["-m", "chatplug", "chat", "--emulate", "-p", PROVIDER, "--json", "Hello ✓"]
+    done = _run(args, site, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Hello from the Legacy Acme emulator ✓ — you said: Hello ✓" in done.stdout
+    answer = json.loads(done.stdout)
+    assert answer["text"] == "Hello from the Legacy Acme emulator ✓ — you said: Hello ✓"
+    assert (answer["finish_reason"], answer["usage"], answer["tool_calls"]) == ("stop", None, [])
 
 
 def test_the_installed_plugin_passes_every_conformance_check(site: Path, tmp_path: Path) -> None:
