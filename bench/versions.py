@@ -1,0 +1,410 @@
+"""Two versions of chatplug side by side: the text path of one against the other's.
+
+Each version lives in its own virtual environment; every measurement runs in a fresh
+process of that environment (``versions.py worker ...``, this same file: it uses only the
+API both versions share), against one local upstream, old and new interleaved round by
+round (old/new, then new/old) so that a change in the machine's load hits both alike.
+
+- **throughput**: one long stream through ``AsyncClient`` and the Vitalentum plugin
+  (``throughput.chatplug_client``), chunks per second and CPU per chunk; each process also
+  runs the bare floor (``throughput.bare_iter_any``) alternately, so ``chatplug / floor``
+  is a second figure that a loaded machine disturbs less;
+- **time to first chunk**: ``latency.measure`` (5-chunk streams, chatplug and bare aiohttp
+  alternating stream by stream in one event loop): the median, and what chatplug adds;
+- **instructions** (valgrind's callgrind, when installed): per chunk of a long stream and
+  per 5-chunk stream, each from the difference of two runs of different sizes (so that
+  start-up and imports cancel out).  Deterministic: the machine's load does not change it.
+
+``python versions.py --old ec9d6af`` builds the old version from git (``core`` and
+``plugins/chatplug-vitalentum`` of that revision, in a cached venv, with the same Python
+and the same aiohttp, yarl, multidict... as the new one) and compares it with the
+interpreter running this script; ``--old`` and ``--new`` also take a Python interpreter
+or a venv.  Prints one JSON object, then the Markdown table (``--markdown``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+#: what the old version is built from (a plugin of that revision, on that core)
+SOURCES = ("core", "plugins/chatplug-vitalentum")
+#: pinned in the built venv to the new interpreter's versions: only chatplug differs
+PINNED = (
+    "aiohttp",
+    "aiohappyeyeballs",
+    "aiosignal",
+    "attrs",
+    "frozenlist",
+    "multidict",
+    "propcache",
+    "yarl",
+    "pluggy",
+    "click",
+    "platformdirs",
+    "typing-extensions",
+)
+OLD, NEW = "old", "new"
+
+
+# -- the workers (run inside each version's venv) -------------------------------------
+
+
+def _worker(argv: Sequence[str]) -> None:
+    """``worker throughput BASE CHUNKS RUNS``, ``worker latency BASE STREAMS``,
+    ``worker long BASE CHUNKS`` / ``worker short BASE STREAMS`` (for callgrind)."""
+    import chatplug
+    import latency
+    import throughput
+
+    kind, base = argv[0], argv[1]
+    size = int(argv[2])
+    out: Dict[str, Any] = {"chatplug": chatplug.__version__}
+    if kind == "throughput":
+        asyncio.run(throughput.chatplug_client(base, 1000))  # warm up: imports, caches
+        asyncio.run(throughput.bare_iter_any(base, 1000))
+        runners = {"chatplug": throughput.chatplug_client, "floor": throughput.bare_iter_any}
+        rows: Dict[str, List[List[float]]] = {name: [] for name in runners}
+        for index in range(int(argv[3])):
+            for name in runners if index % 2 == 0 else list(runners)[::-1]:
+                start, cpu = time.perf_counter(), time.process_time()
+                count = asyncio.run(runners[name](base, size))
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+                if count != size:
+                    raise RuntimeError(f"{name} streamed {count} chunks, expected {size}")
+                rows[name].append([size / elapsed, cpu / size * 1e6])
+        out.update(rows)
+    elif kind == "latency":
+        result = latency.measure(base, streams=size, chunks=5, rounds=1)
+        out["median_ms"] = result[latency.OURS]["median_ms"]
+        out["bare_ms"] = result[latency.BARE]["median_ms"]
+        out["added_ms"] = result["added_ms"]["median"]
+    elif kind == "long":
+        asyncio.run(throughput.chatplug_client(base, 10))
+        if size:
+            out["chunks"] = asyncio.run(throughput.chatplug_client(base, size))
+    elif kind == "short":
+        out["streams"] = asyncio.run(_short_streams(base, size))
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    print(json.dumps(out))
+
+
+async def _short_streams(base: str, streams: int) -> int:
+    """``streams`` sequential 5-chunk streams on one client, after 20 to warm up."""
+    import chatplug
+
+    registry = chatplug.Registry(enabled=["vitalentum"])
+    base_urls = {"vitalentum": f"{base}/n/5"}
+    count = 0
+    async with chatplug.AsyncClient(registry=registry, base_urls=base_urls, config=False) as client:
+        for _ in range(20 + streams):
+            async for _text in client.stream("hi", provider="vitalentum"):
+                count += 1
+    return count
+
+
+# -- the versions ------------------------------------------------------------------------
+
+
+def _run_json(argv: Sequence[str], timeout: float = 900) -> Dict[str, Any]:
+    out = subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, cwd=str(HERE)
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _describe(python: str) -> Dict[str, Any]:
+    """The chatplug version and the versions of :data:`PINNED` in ``python``'s environment."""
+    code = (
+        "import json, sys\nfrom importlib import metadata\nfound = {}\n"
+        f"for name in {list(PINNED) + ['chatplug', 'chatplug-vitalentum']!r}:\n"
+        "    try:\n        found[name] = metadata.version(name)\n"
+        "    except metadata.PackageNotFoundError:\n        pass\n"
+        "print(json.dumps({'python_version': sys.version.split()[0], 'packages': found}))"
+    )
+    return _run_json([python, "-c", code])
+
+
+def interpreter(spec: str, reference: str) -> Dict[str, Any]:
+    """``spec`` as a Python interpreter: an interpreter, a venv, or a git revision of this
+    repository (built once into a cached venv like ``reference``'s)."""
+    path = Path(spec)
+    if path.is_dir() and (path / "bin" / "python").exists():
+        path = path / "bin" / "python"
+    if path.is_file():
+        found = _describe(str(path))
+        return {"python": str(path), "label": f"chatplug {found['packages'].get('chatplug')}",
+                "revision": None, **found}  # fmt: skip
+    revision = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    python = _build(revision, reference)
+    found = _describe(python)
+    return {"python": python, "revision": revision[:7],
+            "label": f"chatplug {found['packages'].get('chatplug')} ({revision[:7]})", **found}  # fmt: skip
+
+
+def _build(revision: str, reference: str) -> str:
+    """A venv with ``core`` and the Vitalentum plugin of ``revision`` (cached by revision);
+    the third-party packages pinned to ``reference``'s versions."""
+    home = Path(tempfile.gettempdir()) / "chatplug-bench-versions" / revision[:12]
+    python = home / "venv" / "bin" / "python"
+    if (home / "ready").exists() and python.exists():
+        return str(python)
+    shutil.rmtree(home, ignore_errors=True)
+    source = home / "src"
+    source.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, *SOURCES], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    wanted = _describe(reference)
+    pins = [f"{name}=={version}" for name, version in wanted["packages"].items()
+            if name in PINNED]  # fmt: skip
+    base = _base_python(reference)
+    packages = [str(source / item) for item in SOURCES] + pins
+    uv = shutil.which("uv")
+    print(f"building {home / 'venv'} ({revision[:7]})...", file=sys.stderr, flush=True)
+    if uv:
+        subprocess.run([uv, "venv", "-q", "-p", base, str(home / "venv")], check=True)
+        subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *packages],
+                       check=True)  # fmt: skip
+    else:
+        subprocess.run([base, "-m", "venv", str(home / "venv")], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    (home / "ready").write_text(revision + "\n")
+    return str(python)
+
+
+def _base_python(reference: str) -> str:
+    """The interpreter behind ``reference`` (a venv's python is a link to it)."""
+    code = "import sys; print(getattr(sys, '_base_executable', sys.executable))"
+    out = subprocess.run([reference, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip() or reference
+
+
+# -- the measurements -------------------------------------------------------------------
+
+
+def _spread(values: List[float]) -> Dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _instructions(python: str, argv: Sequence[str]) -> int:
+    """Instructions the process ran (callgrind's total)."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python,
+               str(HERE / "versions.py"), "worker", *argv]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=str(HERE))
+    if out.returncode != 0:
+        raise RuntimeError(f"callgrind failed:\n{out.stderr[-2000:]}")
+    for line in out.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no instruction count in callgrind's output:\n{out.stderr[-2000:]}")
+
+
+def measure(
+    old: Dict[str, Any],
+    new: Dict[str, Any],
+    base: str,
+    *,
+    rounds: int = 6,
+    chunks: int = 200_000,
+    runs: int = 2,
+    streams: int = 300,
+    callgrind: Optional[bool] = None,
+) -> Dict[str, Any]:
+    """Both versions, interleaved; every figure per version and new / old."""
+    pythons = {OLD: old["python"], NEW: new["python"]}
+    script = str(HERE / "versions.py")
+    tp: Dict[str, List[List[float]]] = {OLD: [], NEW: []}  # per round: [chunks/s, cpu, floor]
+    lat: Dict[str, List[Dict[str, float]]] = {OLD: [], NEW: []}
+    for index in range(rounds):
+        order = (OLD, NEW) if index % 2 == 0 else (NEW, OLD)
+        for name in order:
+            row = _run_json([pythons[name], script, "worker", "throughput", base,
+                             str(chunks), str(runs)])  # fmt: skip
+            ours, floor = row["chatplug"], row["floor"]
+            tp[name].append([
+                statistics.median(item[0] for item in ours),
+                statistics.median(item[1] for item in ours),
+                statistics.median(item[0] for item in floor),
+            ])  # fmt: skip
+        for name in order[::-1]:
+            lat[name].append(_run_json([pythons[name], script, "worker", "latency", base,
+                                        str(streams)]))  # fmt: skip
+        print(f"  round {index + 1}/{rounds} done", file=sys.stderr, flush=True)
+    result: Dict[str, Any] = {
+        "old": {key: old[key] for key in ("label", "revision", "python", "packages")},
+        "new": {key: new[key] for key in ("label", "revision", "python", "packages")},
+        "rounds": rounds,
+        "chunks": chunks,
+        "runs_per_round": runs,
+        "latency_streams": streams,
+        "figures": {},
+    }
+    figures = result["figures"]
+
+    def figure(key: str, unit: str, old_values: List[float], new_values: List[float],
+               higher_is_better: bool, paired: bool = True) -> None:  # fmt: skip
+        entry: Dict[str, Any] = {
+            "unit": unit, "old": _spread(old_values), "new": _spread(new_values),
+            "higher_is_better": higher_is_better,
+        }  # fmt: skip
+        old_median = entry["old"]["median"]
+        entry["ratio"] = entry["new"]["median"] / old_median if old_median else None
+        if paired:  # each round's new / old: the drift between rounds cancels out
+            entry["round_ratios"] = _spread(
+                [n / o for n, o in zip(new_values, old_values) if o]
+            )
+        figures[key] = entry
+
+    figure("throughput", "chunks/s", [r[0] for r in tp[OLD]], [r[0] for r in tp[NEW]], True)
+    figure("throughput_vs_floor", "x floor", [r[0] / r[2] for r in tp[OLD]],
+           [r[0] / r[2] for r in tp[NEW]], True)  # fmt: skip
+    figure("cpu_per_chunk", "us", [r[1] for r in tp[OLD]], [r[1] for r in tp[NEW]], False)
+    figure("ttfc", "ms", [r["median_ms"] for r in lat[OLD]], [r["median_ms"] for r in lat[NEW]],
+           False)  # fmt: skip
+    figure("ttfc_added", "ms", [r["added_ms"] for r in lat[OLD]],
+           [r["added_ms"] for r in lat[NEW]], False)  # fmt: skip
+    if callgrind is None:
+        callgrind = shutil.which("valgrind") is not None
+    if callgrind:
+        print("  callgrind...", file=sys.stderr, flush=True)
+        small, large = (2_000, max(4_000, chunks // 10))
+        few, many = 20, 220
+        counts: Dict[str, Dict[str, float]] = {}
+        for name in (OLD, NEW):
+            python = pythons[name]
+            per_chunk = (_instructions(python, ["long", base, str(large)])
+                         - _instructions(python, ["long", base, str(small)])) / (large - small)
+            per_stream = (_instructions(python, ["short", base, str(many)])
+                          - _instructions(python, ["short", base, str(few)])) / (many - few)
+            counts[name] = {"chunk": per_chunk, "stream": per_stream}  # fmt: skip
+        figure("instructions_per_chunk", "instructions", [counts[OLD]["chunk"]],
+               [counts[NEW]["chunk"]], False, paired=False)  # fmt: skip
+        figure("instructions_per_stream", "instructions", [counts[OLD]["stream"]],
+               [counts[NEW]["stream"]], False, paired=False)  # fmt: skip
+        result["callgrind"] = {"long_chunks": [small, large], "short_streams": [few, many]}
+    return result
+
+
+# -- the report -------------------------------------------------------------------------
+
+LABELS = {
+    "throughput": "throughput, one stream (chunks/s)",
+    "throughput_vs_floor": "throughput / the bare floor's in the same process",
+    "cpu_per_chunk": "CPU per chunk (us)",
+    "ttfc": "time to first chunk, 5-chunk streams (ms)",
+    "ttfc_added": "time to first chunk added over bare aiohttp (ms)",
+    "instructions_per_chunk": "instructions per chunk (callgrind)",
+    "instructions_per_stream": "instructions per 5-chunk stream (callgrind)",
+}
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:.3f}"
+    if unit in ("us", "x floor"):
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def section(result: Dict[str, Any], command: str) -> List[str]:
+    """The Markdown of a comparison (a section of docs/benchmarks.md)."""
+    if "figures" not in result:
+        return ["The comparison failed:", "", "```", str(result.get("error"))[:1500], "```"]
+    old, new = result["old"]["label"], result["new"]["label"]
+    rows = [
+        f"`{command}`: {old} against {new}, each in its own venv (same Python, same aiohttp "
+        f"and other dependencies), a fresh process per measurement, {result['rounds']} rounds "
+        "interleaved old/new then new/old against one local upstream.  Throughput: "
+        f"{result['runs_per_round']} streams of {result['chunks']:,} chunks per process "
+        "(`AsyncClient` and the Vitalentum plugin), alternating with the bare floor "
+        "(aiohttp `iter_any` + split + `json.loads`) in the same process.  Time to first "
+        f"chunk: {result['latency_streams']} 5-chunk streams per process, chatplug and bare "
+        "aiohttp alternating stream by stream.  Medians over the rounds (min-max); "
+        "\"new / old\" is the ratio of the medians, and the median of each round's ratio.",
+        "",
+        f"| figure | {old} | {new} | new / old | per-round new / old (min-max) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, entry in result["figures"].items():
+        unit = entry["unit"]
+        cells = []
+        for side in ("old", "new"):
+            spread = entry[side]
+            text = _number(spread["median"], unit)
+            if spread["min"] != spread["max"]:
+                text += (f" ({_number(spread['min'], unit)}-"
+                         f"{_number(spread['max'], unit)})")  # fmt: skip
+            cells.append(text)
+        ratio = f"{entry['ratio']:.3f}" if entry["ratio"] is not None else "-"
+        paired = entry.get("round_ratios")
+        paired_text = (f"{paired['median']:.3f} ({paired['min']:.3f}-{paired['max']:.3f})"
+                       if paired else "-")  # fmt: skip
+        rows.append(f"| {LABELS.get(key, key)} | {cells[0]} | {cells[1]} | {ratio} "
+                    f"| {paired_text} |")  # fmt: skip
+    if "callgrind" in result:
+        counts = result["callgrind"]
+        rows += [
+            "",
+            "Instructions: valgrind's callgrind, the client process only; per chunk from one "
+            f"stream of {counts['long_chunks'][1]:,} chunks less one of "
+            f"{counts['long_chunks'][0]:,}, per stream from {counts['short_streams'][1]} "
+            f"sequential 5-chunk streams less {counts['short_streams'][0]} (start-up, imports "
+            "and warm-up cancel out).  Deterministic: the machine's load does not change them; "
+            "the wall-clock figures above move with the other work on this 2-core machine.",
+        ]
+    return rows
+
+
+def compare(old_spec: str, new_spec: str, base: str, quick: bool) -> Dict[str, Any]:
+    """Resolve (or build) both versions and measure them."""
+    old = interpreter(old_spec, new_spec if Path(new_spec).exists() else sys.executable)
+    new = interpreter(new_spec, sys.executable)
+    if quick:
+        return measure(old, new, base, rounds=2, chunks=20_000, runs=1, streams=100,
+                       callgrind=False)  # fmt: skip
+    return measure(old, new, base)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        _worker(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--old", required=True, help="git revision, interpreter or venv")
+    parser.add_argument("--new", default=sys.executable, help="default: this interpreter")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    parser.add_argument("--markdown", action="store_true", help="also print the table")
+    args = parser.parse_args()
+    from common import upstream
+
+    with upstream() as base:
+        result = compare(args.old, args.new, base, args.quick)
+    print(json.dumps(result, indent=2))
+    if args.markdown:
+        command = "python bench/versions.py " + " ".join(sys.argv[1:])
+        print("\n".join(section(result, command)))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # the workers inherit it
+    main()
