@@ -120,9 +120,7 @@ async def _short_streams(base: str, streams: int) -> int:
 
 
 def _run_json(argv: Sequence[str], timeout: float = 900) -> Dict[str, Any]:
-    out = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, cwd=str(HERE)
-    )
+    out = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, cwd=str(HERE))
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -132,7 +130,7 @@ def _describe(python: str) -> Dict[str, Any]:
     """The chatplug version and the versions of :data:`PINNED` in ``python``'s environment."""
     code = (
         "import json, sys\nfrom importlib import metadata\nfound = {}\n"
-        f"for name in {list(PINNED) + ['chatplug', 'chatplug-vitalentum']!r}:\n"
+        f"for name in {[*PINNED, 'chatplug', 'chatplug-vitalentum']!r}:\n"
         "    try:\n        found[name] = metadata.version(name)\n"
         "    except metadata.PackageNotFoundError:\n        pass\n"
         "print(json.dumps({'python_version': sys.version.split()[0], 'packages': found}))"
@@ -148,16 +146,22 @@ def interpreter(spec: str, reference: str) -> Dict[str, Any]:
         path = path / "bin" / "python"
     if path.is_file():
         found = _describe(str(path))
-        return {"python": str(path), "label": f"chatplug {found['packages'].get('chatplug')}",
-                "revision": None, **found}  # fmt: skip
+        return {
+            "python": str(path),
+            "label": f"chatplug {found['packages'].get('chatplug')}",
+            "revision": None,
+            **found,
+        }
     revision = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     python = _build(revision, reference)
     found = _describe(python)
-    return {"python": python, "revision": revision[:7],
-            "label": f"chatplug {found['packages'].get('chatplug')} ({revision[:7]})", **found}  # fmt: skip
+    label = f"chatplug {found['packages'].get('chatplug')} ({revision[:7]})"
+    return {"python": python, "revision": revision[:7], "label": label, **found}
 
 
 def _build(revision: str, reference: str) -> str:
@@ -175,16 +179,14 @@ def _build(revision: str, reference: str) -> str:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     wanted = _describe(reference)
-    pins = [f"{name}=={version}" for name, version in wanted["packages"].items()
-            if name in PINNED]  # fmt: skip
+    pins = [f"{name}=={version}" for name, version in wanted["packages"].items() if name in PINNED]
     base = _base_python(reference)
     packages = [str(source / item) for item in SOURCES] + pins
     uv = shutil.which("uv")
     print(f"building {home / 'venv'} ({revision[:7]})...", file=sys.stderr, flush=True)
     if uv:
         subprocess.run([uv, "venv", "-q", "-p", base, str(home / "venv")], check=True)
-        subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *packages],
-                       check=True)  # fmt: skip
+        subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *packages], check=True)
     else:
         subprocess.run([base, "-m", "venv", str(home / "venv")], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
@@ -208,8 +210,15 @@ def _spread(values: List[float]) -> Dict[str, float]:
 
 def _instructions(python: str, argv: Sequence[str]) -> int:
     """Instructions the process ran (callgrind's total)."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python,
-               str(HERE / "versions.py"), "worker", *argv]  # fmt: skip
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        python,
+        str(HERE / "versions.py"),
+        "worker",
+        *argv,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=str(HERE))
     if out.returncode != 0:
         raise RuntimeError(f"callgrind failed:\n{out.stderr[-2000:]}")
@@ -238,17 +247,21 @@ def measure(
     for index in range(rounds):
         order = (OLD, NEW) if index % 2 == 0 else (NEW, OLD)
         for name in order:
-            row = _run_json([pythons[name], script, "worker", "throughput", base,
-                             str(chunks), str(runs)])  # fmt: skip
+            row = _run_json(
+                [pythons[name], script, "worker", "throughput", base, str(chunks), str(runs)]
+            )
             ours, floor = row["chatplug"], row["floor"]
-            tp[name].append([
-                statistics.median(item[0] for item in ours),
-                statistics.median(item[1] for item in ours),
-                statistics.median(item[0] for item in floor),
-            ])  # fmt: skip
+            tp[name].append(
+                [
+                    statistics.median(item[0] for item in ours),
+                    statistics.median(item[1] for item in ours),
+                    statistics.median(item[0] for item in floor),
+                ]
+            )
         for name in order[::-1]:
-            lat[name].append(_run_json([pythons[name], script, "worker", "latency", base,
-                                        str(streams)]))  # fmt: skip
+            lat[name].append(
+                _run_json([pythons[name], script, "worker", "latency", base, str(streams)])
+            )
         print(f"  round {index + 1}/{rounds} done", file=sys.stderr, flush=True)
     result: Dict[str, Any] = {
         "old": {key: old[key] for key in ("label", "revision", "python", "packages")},
@@ -261,28 +274,45 @@ def measure(
     }
     figures = result["figures"]
 
-    def figure(key: str, unit: str, old_values: List[float], new_values: List[float],
-               higher_is_better: bool, paired: bool = True) -> None:  # fmt: skip
+    def figure(
+        key: str,
+        unit: str,
+        old_values: List[float],
+        new_values: List[float],
+        higher_is_better: bool,
+        paired: bool = True,
+    ) -> None:
         entry: Dict[str, Any] = {
-            "unit": unit, "old": _spread(old_values), "new": _spread(new_values),
+            "unit": unit,
+            "old": _spread(old_values),
+            "new": _spread(new_values),
             "higher_is_better": higher_is_better,
-        }  # fmt: skip
+        }
         old_median = entry["old"]["median"]
         entry["ratio"] = entry["new"]["median"] / old_median if old_median else None
         if paired:  # each round's new / old: the drift between rounds cancels out
-            entry["round_ratios"] = _spread(
-                [n / o for n, o in zip(new_values, old_values) if o]
-            )
+            entry["round_ratios"] = _spread([n / o for n, o in zip(new_values, old_values) if o])
         figures[key] = entry
 
     figure("throughput", "chunks/s", [r[0] for r in tp[OLD]], [r[0] for r in tp[NEW]], True)
-    figure("throughput_vs_floor", "x floor", [r[0] / r[2] for r in tp[OLD]],
-           [r[0] / r[2] for r in tp[NEW]], True)  # fmt: skip
+    figure(
+        "throughput_vs_floor",
+        "x floor",
+        [r[0] / r[2] for r in tp[OLD]],
+        [r[0] / r[2] for r in tp[NEW]],
+        True,
+    )
     figure("cpu_per_chunk", "us", [r[1] for r in tp[OLD]], [r[1] for r in tp[NEW]], False)
-    figure("ttfc", "ms", [r["median_ms"] for r in lat[OLD]], [r["median_ms"] for r in lat[NEW]],
-           False)  # fmt: skip
-    figure("ttfc_added", "ms", [r["added_ms"] for r in lat[OLD]],
-           [r["added_ms"] for r in lat[NEW]], False)  # fmt: skip
+    figure(
+        "ttfc", "ms", [r["median_ms"] for r in lat[OLD]], [r["median_ms"] for r in lat[NEW]], False
+    )
+    figure(
+        "ttfc_added",
+        "ms",
+        [r["added_ms"] for r in lat[OLD]],
+        [r["added_ms"] for r in lat[NEW]],
+        False,
+    )
     if callgrind is None:
         callgrind = shutil.which("valgrind") is not None
     if callgrind:
@@ -292,15 +322,31 @@ def measure(
         counts: Dict[str, Dict[str, float]] = {}
         for name in (OLD, NEW):
             python = pythons[name]
-            per_chunk = (_instructions(python, ["long", base, str(large)])
-                         - _instructions(python, ["long", base, str(small)])) / (large - small)
-            per_stream = (_instructions(python, ["short", base, str(many)])
-                          - _instructions(python, ["short", base, str(few)])) / (many - few)
-            counts[name] = {"chunk": per_chunk, "stream": per_stream}  # fmt: skip
-        figure("instructions_per_chunk", "instructions", [counts[OLD]["chunk"]],
-               [counts[NEW]["chunk"]], False, paired=False)  # fmt: skip
-        figure("instructions_per_stream", "instructions", [counts[OLD]["stream"]],
-               [counts[NEW]["stream"]], False, paired=False)  # fmt: skip
+            per_chunk = (
+                _instructions(python, ["long", base, str(large)])
+                - _instructions(python, ["long", base, str(small)])
+            ) / (large - small)
+            per_stream = (
+                _instructions(python, ["short", base, str(many)])
+                - _instructions(python, ["short", base, str(few)])
+            ) / (many - few)
+            counts[name] = {"chunk": per_chunk, "stream": per_stream}
+        figure(
+            "instructions_per_chunk",
+            "instructions",
+            [counts[OLD]["chunk"]],
+            [counts[NEW]["chunk"]],
+            False,
+            paired=False,
+        )
+        figure(
+            "instructions_per_stream",
+            "instructions",
+            [counts[OLD]["stream"]],
+            [counts[NEW]["stream"]],
+            False,
+            paired=False,
+        )
         result["callgrind"] = {"long_chunks": [small, large], "short_streams": [few, many]}
     return result
 
@@ -340,7 +386,7 @@ def section(result: Dict[str, Any], command: str) -> List[str]:
         "(aiohttp `iter_any` + split + `json.loads`) in the same process.  Time to first "
         f"chunk: {result['latency_streams']} 5-chunk streams per process, chatplug and bare "
         "aiohttp alternating stream by stream.  Medians over the rounds (min-max); "
-        "\"new / old\" is the ratio of the medians, and the median of each round's ratio.",
+        '"new / old" is the ratio of the medians, and the median of each round\'s ratio.',
         "",
         f"| figure | {old} | {new} | new / old | per-round new / old (min-max) |",
         "|---|---:|---:|---:|---:|",
@@ -352,15 +398,16 @@ def section(result: Dict[str, Any], command: str) -> List[str]:
             spread = entry[side]
             text = _number(spread["median"], unit)
             if spread["min"] != spread["max"]:
-                text += (f" ({_number(spread['min'], unit)}-"
-                         f"{_number(spread['max'], unit)})")  # fmt: skip
+                text += f" ({_number(spread['min'], unit)}-{_number(spread['max'], unit)})"
             cells.append(text)
         ratio = f"{entry['ratio']:.3f}" if entry["ratio"] is not None else "-"
         paired = entry.get("round_ratios")
-        paired_text = (f"{paired['median']:.3f} ({paired['min']:.3f}-{paired['max']:.3f})"
-                       if paired else "-")  # fmt: skip
-        rows.append(f"| {LABELS.get(key, key)} | {cells[0]} | {cells[1]} | {ratio} "
-                    f"| {paired_text} |")  # fmt: skip
+        paired_text = (
+            f"{paired['median']:.3f} ({paired['min']:.3f}-{paired['max']:.3f})" if paired else "-"
+        )
+        rows.append(
+            f"| {LABELS.get(key, key)} | {cells[0]} | {cells[1]} | {ratio} | {paired_text} |"
+        )
     if "callgrind" in result:
         counts = result["callgrind"]
         rows += [
@@ -375,14 +422,29 @@ def section(result: Dict[str, Any], command: str) -> List[str]:
     return rows
 
 
-def compare(old_spec: str, new_spec: str, base: str, quick: bool) -> Dict[str, Any]:
+def compare(
+    old_spec: str,
+    new_spec: str,
+    base: str,
+    quick: bool,
+    rounds: Optional[int] = None,
+    callgrind: Optional[bool] = None,
+) -> Dict[str, Any]:
     """Resolve (or build) both versions and measure them."""
     old = interpreter(old_spec, new_spec if Path(new_spec).exists() else sys.executable)
     new = interpreter(new_spec, sys.executable)
     if quick:
-        return measure(old, new, base, rounds=2, chunks=20_000, runs=1, streams=100,
-                       callgrind=False)  # fmt: skip
-    return measure(old, new, base)
+        return measure(
+            old,
+            new,
+            base,
+            rounds=rounds or 2,
+            chunks=20_000,
+            runs=1,
+            streams=100,
+            callgrind=bool(callgrind),
+        )
+    return measure(old, new, base, rounds=rounds or 6, callgrind=callgrind)
 
 
 def main() -> None:
@@ -393,12 +455,18 @@ def main() -> None:
     parser.add_argument("--old", required=True, help="git revision, interpreter or venv")
     parser.add_argument("--new", default=sys.executable, help="default: this interpreter")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 6, quick 2)")
+    parser.add_argument(
+        "--callgrind",
+        action=argparse.BooleanOptionalAction,
+        help="count instructions (default: when valgrind is installed, not with --quick)",
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the table")
     args = parser.parse_args()
     from common import upstream
 
     with upstream() as base:
-        result = compare(args.old, args.new, base, args.quick)
+        result = compare(args.old, args.new, base, args.quick, args.rounds, args.callgrind)
     print(json.dumps(result, indent=2))
     if args.markdown:
         command = "python bench/versions.py " + " ".join(sys.argv[1:])

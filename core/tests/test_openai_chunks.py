@@ -84,6 +84,16 @@ def test_response_metadata_comes_once_from_the_first_chunk_with_an_id_or_model()
     ]
 
 
+def test_a_first_chunk_with_an_id_alone_gives_metadata_without_a_model_then_its_text() -> None:
+    parser = ChatChunkParser()
+    assert parser.feed(sse({"id": "chatcmpl-2", **chunk("a")}, chunk("b"))) == [
+        ResponseMetadata("chatcmpl-2", None),
+        "a",
+        "b",
+    ]
+    assert parser.metadata == ResponseMetadata("chatcmpl-2", None)
+
+
 def test_a_stream_without_ids_has_no_metadata() -> None:
     parser = ChatChunkParser()
     assert parser.feed(sse(chunk("a"))) == ["a"]

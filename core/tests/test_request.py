@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict
 
 import pytest
 from chatplug import (
     AsyncClient,
     Client,
+    CompletionRequest,
     InvalidRequestError,
     ModelInfo,
     UnsupportedCapabilityError,
 )
-from chatplug._request import needed_capabilities
-from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, REASONING, TOOLS, ResponseFormat, Tool
+from chatplug._request import needed_capabilities, new_request
+from chatplug.types import (
+    IMAGES,
+    JSON_OBJECT,
+    JSON_SCHEMA,
+    REASONING,
+    TOOLS,
+    ResponseFormat,
+    Timeout,
+    Tool,
+)
 
 from .conftest import ScriptedPlugin, scripted_registry
 
@@ -195,3 +206,24 @@ def test_a_capability_list_in_the_catalogue_is_frozen() -> None:
     acme = ScriptedPlugin("acme", models=[ModelInfo("m", "acme", capabilities=[TOOLS])])  # type: ignore[arg-type]
     [model] = AsyncClient(registry=scripted_registry(acme), config=False).models()
     assert model.capabilities == frozenset({TOOLS})
+
+
+def test_a_request_built_in_one_step_is_the_dataclass_s_own() -> None:
+    timeout = Timeout(total=9)
+    messages = ({"role": "user", "content": "hi"},)
+    args = ("acme", "m", messages, "hi", {"system": "s"}, None, "http://x", timeout, {"k": 1})
+    fields = {"temperature": 0.5, "stop": ("END",)}
+    built = new_request(*args, fields)
+    names = ("provider", "model", "messages", "prompt", "options", "proxy", "base_url")
+    expected = CompletionRequest(
+        **dict(zip(names, args)), timeout=timeout, settings={"k": 1}, **fields
+    )
+    assert built == expected
+    assert repr(built) == repr(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.model = "other"  # type: ignore[misc]
+
+
+def test_a_request_with_an_unknown_field_is_refused_like_the_dataclass_does() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        new_request("acme", "m", (), "", {}, None, None, Timeout(), {}, {"colour": "red"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 from typing import (
     TYPE_CHECKING,
+    AbstractSet,
     Any,
     Dict,
     List,
@@ -14,18 +15,17 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
-    Set,
     Tuple,
     Union,
 )
 
 from ._attempts import RetryInput, attempts, retry_policy
 from ._pool import SessionPool
-from ._request import needed_capabilities, request_fields
+from ._request import TYPED_FIELDS, needed_capabilities, request_fields
 from .config import ConfigInput, Route, environment, resolve_config
 from .errors import InvalidRequestError, ProviderNotFoundError, UnsupportedCapabilityError
 from .health import CircuitBreaker
-from .messages import MessagesInput, normalize_messages
+from .messages import MessagesInput, conversation_capabilities
 from .registry import PluginInfo, Provider, Registry
 from .stream import Completion, Source, Stream
 from .types import ModelInfo, ResponseFormat, StopInput, Timeout, Tool
@@ -233,35 +233,25 @@ class AsyncClient:
         :class:`~chatplug.UnsupportedCapabilityError` (with fallback, models without it
         are skipped).  Other ``options`` (``system``...) are passed to the provider as given.
         """
-        conversation = normalize_messages(messages)
-        typed = {
-            "tools": tools,
-            "tool_choice": tool_choice,
-            "parallel_tool_calls": parallel_tool_calls,
-            "response_format": response_format,
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_tokens": max_tokens,
-            "max_completion_tokens": max_completion_tokens,
-            "stop": stop,
-            "seed": seed,
-            "presence_penalty": presence_penalty,
-            "frequency_penalty": frequency_penalty,
-            "logit_bias": logit_bias,
-            "user": user,
-            "reasoning_effort": reasoning_effort,
-            "metadata": metadata,
-        }
+        conversation, needs = conversation_capabilities(messages)
+        typed = (tools, tool_choice, parallel_tool_calls, response_format, temperature, top_p,
+                 max_tokens, max_completion_tokens, stop, seed, presence_penalty,
+                 frequency_penalty, logit_bias, user, reasoning_effort, metadata)  # fmt: skip
         if model is None and provider is None:
             model = self.default_model
         candidates = self._candidates(model, provider)
-        try:
-            fields, sampling = request_fields(typed)
-        except InvalidRequestError as error:
-            if len(candidates) == 1:  # name the provider asked for, as its own checks would
-                error.provider = candidates[0][0].name
-            raise
-        candidates = self._capable(candidates, needed_capabilities(fields, conversation))
+        fields: Dict[str, Any] = {}
+        sampling: Dict[str, Any] = {}
+        if typed.count(None) != len(typed):  # not the usual text call: no dict built for it
+            try:
+                fields, sampling = request_fields(dict(zip(TYPED_FIELDS, typed)))
+            except InvalidRequestError as error:
+                if len(candidates) == 1:  # name the provider asked for, as its own checks would
+                    error.provider = candidates[0][0].name
+                raise
+        candidates = self._capable(
+            candidates, needed_capabilities(fields, conversation) if fields else needs
+        )
         routes = self._routes(
             candidates,
             proxy if proxy is not None else self.proxy,
@@ -301,7 +291,7 @@ class AsyncClient:
         return stream.completion(text)
 
     def _capable(
-        self, candidates: List[Tuple[Provider, ModelInfo]], needed: Set[str]
+        self, candidates: List[Tuple[Provider, ModelInfo]], needed: AbstractSet[str]
     ) -> List[Tuple[Provider, ModelInfo]]:
         """The candidates whose model declares every ``needed`` capability (none: an error)."""
         if not needed:

@@ -24,6 +24,7 @@ from typing import (
 )
 
 from ._contract import accept, accept_after_finish
+from ._request import new_request
 from .config import Route
 from .errors import (
     AllProvidersFailedError,
@@ -76,17 +77,17 @@ async def attempts(
             continue
         route, settings = routes[name]
         try:
-            request = CompletionRequest(
-                provider=name,
-                model=model.id,
-                messages=messages,
-                prompt=provider.format_prompt(messages, model.id),
-                options={**route.options, **options} if route.options else options,
-                proxy=None if route.socks else route.proxy,  # SOCKS: the session's connector
-                base_url=route.base_url,
-                timeout=route.timeout,
-                settings=settings,
-                **fields,
+            request = new_request(
+                name,
+                model.id,
+                messages,
+                provider.format_prompt(messages, model.id),
+                {**route.options, **options} if route.options else options,
+                None if route.socks else route.proxy,  # SOCKS: the session's connector
+                route.base_url,
+                route.timeout,
+                settings,
+                fields,
             )
             session = session_for(route)
         except Exception as error:
@@ -98,8 +99,9 @@ async def attempts(
         attempt = 0
         while True:
             attempt += 1
+            if stream.attempts:  # a retry or the next candidate: forget the last one's events
+                stream.reset()
             stream.attempts.append((name, model.id))
-            stream.reset()
             yielded = 0
             agen: Optional[AsyncIterator[Any]] = None
             try:

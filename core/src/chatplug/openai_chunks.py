@@ -273,8 +273,10 @@ class ChatChunkParser:
                             and len(delta) == 1
                             and choice.get("finish_reason") is None
                             and value.get("usage") is None
-                            and (meta or ("id" not in value and "model" not in value))
+                            and (meta or "error" not in value)
                         ):
+                            if not meta and ("id" in value or "model" in value):
+                                meta = self._metadata(value, items)  # the first id or model
                             if content:
                                 items.append(content)
                             continue
@@ -288,7 +290,7 @@ class ChatChunkParser:
                 raise
             self._error = error  # raised at the next call, once the items before it are out
         if items and not self.has_text:
-            self.has_text = any(type(item) is str for item in items)
+            self.has_text = str in map(type, items)  # no generator frame per feed
         return items
 
     def _end(self, items: List[StreamItem]) -> None:
@@ -313,14 +315,7 @@ class ChatChunkParser:
         if error is not None:
             raise chunk_error(error, self.provider, self.secret)
         if not self._meta:
-            chunk_id, model = value.get("id"), value.get("model")
-            if chunk_id is not None or model is not None:
-                self._meta = True
-                self.metadata = ResponseMetadata(
-                    chunk_id if isinstance(chunk_id, str) else None,
-                    model if isinstance(model, str) else None,
-                )
-                items.append(self.metadata)
+            self._metadata(value, items)
         choices = value.get("choices")
         usage = value.get("usage")
         if choices:
@@ -339,6 +334,19 @@ class ChatChunkParser:
             if counted is not None and counted != self.usage:
                 self.usage = counted
                 items.append(counted)
+
+    def _metadata(self, value: Dict[str, Any], items: List[StreamItem]) -> bool:
+        """The :class:`ResponseMetadata` of the first chunk with an id or a model; whether
+        it is given now."""
+        chunk_id, model = value.get("id"), value.get("model")
+        if chunk_id is not None or model is not None:
+            self._meta = True
+            self.metadata = ResponseMetadata(
+                chunk_id if isinstance(chunk_id, str) else None,
+                model if isinstance(model, str) else None,
+            )
+            items.append(self.metadata)
+        return self._meta
 
     def _choice(self, choice: Dict[str, Any], data: str, items: List[StreamItem]) -> None:
         delta = choice.get("delta")

@@ -91,6 +91,8 @@ class Route:
     @property
     def socks(self) -> bool:
         """Whether the proxy is a SOCKS proxy (needs a connector, not ``proxy=``)."""
+        if not self.proxy:  # the usual route: no import on every request
+            return False
         from ..net import is_socks
 
         return is_socks(self.proxy)
