@@ -1,7 +1,10 @@
 """Run every benchmark side by side in one run; write docs/benchmarks.md, .json and the chart.
 
 ``nox -s bench`` runs this.  ``--quick`` uses small sizes (a smoke test of the harness,
-about a minute; its figures are not the published ones).
+about a minute; its figures are not the published ones).  ``--compare-with REV`` adds the
+text path of this tree against another version's, side by side (``versions.py``: a git
+revision such as ``ec9d6af``, the 0.1 release, built into a cached venv; or a Python
+interpreter or venv).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import hotpath
 import latency
 import saturation
 import throughput
+import versions as compare_versions
 from common import HERE, Series, spread, upstream
 from throughput import FLOOR, LINES, OURS, SDK
 
@@ -170,7 +174,27 @@ def _targets(report: Dict[str, Any]) -> List[Any]:
          models_ms < 120),
         ("`import chatplug` leaves aiohttp unloaded", str(not report["aiohttp_on_import"]),
          "True", not report["aiohttp_on_import"]),
+        *_compare_targets(report.get("compare")),
     ]  # fmt: skip
+
+
+def _compare_targets(compare: Optional[Dict[str, Any]]) -> List[Any]:
+    """The text path against the other version: within 5%, as each round's own ratio."""
+    if not compare or "figures" not in compare:
+        return []
+    figures, old = compare["figures"], compare["old"]["label"]
+    rows = []
+    for key, what, higher in (
+        ("throughput", "throughput", True),
+        ("ttfc", "time to first chunk", False),
+    ):
+        ratio = figures[key]["round_ratios"]["median"]
+        ok = ratio >= 0.95 if higher else ratio <= 1.05
+        wanted = ">= 0.95x" if higher else "<= 1.05x"
+        rows.append(
+            (f"text path {what} vs {old} (median of round ratios)", f"{ratio:.3f}x", wanted, ok)
+        )
+    return rows
 
 
 def _server_section(server: Optional[Dict[str, Any]]) -> List[str]:
@@ -212,6 +236,25 @@ def _server_section(server: Optional[Dict[str, Any]]) -> List[str]:
     rows += ["", "<details><summary>Full summary</summary>", "", "```json",
              json.dumps(server, indent=2), "```", "", "</details>"]  # fmt: skip
     return rows
+
+
+def _compare_section(report: Dict[str, Any]) -> List[str]:
+    compare = report.get("compare")
+    if compare is None:
+        return [
+            "## Another version: the text path",
+            "",
+            "Not measured in this run: `nox -s bench -- --compare-with ec9d6af` compares the "
+            "text path with 0.1's (`bench/versions.py`).",
+        ]
+    if "figures" not in compare:
+        return ["## Another version: the text path", "", *compare_versions.section(compare, "")]
+    old, new = compare["old"]["label"], compare["new"]["label"]
+    return [
+        f"## {old} vs {new}: the text path",
+        "",
+        *compare_versions.section(compare, report["compare_command"]),
+    ]
 
 
 def render(report: Dict[str, Any]) -> str:
@@ -318,6 +361,8 @@ def render(report: Dict[str, Any]) -> str:
         f"bare ones): median {added['median']:.3f} ms, min {added['min']:.3f} ms, max "
         f"{added['max']:.3f} ms.",
         "",
+        *_compare_section(report),
+        "",
         f"## Cold start (fresh process, median of {report['cold_runs']})",
         "",
         "| command | median | min | max |",
@@ -393,6 +438,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        help="also the text path against this version: a git revision (ec9d6af: 0.1), "
+        "a Python interpreter or a venv",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="where to write (default: docs/, or a temporary folder with --quick)",
@@ -433,6 +484,15 @@ def main() -> None:
         )
         print("latency...", flush=True)
         report["latency"] = latency.measure(base, latency_streams, rounds=2 if quick else 5)
+        if args.compare_with:
+            print(f"against {args.compare_with}...", flush=True)
+            report["compare_command"] = "nox -s bench -- " + " ".join(sys.argv[1:])
+            try:
+                report["compare"] = compare_versions.compare(
+                    args.compare_with, sys.executable, base, quick
+                )
+            except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+                report["compare"] = {"error": f"{type(error).__name__}: {error}"}
     print("hot path...", flush=True)
     report["hotpath_chunks"] = 20_000 if quick else 100_000
     report["hotpath"] = hotpath.measure(report["hotpath_chunks"], repeats=2 if quick else 5)

@@ -11,15 +11,18 @@ round (old/new, then new/old) so that a change in the machine's load hits both a
   is a second figure that a loaded machine disturbs less;
 - **time to first chunk**: ``latency.measure`` (5-chunk streams, chatplug and bare aiohttp
   alternating stream by stream in one event loop): the median, and what chatplug adds;
-- **instructions** (valgrind's callgrind, when installed): per chunk of a long stream and
-  per 5-chunk stream, each from the difference of two runs of different sizes (so that
-  start-up and imports cancel out).  Deterministic: the machine's load does not change it.
+- **instructions** (valgrind's callgrind, when installed): per chunk of a long stream, per
+  5-chunk stream, and from ``client.stream(...)`` to the first text piece (callgrind's
+  collection switched on and off around it by a tiny C helper, built when a C compiler
+  and ``valgrind/callgrind.h`` are there).  Each is the difference of two runs of different
+  sizes, so that start-up and imports cancel out.  Deterministic: the machine's load does
+  not change them.
 
 ``python versions.py --old ec9d6af`` builds the old version from git (``core`` and
 ``plugins/chatplug-vitalentum`` of that revision, in a cached venv, with the same Python
 and the same aiohttp, yarl, multidict... as the new one) and compares it with the
 interpreter running this script; ``--old`` and ``--new`` also take a Python interpreter
-or a venv.  Prints one JSON object, then the Markdown table (``--markdown``).
+or a venv.  Prints one JSON object, and with ``--markdown`` the table.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+CACHE = Path(tempfile.gettempdir()) / "chatplug-bench-versions"
 #: what the old version is built from (a plugin of that revision, on that core)
 SOURCES = ("core", "plugins/chatplug-vitalentum")
 #: pinned in the built venv to the new interpreter's versions: only chatplug differs
@@ -57,26 +61,35 @@ PINNED = (
     "typing-extensions",
 )
 OLD, NEW = "old", "new"
+#: callgrind's counts (``instruction_counts``) and their figures
+INSTRUCTIONS = {
+    "chunk": "instructions_per_chunk",
+    "first": "instructions_to_first_chunk",
+    "stream": "instructions_per_stream",
+}
+TOGGLE_C = """#include <valgrind/callgrind.h>
+void toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+"""
 
 
 # -- the workers (run inside each version's venv) -------------------------------------
 
 
 def _worker(argv: Sequence[str]) -> None:
-    """``worker throughput BASE CHUNKS RUNS``, ``worker latency BASE STREAMS``,
-    ``worker long BASE CHUNKS`` / ``worker short BASE STREAMS`` (for callgrind)."""
+    """``worker throughput BASE CHUNKS RUNS``, ``worker latency BASE STREAMS``, and for
+    callgrind ``worker long BASE CHUNKS``, ``worker short BASE STREAMS [TOGGLE_LIBRARY]``."""
     import chatplug
     import latency
     import throughput
 
-    kind, base = argv[0], argv[1]
-    size = int(argv[2])
+    kind, base, size = argv[0], argv[1], int(argv[2])
     out: Dict[str, Any] = {"chatplug": chatplug.__version__}
     if kind == "throughput":
         asyncio.run(throughput.chatplug_client(base, 1000))  # warm up: imports, caches
         asyncio.run(throughput.bare_iter_any(base, 1000))
         runners = {"chatplug": throughput.chatplug_client, "floor": throughput.bare_iter_any}
-        rows: Dict[str, List[List[float]]] = {name: [] for name in runners}
+        for name in runners:
+            out[name] = []
         for index in range(int(argv[3])):
             for name in runners if index % 2 == 0 else list(runners)[::-1]:
                 start, cpu = time.perf_counter(), time.process_time()
@@ -84,8 +97,7 @@ def _worker(argv: Sequence[str]) -> None:
                 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
                 if count != size:
                     raise RuntimeError(f"{name} streamed {count} chunks, expected {size}")
-                rows[name].append([size / elapsed, cpu / size * 1e6])
-        out.update(rows)
+                out[name].append([size / elapsed, cpu / size * 1e6])
     elif kind == "latency":
         result = latency.measure(base, streams=size, chunks=5, rounds=1)
         out["median_ms"] = result[latency.OURS]["median_ms"]
@@ -93,25 +105,36 @@ def _worker(argv: Sequence[str]) -> None:
         out["added_ms"] = result["added_ms"]["median"]
     elif kind == "long":
         asyncio.run(throughput.chatplug_client(base, 10))
-        if size:
-            out["chunks"] = asyncio.run(throughput.chatplug_client(base, size))
+        out["chunks"] = asyncio.run(throughput.chatplug_client(base, size))
     elif kind == "short":
-        out["streams"] = asyncio.run(_short_streams(base, size))
+        toggle: Optional[Callable[[], None]] = None
+        if len(argv) > 3:
+            import ctypes
+
+            toggle = ctypes.CDLL(argv[3]).toggle
+        out["chunks"] = asyncio.run(_short_streams(base, size, toggle))
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(out))
 
 
-async def _short_streams(base: str, streams: int) -> int:
-    """``streams`` sequential 5-chunk streams on one client, after 20 to warm up."""
+async def _short_streams(base: str, streams: int, toggle: Optional[Callable[[], None]]) -> int:
+    """``streams`` sequential 5-chunk streams on one client, after 20 to warm up; with
+    ``toggle``, callgrind collects from each ``client.stream(...)`` to its first piece."""
     import chatplug
 
     registry = chatplug.Registry(enabled=["vitalentum"])
     base_urls = {"vitalentum": f"{base}/n/5"}
     count = 0
     async with chatplug.AsyncClient(registry=registry, base_urls=base_urls, config=False) as client:
-        for _ in range(20 + streams):
+        for index in range(20 + streams):
+            measured = toggle is not None and index >= 20
+            if measured:
+                toggle()  # type: ignore[misc]
             async for _text in client.stream("hi", provider="vitalentum"):
+                if measured:
+                    toggle()  # type: ignore[misc]
+                    measured = False
                 count += 1
     return count
 
@@ -120,14 +143,14 @@ async def _short_streams(base: str, streams: int) -> int:
 
 
 def _run_json(argv: Sequence[str], timeout: float = 900) -> Dict[str, Any]:
-    out = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, cwd=str(HERE))
+    out = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, cwd=HERE)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def _describe(python: str) -> Dict[str, Any]:
-    """The chatplug version and the versions of :data:`PINNED` in ``python``'s environment."""
+    """The versions of chatplug and of :data:`PINNED` in ``python``'s environment."""
     code = (
         "import json, sys\nfrom importlib import metadata\nfound = {}\n"
         f"for name in {[*PINNED, 'chatplug', 'chatplug-vitalentum']!r}:\n"
@@ -144,30 +167,28 @@ def interpreter(spec: str, reference: str) -> Dict[str, Any]:
     path = Path(spec)
     if path.is_dir() and (path / "bin" / "python").exists():
         path = path / "bin" / "python"
+    revision = None
     if path.is_file():
-        found = _describe(str(path))
-        return {
-            "python": str(path),
-            "label": f"chatplug {found['packages'].get('chatplug')}",
-            "revision": None,
-            **found,
-        }
-    revision = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    python = _build(revision, reference)
+        python = str(path)
+    else:
+        revision = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        python = _build(revision, reference)
     found = _describe(python)
-    label = f"chatplug {found['packages'].get('chatplug')} ({revision[:7]})"
-    return {"python": python, "revision": revision[:7], "label": label, **found}
+    label = f"chatplug {found['packages'].get('chatplug')}"
+    if revision:
+        label += f" ({revision[:7]})"
+    return {"python": python, "revision": revision and revision[:7], "label": label, **found}
 
 
 def _build(revision: str, reference: str) -> str:
     """A venv with ``core`` and the Vitalentum plugin of ``revision`` (cached by revision);
     the third-party packages pinned to ``reference``'s versions."""
-    home = Path(tempfile.gettempdir()) / "chatplug-bench-versions" / revision[:12]
+    home = CACHE / revision[:12]
     python = home / "venv" / "bin" / "python"
     if (home / "ready").exists() and python.exists():
         return str(python)
@@ -178,17 +199,18 @@ def _build(revision: str, reference: str) -> str:
         ["git", "-C", str(ROOT), "archive", revision, *SOURCES], capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-    wanted = _describe(reference)
-    pins = [f"{name}=={version}" for name, version in wanted["packages"].items() if name in PINNED]
+    packages = [str(source / item) for item in SOURCES]
+    wanted = _describe(reference)["packages"]
+    packages += [f"{name}=={version}" for name, version in wanted.items() if name in PINNED]
     base = _base_python(reference)
-    packages = [str(source / item) for item in SOURCES] + pins
+    venv = str(home / "venv")
+    print(f"building {venv} ({revision[:7]})...", file=sys.stderr, flush=True)
     uv = shutil.which("uv")
-    print(f"building {home / 'venv'} ({revision[:7]})...", file=sys.stderr, flush=True)
     if uv:
-        subprocess.run([uv, "venv", "-q", "-p", base, str(home / "venv")], check=True)
+        subprocess.run([uv, "venv", "-q", "-p", base, venv], check=True)
         subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *packages], check=True)
     else:
-        subprocess.run([base, "-m", "venv", str(home / "venv")], check=True)
+        subprocess.run([base, "-m", "venv", venv], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     (home / "ready").write_text(revision + "\n")
     return str(python)
@@ -201,31 +223,87 @@ def _base_python(reference: str) -> str:
     return out.stdout.strip() or reference
 
 
-# -- the measurements -------------------------------------------------------------------
+# -- instructions -----------------------------------------------------------------------
 
 
-def _spread(values: List[float]) -> Dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+def _toggle_library() -> Optional[str]:
+    """The helper that switches callgrind's collection (built once), or ``None`` without a
+    C compiler or valgrind's header."""
+    library = CACHE / "callgrind_toggle.so"
+    if library.exists():
+        return str(library)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    source = CACHE / "callgrind_toggle.c"
+    source.write_text(TOGGLE_C)
+    built = subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(source)],
+        capture_output=True,
+    )
+    return str(library) if built.returncode == 0 else None
 
 
-def _instructions(python: str, argv: Sequence[str]) -> int:
-    """Instructions the process ran (callgrind's total)."""
+def _instructions(python: str, argv: Sequence[str], at_start: bool = True) -> int:
+    """Instructions the process ran (callgrind's total; with ``at_start`` false, only those
+    collected between the worker's toggles)."""
     command = [
         "valgrind",
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
+        f"--collect-atstart={'yes' if at_start else 'no'}",
         python,
         str(HERE / "versions.py"),
         "worker",
         *argv,
     ]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=str(HERE))
+    out = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=HERE)
     if out.returncode != 0:
         raise RuntimeError(f"callgrind failed:\n{out.stderr[-2000:]}")
     for line in out.stderr.splitlines():
         if "Collected :" in line:
             return int(line.rsplit(":", 1)[1])
     raise RuntimeError(f"no instruction count in callgrind's output:\n{out.stderr[-2000:]}")
+
+
+def instruction_counts(python: str, base: str, chunks: int) -> Dict[str, Any]:
+    """Per chunk, per 5-chunk stream and (with the toggle helper) to the first piece."""
+    small, large = 2_000, max(4_000, chunks // 10)
+    few, many = 20, 220
+
+    def per_item(argv: List[str], low: int, high: int, at_start: bool = True) -> float:
+        low_count, high_count = (
+            _instructions(python, [*argv[:2], str(size), *argv[2:]], at_start)
+            for size in (low, high)
+        )
+        return (high_count - low_count) / (high - low)
+
+    out: Dict[str, Any] = {
+        "chunk": per_item(["long", base], small, large),
+        "stream": per_item(["short", base], few, many),
+        "sizes": {"long_chunks": [small, large], "short_streams": [few, many]},
+    }
+    library = _toggle_library()
+    if library is not None:
+        out["first"] = per_item(["short", base, library], few, many, at_start=False)
+    return out
+
+
+# -- the comparison ---------------------------------------------------------------------
+
+
+def _spread(values: List[float]) -> Dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _figure(old: List[float], new: List[float], unit: str, paired: bool = True) -> Dict[str, Any]:
+    """Both versions' spread, the ratio of the medians and (``paired``) each round's ratio."""
+    entry: Dict[str, Any] = {"unit": unit, "old": _spread(old), "new": _spread(new)}
+    entry["ratio"] = entry["new"]["median"] / entry["old"]["median"]
+    if paired:  # the drift between rounds cancels out
+        entry["round_ratios"] = _spread([n / o for n, o in zip(new, old)])
+    return entry
 
 
 def measure(
@@ -242,27 +320,41 @@ def measure(
     """Both versions, interleaved; every figure per version and new / old."""
     pythons = {OLD: old["python"], NEW: new["python"]}
     script = str(HERE / "versions.py")
-    tp: Dict[str, List[List[float]]] = {OLD: [], NEW: []}  # per round: [chunks/s, cpu, floor]
-    lat: Dict[str, List[Dict[str, float]]] = {OLD: [], NEW: []}
+    rows: Dict[str, List[Dict[str, float]]] = {OLD: [], NEW: []}
     for index in range(rounds):
         order = (OLD, NEW) if index % 2 == 0 else (NEW, OLD)
+        found: Dict[str, Dict[str, float]] = {}
         for name in order:
             row = _run_json(
                 [pythons[name], script, "worker", "throughput", base, str(chunks), str(runs)]
             )
-            ours, floor = row["chatplug"], row["floor"]
-            tp[name].append(
-                [
-                    statistics.median(item[0] for item in ours),
-                    statistics.median(item[1] for item in ours),
-                    statistics.median(item[0] for item in floor),
-                ]
-            )
+            found[name] = {
+                "throughput": statistics.median(item[0] for item in row["chatplug"]),
+                "cpu": statistics.median(item[1] for item in row["chatplug"]),
+                "floor": statistics.median(item[0] for item in row["floor"]),
+            }
         for name in order[::-1]:
-            lat[name].append(
+            found[name].update(
                 _run_json([pythons[name], script, "worker", "latency", base, str(streams)])
             )
+        for name in order:
+            rows[name].append(found[name])
         print(f"  round {index + 1}/{rounds} done", file=sys.stderr, flush=True)
+
+    def column(name: str, key: str) -> List[float]:
+        return [row[key] for row in rows[name]]
+
+    figures = {
+        "throughput": _figure(column(OLD, "throughput"), column(NEW, "throughput"), "chunks/s"),
+        "throughput_vs_floor": _figure(
+            [row["throughput"] / row["floor"] for row in rows[OLD]],
+            [row["throughput"] / row["floor"] for row in rows[NEW]],
+            "x floor",
+        ),
+        "cpu_per_chunk": _figure(column(OLD, "cpu"), column(NEW, "cpu"), "us"),
+        "ttfc": _figure(column(OLD, "median_ms"), column(NEW, "median_ms"), "ms"),
+        "ttfc_added": _figure(column(OLD, "added_ms"), column(NEW, "added_ms"), "ms"),
+    }
     result: Dict[str, Any] = {
         "old": {key: old[key] for key in ("label", "revision", "python", "packages")},
         "new": {key: new[key] for key in ("label", "revision", "python", "packages")},
@@ -270,84 +362,19 @@ def measure(
         "chunks": chunks,
         "runs_per_round": runs,
         "latency_streams": streams,
-        "figures": {},
+        "figures": figures,
     }
-    figures = result["figures"]
-
-    def figure(
-        key: str,
-        unit: str,
-        old_values: List[float],
-        new_values: List[float],
-        higher_is_better: bool,
-        paired: bool = True,
-    ) -> None:
-        entry: Dict[str, Any] = {
-            "unit": unit,
-            "old": _spread(old_values),
-            "new": _spread(new_values),
-            "higher_is_better": higher_is_better,
-        }
-        old_median = entry["old"]["median"]
-        entry["ratio"] = entry["new"]["median"] / old_median if old_median else None
-        if paired:  # each round's new / old: the drift between rounds cancels out
-            entry["round_ratios"] = _spread([n / o for n, o in zip(new_values, old_values) if o])
-        figures[key] = entry
-
-    figure("throughput", "chunks/s", [r[0] for r in tp[OLD]], [r[0] for r in tp[NEW]], True)
-    figure(
-        "throughput_vs_floor",
-        "x floor",
-        [r[0] / r[2] for r in tp[OLD]],
-        [r[0] / r[2] for r in tp[NEW]],
-        True,
-    )
-    figure("cpu_per_chunk", "us", [r[1] for r in tp[OLD]], [r[1] for r in tp[NEW]], False)
-    figure(
-        "ttfc", "ms", [r["median_ms"] for r in lat[OLD]], [r["median_ms"] for r in lat[NEW]], False
-    )
-    figure(
-        "ttfc_added",
-        "ms",
-        [r["added_ms"] for r in lat[OLD]],
-        [r["added_ms"] for r in lat[NEW]],
-        False,
-    )
     if callgrind is None:
         callgrind = shutil.which("valgrind") is not None
     if callgrind:
         print("  callgrind...", file=sys.stderr, flush=True)
-        small, large = (2_000, max(4_000, chunks // 10))
-        few, many = 20, 220
-        counts: Dict[str, Dict[str, float]] = {}
-        for name in (OLD, NEW):
-            python = pythons[name]
-            per_chunk = (
-                _instructions(python, ["long", base, str(large)])
-                - _instructions(python, ["long", base, str(small)])
-            ) / (large - small)
-            per_stream = (
-                _instructions(python, ["short", base, str(many)])
-                - _instructions(python, ["short", base, str(few)])
-            ) / (many - few)
-            counts[name] = {"chunk": per_chunk, "stream": per_stream}
-        figure(
-            "instructions_per_chunk",
-            "instructions",
-            [counts[OLD]["chunk"]],
-            [counts[NEW]["chunk"]],
-            False,
-            paired=False,
-        )
-        figure(
-            "instructions_per_stream",
-            "instructions",
-            [counts[OLD]["stream"]],
-            [counts[NEW]["stream"]],
-            False,
-            paired=False,
-        )
-        result["callgrind"] = {"long_chunks": [small, large], "short_streams": [few, many]}
+        counts = {name: instruction_counts(pythons[name], base, chunks) for name in (OLD, NEW)}
+        for key, figure in INSTRUCTIONS.items():
+            if key in counts[OLD] and key in counts[NEW]:
+                figures[figure] = _figure(
+                    [counts[OLD][key]], [counts[NEW][key]], "instructions", paired=False
+                )
+        result["callgrind"] = counts[NEW]["sizes"]
     return result
 
 
@@ -355,11 +382,12 @@ def measure(
 
 LABELS = {
     "throughput": "throughput, one stream (chunks/s)",
-    "throughput_vs_floor": "throughput / the bare floor's in the same process",
+    "throughput_vs_floor": "throughput / the bare floor's, same process",
     "cpu_per_chunk": "CPU per chunk (us)",
     "ttfc": "time to first chunk, 5-chunk streams (ms)",
     "ttfc_added": "time to first chunk added over bare aiohttp (ms)",
     "instructions_per_chunk": "instructions per chunk (callgrind)",
+    "instructions_to_first_chunk": "instructions from `stream()` to the first piece (callgrind)",
     "instructions_per_stream": "instructions per 5-chunk stream (callgrind)",
 }
 
@@ -370,6 +398,13 @@ def _number(value: float, unit: str) -> str:
     if unit in ("us", "x floor"):
         return f"{value:.2f}"
     return f"{value:,.0f}"
+
+
+def _cell(spread: Dict[str, float], unit: str) -> str:
+    text = _number(spread["median"], unit)
+    if spread["min"] != spread["max"]:
+        text += f" ({_number(spread['min'], unit)}-{_number(spread['max'], unit)})"
+    return text
 
 
 def section(result: Dict[str, Any], command: str) -> List[str]:
@@ -386,38 +421,33 @@ def section(result: Dict[str, Any], command: str) -> List[str]:
         "(aiohttp `iter_any` + split + `json.loads`) in the same process.  Time to first "
         f"chunk: {result['latency_streams']} 5-chunk streams per process, chatplug and bare "
         "aiohttp alternating stream by stream.  Medians over the rounds (min-max); "
-        '"new / old" is the ratio of the medians, and the median of each round\'s ratio.',
+        '"new / old" is the ratio of the medians, then the median (min-max) of each '
+        "round's own ratio.",
         "",
-        f"| figure | {old} | {new} | new / old | per-round new / old (min-max) |",
+        f"| figure | {old} | {new} | new / old | per round |",
         "|---|---:|---:|---:|---:|",
     ]
     for key, entry in result["figures"].items():
         unit = entry["unit"]
-        cells = []
-        for side in ("old", "new"):
-            spread = entry[side]
-            text = _number(spread["median"], unit)
-            if spread["min"] != spread["max"]:
-                text += f" ({_number(spread['min'], unit)}-{_number(spread['max'], unit)})"
-            cells.append(text)
-        ratio = f"{entry['ratio']:.3f}" if entry["ratio"] is not None else "-"
         paired = entry.get("round_ratios")
-        paired_text = (
+        per_round = (
             f"{paired['median']:.3f} ({paired['min']:.3f}-{paired['max']:.3f})" if paired else "-"
         )
         rows.append(
-            f"| {LABELS.get(key, key)} | {cells[0]} | {cells[1]} | {ratio} | {paired_text} |"
+            f"| {LABELS.get(key, key)} | {_cell(entry['old'], unit)} "
+            f"| {_cell(entry['new'], unit)} | {entry['ratio']:.3f} | {per_round} |"
         )
-    if "callgrind" in result:
-        counts = result["callgrind"]
+    sizes = result.get("callgrind")
+    if sizes:
         rows += [
             "",
             "Instructions: valgrind's callgrind, the client process only; per chunk from one "
-            f"stream of {counts['long_chunks'][1]:,} chunks less one of "
-            f"{counts['long_chunks'][0]:,}, per stream from {counts['short_streams'][1]} "
-            f"sequential 5-chunk streams less {counts['short_streams'][0]} (start-up, imports "
-            "and warm-up cancel out).  Deterministic: the machine's load does not change them; "
-            "the wall-clock figures above move with the other work on this 2-core machine.",
+            f"stream of {sizes['long_chunks'][1]:,} chunks less one of "
+            f"{sizes['long_chunks'][0]:,}, per stream (and to the first piece) from "
+            f"{sizes['short_streams'][1]} sequential 5-chunk streams less "
+            f"{sizes['short_streams'][0]}: start-up, imports and warm-up cancel out.  They do "
+            "not move with the machine's load; the wall-clock figures above do (this machine "
+            "has 2 cores shared with other work): read those through the per-round ratios.",
         ]
     return rows
 
@@ -426,24 +456,16 @@ def compare(
     old_spec: str,
     new_spec: str,
     base: str,
-    quick: bool,
+    quick: bool = False,
     rounds: Optional[int] = None,
     callgrind: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Resolve (or build) both versions and measure them."""
-    old = interpreter(old_spec, new_spec if Path(new_spec).exists() else sys.executable)
     new = interpreter(new_spec, sys.executable)
+    old = interpreter(old_spec, new["python"])
     if quick:
-        return measure(
-            old,
-            new,
-            base,
-            rounds=rounds or 2,
-            chunks=20_000,
-            runs=1,
-            streams=100,
-            callgrind=bool(callgrind),
-        )
+        sizes = {"chunks": 20_000, "runs": 1, "streams": 100}
+        return measure(old, new, base, rounds=rounds or 2, callgrind=bool(callgrind), **sizes)
     return measure(old, new, base, rounds=rounds or 6, callgrind=callgrind)
 
 
@@ -474,5 +496,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")  # the workers inherit it
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # the workers inherit it: same dict layouts
     main()
