@@ -489,7 +489,7 @@ def main() -> None:
             report["compare_command"] = "nox -s bench -- " + " ".join(sys.argv[1:])
             try:
                 report["compare"] = compare_versions.compare(
-                    args.compare_with, sys.executable, base, quick
+                    args.compare_with, compare_versions.TREE, base, quick
                 )
             except (OSError, RuntimeError, subprocess.SubprocessError) as error:
                 report["compare"] = {"error": f"{type(error).__name__}: {error}"}

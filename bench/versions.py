@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -61,6 +62,8 @@ PINNED = (
     "typing-extensions",
 )
 OLD, NEW = "old", "new"
+#: ``--new`` default: this working tree, built into a venv like the old version's
+TREE = "tree"
 #: callgrind's counts (``instruction_counts``) and their figures
 INSTRUCTIONS = {
     "chunk": "instructions_per_chunk",
@@ -162,57 +165,74 @@ def _describe(python: str) -> Dict[str, Any]:
 
 
 def interpreter(spec: str, reference: str) -> Dict[str, Any]:
-    """``spec`` as a Python interpreter: an interpreter, a venv, or a git revision of this
-    repository (built once into a cached venv like ``reference``'s)."""
+    """``spec`` as a Python interpreter: ``tree`` (this working tree), a git revision of
+    this repository, each built into a venv of its own like ``reference``'s; or an
+    interpreter, or a venv, used as it is."""
     path = Path(spec)
     if path.is_dir() and (path / "bin" / "python").exists():
         path = path / "bin" / "python"
-    revision = None
     if path.is_file():
-        python = str(path)
+        python, where = str(path), None
+    elif spec == TREE:
+        head = _git("rev-parse", "--short", "HEAD")
+        changed = _git("status", "--porcelain", "--", *SOURCES)
+        where = f"this tree: {head}{' with changes' if changed else ''}"
+        home = CACHE / f"tree-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]}"
+        python = _build(ROOT, home, reference, True)
     else:
-        revision = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        python = _build(revision, reference)
+        revision = _git("rev-parse", "--verify", f"{spec}^{{commit}}")
+        where = revision[:7]
+        home = CACHE / revision[:12]
+        if not (home / "ready").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            (home / "src").mkdir(parents=True)
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", revision, *SOURCES],
+                capture_output=True,
+                check=True,
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(home / "src")], input=archive, check=True)
+        python = _build(home / "src", home, reference, False)
     found = _describe(python)
-    label = f"chatplug {found['packages'].get('chatplug')}"
-    if revision:
-        label += f" ({revision[:7]})"
-    return {"python": python, "revision": revision and revision[:7], "label": label, **found}
+    label = f"chatplug {found['packages'].get('chatplug')}" + (f" ({where})" if where else "")
+    return {"python": python, "label": label, "source": where or python, **found}
 
 
-def _build(revision: str, reference: str) -> str:
-    """A venv with ``core`` and the Vitalentum plugin of ``revision`` (cached by revision);
-    the third-party packages pinned to ``reference``'s versions."""
-    home = CACHE / revision[:12]
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+    out.check_returncode()
+    return out.stdout.strip()
+
+
+def _build(source: Path, home: Path, reference: str, again: bool) -> str:
+    """A venv in ``home`` with ``core`` and the Vitalentum plugin from ``source`` and
+    nothing else but their dependencies, pinned to ``reference``'s versions: both versions
+    get the same environment (the plugins and packages installed change what discovering
+    the plugins costs).  Built once (``again``: chatplug reinstalled on every call)."""
     python = home / "venv" / "bin" / "python"
-    if (home / "ready").exists() and python.exists():
+    ready = home / "ready"
+    if ready.exists() and python.exists() and not again:
         return str(python)
-    shutil.rmtree(home, ignore_errors=True)
-    source = home / "src"
-    source.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, *SOURCES], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     packages = [str(source / item) for item in SOURCES]
     wanted = _describe(reference)["packages"]
     packages += [f"{name}=={version}" for name, version in wanted.items() if name in PINNED]
-    base = _base_python(reference)
     venv = str(home / "venv")
-    print(f"building {venv} ({revision[:7]})...", file=sys.stderr, flush=True)
+    print(f"building {venv}...", file=sys.stderr, flush=True)
     uv = shutil.which("uv")
+    fresh = not python.exists()
     if uv:
-        subprocess.run([uv, "venv", "-q", "-p", base, venv], check=True)
-        subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *packages], check=True)
+        if fresh:
+            subprocess.run([uv, "venv", "-q", "-p", _base_python(reference), venv], check=True)
+        again_flags = [
+            f"--reinstall-package={name}" for name in ("chatplug", "chatplug-vitalentum")
+        ]
+        command = [uv, "pip", "install", "-q", "--python", str(python), *again_flags]
     else:
-        subprocess.run([base, "-m", "venv", venv], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
-    (home / "ready").write_text(revision + "\n")
+        if fresh:
+            subprocess.run([_base_python(reference), "-m", "venv", venv], check=True)
+        command = [str(python), "-m", "pip", "install", "-q", "--force-reinstall"]
+    subprocess.run([*command, *packages], check=True)
+    ready.write_text(str(source) + "\n")
     return str(python)
 
 
@@ -311,7 +331,7 @@ def measure(
     new: Dict[str, Any],
     base: str,
     *,
-    rounds: int = 6,
+    rounds: int = 10,
     chunks: int = 200_000,
     runs: int = 2,
     streams: int = 300,
@@ -356,8 +376,8 @@ def measure(
         "ttfc_added": _figure(column(OLD, "added_ms"), column(NEW, "added_ms"), "ms"),
     }
     result: Dict[str, Any] = {
-        "old": {key: old[key] for key in ("label", "revision", "python", "packages")},
-        "new": {key: new[key] for key in ("label", "revision", "python", "packages")},
+        "old": {key: old[key] for key in ("label", "source", "python", "packages")},
+        "new": {key: new[key] for key in ("label", "source", "python", "packages")},
         "rounds": rounds,
         "chunks": chunks,
         "runs_per_round": runs,
@@ -462,11 +482,11 @@ def compare(
 ) -> Dict[str, Any]:
     """Resolve (or build) both versions and measure them."""
     new = interpreter(new_spec, sys.executable)
-    old = interpreter(old_spec, new["python"])
+    old = interpreter(old_spec, sys.executable)
     if quick:
         sizes = {"chunks": 20_000, "runs": 1, "streams": 100}
         return measure(old, new, base, rounds=rounds or 2, callgrind=bool(callgrind), **sizes)
-    return measure(old, new, base, rounds=rounds or 6, callgrind=callgrind)
+    return measure(old, new, base, rounds=rounds or 10, callgrind=callgrind)
 
 
 def main() -> None:
@@ -475,9 +495,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--old", required=True, help="git revision, interpreter or venv")
-    parser.add_argument("--new", default=sys.executable, help="default: this interpreter")
+    parser.add_argument(
+        "--new", default=TREE, help="the same, or 'tree': this working tree (the default)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 6, quick 2)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 10, quick 2)")
     parser.add_argument(
         "--callgrind",
         action=argparse.BooleanOptionalAction,
