@@ -12,8 +12,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
 
 DEFAULT_GRACE = 30.0
-#: pending connections the listening socket queues (the kernel caps it at somaxconn)
-BACKLOG = 4096
 
 
 def is_loopback(host: str) -> bool:
@@ -121,6 +119,13 @@ def serve_command(
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
     api_key = api_key or None
+    if api_key is not None:
+        from .state import validate_api_key
+
+        try:
+            validate_api_key(api_key, "the API key (--api-key or CHATPLUG_API_KEY)")
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="'--api-key'") from None
     if api_key is None and not is_loopback(host) and not insecure_public:
         raise click.UsageError(
             f"refusing to listen on {host!r} without an API key: anyone on the network could "
@@ -176,7 +181,9 @@ async def serve(app: "web.Application", host: str, port: int, grace: float) -> N
 
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    from .connection import BACKLOG, ChatplugRunner
+
+    runner = ChatplugRunner(app, grace=grace)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
