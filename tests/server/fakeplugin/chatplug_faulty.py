@@ -7,6 +7,7 @@
   ``KeyboardInterrupt``, its own ``CancelledError``, ``GeneratorExit``, ``ValueError``;
 - ``bytes``, ``dict``: yield ``b"bytes"`` or ``{"text": "dict"}`` instead of text;
 - ``block:SECONDS``: ``time.sleep(SECONDS)`` (blocks the event loop), then ``"woke"``;
+- ``wait:SECONDS``: ``await asyncio.sleep(SECONDS)``, then ``"late"``;
 - ``forever:TOKEN``: ``"tick "`` every 50 ms until closed; ``flood:TOKEN``: 16 KiB pieces
   as fast as possible until closed.  Both print ``faulty: closed TOKEN`` on stderr when
   the stream is closed;
@@ -55,6 +56,10 @@ async def stream_completion(request: CompletionRequest, session: Any) -> AsyncIt
     if prompt.startswith("block:"):
         time.sleep(float(prompt.split(":")[1]))
         yield "woke"
+        return
+    if prompt.startswith("wait:"):
+        await asyncio.sleep(float(prompt.split(":")[1]))
+        yield "late"
         return
     if prompt.startswith(("forever:", "flood:")):
         kind, token = prompt.split(":", 1)

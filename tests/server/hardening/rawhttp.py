@@ -15,7 +15,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) [^\r\n]*")
+#: HTTP/1.0 too: aiohttp answers a request it cannot parse as one of unknown version
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) [^\r\n]*")
 HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*")
 CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]+)(;[^\r\n]*)?")
 

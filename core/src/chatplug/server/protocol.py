@@ -136,7 +136,7 @@ def parse_chat_request(body: Mapping[str, Any]) -> ChatRequest:
     if not isinstance(stream, bool):
         raise invalid("'stream' must be a boolean", param="stream")
     n = body.get("n")
-    if n is not None and n != 1:
+    if n is not None and (isinstance(n, bool) or n != 1):  # True == 1 in Python
         raise invalid("only n=1 is supported", param="n")
     include_usage = False
     stream_options = body.get("stream_options")
