@@ -165,6 +165,18 @@ async def test_a_plugin_ignoring_generator_exit_on_close_is_logged_not_raised(
     )
 
 
+async def test_format_prompt_raising_system_exit_is_a_plugin_error() -> None:
+    class BadPrompt(Answers):
+        @hookimpl
+        def format_prompt(self, messages: Any, model: str) -> str:
+            raise SystemExit(4)
+
+    async with client_with(BadPrompt("prompt")) as client:
+        with pytest.raises(PluginError, match="SystemExit") as caught:
+            await client.complete(USER, model="prompt/m")
+    assert caught.value.provider == "prompt"
+
+
 @pytest.mark.parametrize("piece", [b"bytes", {"text": "dict"}], ids=["bytes", "dict"])
 async def test_a_piece_that_is_not_text_is_a_plugin_error(piece: Any) -> None:
     class NotText(Answers):

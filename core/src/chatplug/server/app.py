@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from types import CodeType
 from typing import Any, Dict, List, Mapping, Optional
 
 from aiohttp import web
 
 from ..client import AsyncClient
-from ..registry import Registry
+from ..registry import FAILED, Registry
 from .access import (
     ACCESS_LOGGER,
     CLIENT_CLOSED,
@@ -49,6 +50,8 @@ from .state import (
     validate_api_key,
 )
 from .watchdog import LoopWatchdog
+
+log = logging.getLogger("chatplug.server")
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -152,6 +155,9 @@ async def _client_context(app: web.Application) -> Any:
         )
         await state.client.__aenter__()
     _index_models(state, state.client)
+    for info in state.client.providers():
+        if info.status == FAILED:
+            log.warning("provider %r is unavailable: %s", info.name, info.error)
     watchdog = None
     if settings.block_warning > 0:
         watchdog = LoopWatchdog(settings.block_warning, _plugin_code(state.client))

@@ -279,6 +279,8 @@ class AcceptErrors:
         self._started: Optional[float] = None
         self._last = 0.0
         self._failures = 0
+        self._relieved = float("-inf")
+        self._closed = 0
 
     def install(self) -> None:
         self._previous = self._loop.get_exception_handler()
@@ -298,14 +300,15 @@ class AcceptErrors:
         now = loop.time()
         self._failures += 1
         self._last = now
+        if now - self._relieved >= 1.0:  # at most once a second (as often as accept retries)
+            self._relieved = now
+            self._closed += self._relieve()
         if self._started is None:
             self._started = now
-            closed = self._relieve()
             log.warning(
-                "cannot accept connections: %s; closed %d idle connection(s), retrying "
-                "every second (reported once per burst)",
+                "cannot accept connections: %s; idle connections are closed to free "
+                "descriptors, accepting is retried every second (reported once per burst)",
                 context.get("exception"),
-                closed,
             )
             loop.call_later(ACCEPT_QUIET, self._check_burst)
 
@@ -317,11 +320,12 @@ class AcceptErrors:
             self._loop.call_later(ACCEPT_QUIET, self._check_burst)
             return
         log.warning(
-            "accept failures stopped: %d failed accepts over %.1fs",
+            "accept failures stopped: %d failed accepts over %.1fs, %d idle connection(s) closed",
             self._failures,
             self._last - self._started,
+            self._closed,
         )
-        self._started, self._failures = None, 0
+        self._started, self._failures, self._closed = None, 0, 0
 
 
 def _raw_response(error: ApiError) -> bytes:
