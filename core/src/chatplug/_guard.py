@@ -11,9 +11,9 @@ caller's own task, and a Ctrl-C where Python's default SIGINT handler is in char
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import signal
+import sys
 import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -31,7 +31,8 @@ def belongs_to_caller(error: BaseException) -> bool:
     handler is installed (a Ctrl-C may land in any code); where something else handles
     SIGINT (``chatplug serve``, ``asyncio.run``) only the plugin can have raised it.
     """
-    if isinstance(error, asyncio.CancelledError):
+    asyncio = sys.modules.get("asyncio")  # not imported: it cannot be a CancelledError
+    if asyncio is not None and isinstance(error, asyncio.CancelledError):
         try:
             task = asyncio.current_task()
         except RuntimeError:  # no running loop: a synchronous hook raised it itself

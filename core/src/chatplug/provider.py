@@ -80,18 +80,17 @@ class Provider:
             limit = self.list_models_timeout
             remaining = None if limit is None else self._catalogue_deadline - time.monotonic()
             try:
-                try:
-                    catalogue = wait_in_thread(
-                        self._catalogue, remaining, self.name, "list_models", limit
-                    )
-                except ChatplugError as error:
-                    raise PluginLoadError(
-                        error.message, provider=self.name, hint=error.hint
-                    ) from (error.__cause__ or error)
+                catalogue = wait_in_thread(
+                    self._catalogue, remaining, self.name, "list_models", limit
+                )
                 models = _validate_catalogue(self.name, catalogue)
             except PluginLoadError as error:
                 self._catalogue_error = error
                 raise
+            except ChatplugError as error:  # it raised, or ran over the time limit
+                failure = PluginLoadError(error.message, provider=self.name, hint=error.hint)
+                self._catalogue_error = failure
+                raise failure from (error.__cause__ or error)
             self._models, self._lookup = models, _lookup_table(models)
         return self._models
 

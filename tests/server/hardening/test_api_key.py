@@ -52,7 +52,7 @@ def test_serve_refuses_a_chatplug_api_key_with_a_trailing_newline(
 
 @pytest.mark.parametrize("key", BAD_KEYS.values(), ids=list(BAD_KEYS))
 def test_create_app_refuses_an_api_key_no_client_can_send(key: str) -> None:
-    with pytest.raises(ValueError, match="whitespace|control characters"):
+    with pytest.raises(ValueError, match=r"whitespace|control characters"):
         create_app(api_key=key)
 
 
