@@ -62,25 +62,25 @@ def sse_json(parts: List[bytes]) -> int:
 
 
 def plugin_parser(parts: List[bytes]) -> int:
-    from chatplug_vitalentum import EventStream
+    from chatplug.openai_chunks import ChatChunkParser
 
-    parser = EventStream()
-    return sum(len(parser.feed(block)) for block in parts)
+    parser = ChatChunkParser()
+    return sum(len(parser.feed(block)) for block in parts) - 1  # less the response metadata
 
 
 def through_layers(parts: List[bytes]) -> int:
     """The plugin parser, then two async-generator layers (plugin, client) and a consumer."""
-    from chatplug_vitalentum import EventStream
+    from chatplug.openai_chunks import ChatChunkParser
 
-    async def plugin() -> AsyncIterator[str]:
-        parser = EventStream()
+    async def plugin() -> AsyncIterator[Any]:
+        parser = ChatChunkParser()
         for block in parts:
-            for text in parser.feed(block):
-                yield text
+            for item in parser.feed(block):
+                yield item
 
     async def client() -> AsyncIterator[str]:
         async for piece in plugin():
-            if piece:
+            if type(piece) is str and piece:
                 yield piece
 
     async def consume() -> int:
@@ -96,8 +96,8 @@ CASES: Dict[str, Callable[[List[bytes]], int]] = {
     "floor: split + json.loads": floor,
     "SSEDecoder.feed": sse_only,
     "SSEDecoder.feed + parse_json": sse_json,
-    "Vitalentum EventStream.feed (decode, parse, extract)": plugin_parser,
-    "EventStream + 2 async-generator layers": through_layers,
+    "ChatChunkParser.feed (decode, parse, extract)": plugin_parser,
+    "ChatChunkParser + 2 async-generator layers": through_layers,
 }
 
 

@@ -77,6 +77,10 @@ async def test_respond_returns_text_and_everything_reported() -> None:
         provider="acme",
         model="m",
         response=ResponseMetadata("resp-1", "acme-1-2025"),
+        reasoning_blocks=(
+            {"text": "Let me ", "metadata": {"signature": "s1"}},
+            {"text": "think."},
+        ),
     )
 
 

@@ -35,10 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .hookspecs import hookimpl, hookspec
     from .http import browser_headers, http_error, open_stream
     from .messages import format_prompt, normalize_messages
+    from .openai_chunks import ChatChunkParser, iter_chat_chunks
     from .registry import PluginInfo, Provider, Registry
     from .types import CompletionRequest, ModelInfo, RetryPolicy, Timeout
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY: Dict[str, str] = {
     "AsyncClient": "client",
@@ -61,6 +62,8 @@ _LAZY: Dict[str, str] = {
     "open_stream": "http",
     "format_prompt": "messages",
     "normalize_messages": "messages",
+    "ChatChunkParser": "openai_chunks",
+    "iter_chat_chunks": "openai_chunks",
     "PluginInfo": "registry",
     "Provider": "registry",
     "Registry": "registry",
@@ -88,6 +91,7 @@ __all__ = [
     "AllProvidersFailedError",
     "AsyncClient",
     "AuthenticationError",
+    "ChatChunkParser",
     "ChatplugError",
     "CircuitBreaker",
     "Client",
@@ -127,6 +131,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "http_error",
+    "iter_chat_chunks",
     "normalize_messages",
     "open_stream",
 ]

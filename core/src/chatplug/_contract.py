@@ -39,7 +39,7 @@ def accept(progress: _Progress, item: Any, provider: str) -> Optional[str]:
     elif kind is ReasoningDelta:
         if type(item.text) is not str or not isinstance(item.redacted, bool):
             raise violation(provider, f"malformed {item!r}")
-        progress.reasoning.append(item.text)
+        progress.reasoning.append(item)
         progress.committed = True
     elif kind is Usage:
         _usage(progress, item, provider)

@@ -23,6 +23,8 @@ REPLIES = web.AppKey("chatplug.replies", list)
 BASE_PATH = web.AppKey("chatplug.base_path", str)
 #: the default split of writes: awkward on purpose (splits UTF-8 characters and events)
 AWKWARD_SIZES = (1, 3, 2, 7, 5, 11, 4, 13)
+#: the listen backlog of a running emulator (load tests open many connections at once)
+BACKLOG = 1024
 
 AppFactory = Callable[[], web.Application]
 
@@ -97,7 +99,7 @@ async def run_emulator(
         app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
     await site.start()
     bound = runner.addresses[0]
     try:

@@ -78,6 +78,11 @@ __all__ = [
 ]
 
 
+#: an optional plugin attribute: ``(name, models, settings) -> list of ModelInfo``, the
+#: catalogue of a virtual provider it serves (with its capabilities and upstream kind)
+VIRTUAL_CATALOGUE = "CHATPLUG_VIRTUAL_CATALOGUE"
+
+
 class Registry:
     """The providers of one process: discovered from entry points, loaded on demand."""
 
@@ -260,7 +265,14 @@ class Registry:
             ) from error
         name = info.name
         hooks = dict(base._hooks)
-        if models:
+        build = getattr(base.plugin, VIRTUAL_CATALOGUE, None)
+        if callable(build):
+            try:
+                built = list(build(name, models, settings))
+            except Exception as error:
+                raise self._fail(info, f"its catalogue is invalid: {error}") from error
+            hooks["list_models"] = lambda: built
+        elif models:
             catalogue = [ModelInfo(m, name, default=i == 0) for i, m in enumerate(models)]
             hooks["list_models"] = lambda: catalogue
         else:

@@ -11,9 +11,9 @@ response metadata) is recorded on the side and readable during and after iterati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .events import Event, Finish, ResponseMetadata, ToolCall, Usage
+from .events import Event, Finish, ReasoningDelta, ResponseMetadata, ToolCall, Usage
 
 #: ``attempts(progress, with_events)``: the generator behind a stream (see ``_attempts``)
 Source = Callable[["_Progress", bool], AsyncIterator[Any]]
@@ -54,7 +54,7 @@ class _Progress:
         self.usage: Optional[Usage] = None
         self.finish: Optional[Finish] = None
         self.response: Optional[ResponseMetadata] = None
-        self.reasoning: List[str] = []
+        self.reasoning: List[ReasoningDelta] = []
         #: index -> [id, name, argument fragments]
         self.tool_calls: Dict[int, List[Any]] = {}
         #: a reasoning or tool-call event reached the caller: never retry or fall back
@@ -132,7 +132,15 @@ class Stream:
     @property
     def reasoning(self) -> str:
         """The reasoning text so far (``""`` when the model reported none)."""
-        return "".join(self._progress.reasoning)
+        return "".join([delta.text for delta in self._progress.reasoning])
+
+    @property
+    def reasoning_blocks(self) -> List[Dict[str, Any]]:
+        """The reasoning as blocks to send back on the next turn (the assistant message's
+        ``reasoning`` key): consecutive deltas joined, each block closed by a delta that
+        carries ``metadata`` (e.g. a signature); redacted reasoning is a block of its own.
+        Empty when the model reported no reasoning."""
+        return reasoning_blocks(self._progress.reasoning)
 
     @property
     def response(self) -> Optional[ResponseMetadata]:
@@ -182,6 +190,7 @@ class Stream:
         return Completion(
             text=text,
             reasoning=self.reasoning,
+            reasoning_blocks=tuple(self.reasoning_blocks),
             tool_calls=tuple(self.tool_calls),
             finish_reason=self.finish_reason,
             finish=self.finish,
@@ -210,3 +219,49 @@ class Completion:
     provider: Optional[str] = None
     model: Optional[str] = None
     response: Optional[ResponseMetadata] = None
+    reasoning_blocks: Tuple[Dict[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def message(self) -> Dict[str, Any]:
+        """This answer as the assistant message to append to the conversation for the next
+        turn: its text, its ``tool_calls`` (OpenAI shape) and, when the model reasoned, its
+        ``reasoning`` blocks (signatures included, so that they round-trip)."""
+        message: Dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in self.tool_calls
+            ]
+        if self.reasoning_blocks:
+            message["reasoning"] = [dict(block) for block in self.reasoning_blocks]
+        return message
+
+
+def reasoning_blocks(deltas: Sequence[ReasoningDelta]) -> List[Dict[str, Any]]:
+    """Join reasoning deltas into blocks ``{"text", "redacted"?, "metadata"?}``."""
+    blocks: List[Dict[str, Any]] = []
+    texts: List[str] = []
+    for delta in deltas:
+        if delta.redacted:
+            if texts:
+                blocks.append({"text": "".join(texts)})
+                texts = []
+            block: Dict[str, Any] = {"text": delta.text, "redacted": True}
+            if delta.metadata:
+                block["metadata"] = dict(delta.metadata)
+            blocks.append(block)
+            continue
+        texts.append(delta.text)
+        if delta.metadata:
+            blocks.append({"text": "".join(texts), "metadata": dict(delta.metadata)})
+            texts = []
+    if texts and any(texts):
+        blocks.append({"text": "".join(texts)})
+    return blocks

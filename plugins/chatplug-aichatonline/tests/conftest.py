@@ -58,7 +58,7 @@ def make_request_fixture() -> Callable[..., CompletionRequest]:
 
 @pytest.fixture
 def run_hook(session: aiohttp.ClientSession) -> RunHook:
-    """Call the plugin's ``stream_completion`` directly (no core retries) and collect it."""
+    """Call the plugin's ``stream_completion`` directly (no core retries) and collect its text."""
 
     async def run(
         base_url: Optional[str],
@@ -68,7 +68,8 @@ def run_hook(session: aiohttp.ClientSession) -> RunHook:
         on: Optional[aiohttp.ClientSession] = None,
     ) -> List[str]:
         request = make_request(prompt, base_url=base_url, proxy=proxy)
-        return [piece async for piece in stream_completion(request, on or session)]
+        items = [item async for item in stream_completion(request, on or session)]
+        return [item for item in items if isinstance(item, str)]
 
     return run
 

@@ -1,4 +1,4 @@
-"""Fixtures for chatplug-openai's tests: a clean environment and request builders."""
+"""Fixtures for chatplug-openai's tests: a clean environment, request builders, collectors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional
 
+import aiohttp
 import pytest
 from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.events import StreamItem
+from chatplug_openai import stream_completion
 from chatplug_openai.emulator import create_app
 
 KEY_VARS = ("OPENAI_API_KEY", "OLLAMA_API_KEY", "MY_KEY", "GROQ_API_KEY")
@@ -38,13 +41,14 @@ def make_request(
     *,
     provider: str = "openai",
     model: str = "gpt-4o-mini",
-    messages: Optional[List[Dict[str, str]]] = None,
+    messages: Optional[List[Dict[str, Any]]] = None,
     options: Optional[Dict[str, Any]] = None,
     settings: Optional[Dict[str, Any]] = None,
     proxy: Optional[str] = None,
     timeout: float = 20.0,
+    **fields: Any,
 ) -> CompletionRequest:
-    """A :class:`CompletionRequest` as the core builds it."""
+    """A :class:`CompletionRequest` as the core builds it (``fields``: the typed ones)."""
     conversation = tuple(messages or [{"role": "user", "content": "Hi ✓"}])
     return CompletionRequest(
         provider=provider,
@@ -56,7 +60,24 @@ def make_request(
         base_url=base_url,
         timeout=Timeout.coerce(timeout),
         settings=settings or {},
+        **fields,
     )
+
+
+async def collect(request: CompletionRequest) -> List[StreamItem]:
+    """Everything the ``stream_completion`` hook yields for ``request``."""
+    async with aiohttp.ClientSession() as session:
+        return [item async for item in stream_completion(request=request, session=session)]
+
+
+def texts(items: List[StreamItem]) -> List[str]:
+    """The text pieces among ``items``."""
+    return [item for item in items if isinstance(item, str)]
+
+
+def of_type(items: List[StreamItem], kind: type) -> List[Any]:
+    """The items of one event type."""
+    return [item for item in items if isinstance(item, kind)]
 
 
 def sse(*events: Any, done: bool = True) -> bytes:

@@ -131,17 +131,17 @@ async def test_provider_declared_in_chatplug_toml(
     async with run_emulator(create_app(models=["llama3.2", "qwen2.5"])) as emulator:
         config = _write_config(
             tmp_path / "chatplug.toml",
-            "[providers.ollama]\n"
+            "[providers.ollama-v1]\n"
             'plugin = "openai"\n'
             f'base_url = "{emulator.url}"\n'
             'api_key_env = ""\n'
             'models = ["llama3.2", "qwen2.5"]\n'
             'headers = { "X-Title" = "chatplug" }\n',
         )
-        registry = Registry(enabled=["openai", "ollama"])
+        registry = Registry(enabled=["openai", "ollama-v1"])
         async with AsyncClient(config=config, registry=registry) as client:
-            assert [m.id for m in client.models("ollama")] == ["llama3.2", "qwen2.5"]
-            text = await client.complete("hi", model="ollama/llama3.2")
+            assert [m.id for m in client.models("ollama-v1")] == ["llama3.2", "qwen2.5"]
+            text = await client.complete("hi", model="ollama-v1/llama3.2")
     assert text == emulator.replies[-1]
     headers = emulator.app[REQUESTS][-1]["headers"]
     assert "authorization" not in headers

@@ -156,15 +156,14 @@ async def test_models_none_accepts_any_model() -> None:
 
 
 async def test_fast_mode_streams_n_deltas() -> None:
-    from chatplug_openai.provider import ChatStreamParser
+    from chatplug.openai_chunks import ChatChunkParser
 
     async with run_emulator(create_app(fast=500)) as emulator:
         async with aiohttp.ClientSession() as session:
             body = {"model": "gpt-4o", "messages": USER, "stream": True}
             async with session.post(emulator.url + "/chat/completions", json=body) as response:
                 data = await response.read()
-    parser = ChatStreamParser()
-    texts = parser.feed(data)
-    parser.close()
+    parser = ChatChunkParser()
+    texts = [item for item in parser.feed(data) + parser.close() if isinstance(item, str)]
     assert len(texts) == 500
     assert "".join(texts) == emulator.replies[-1]

@@ -20,7 +20,7 @@ from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
 from chatplug_openai.emulator import DISCONNECTS, REQUESTS, create_app, reply_pieces
 from chatplug_openai.provider import stream_chat
 
-from .conftest import chunk, make_request
+from .conftest import chunk, make_request, texts
 
 KEY = "sk-test-0123456789abcdefSECRET"
 HISTORY = [
@@ -32,8 +32,9 @@ HISTORY = [
 
 
 async def collect(request: CompletionRequest) -> List[str]:
+    """The text the provider streams for ``request``."""
     async with aiohttp.ClientSession() as session:
-        return [piece async for piece in stream_chat(request, session)]
+        return texts([item async for item in stream_chat(request, session)])
 
 
 def sent(emulator: RunningEmulator, index: int = -1) -> Any:
@@ -180,13 +181,13 @@ async def test_stream_without_done_is_a_stream_protocol_error() -> None:
 
 async def test_in_stream_error_is_raised_after_the_text_before_it() -> None:
     error = {"error": {"message": "overloaded", "type": "server_error", "code": 503}}
-    texts: List[str] = []
+    pieces: List[Any] = []
     async with ScriptedUpstream(Reply.sse([chunk("part"), error])) as upstream:
         async with aiohttp.ClientSession() as session:
             with pytest.raises(UpstreamHTTPError, match="overloaded") as caught:
                 async for piece in stream_chat(make_request(upstream.url), session):
-                    texts.append(piece)
-    assert texts == ["part"]
+                    pieces.append(piece)
+    assert texts(pieces) == ["part"]
     assert caught.value.status == 503
 
 
@@ -305,9 +306,10 @@ async def test_stopping_early_closes_the_upstream_connection() -> None:
     async with run_emulator(create_app(delay=0.05)) as emulator:
         async with aiohttp.ClientSession() as session:
             stream = stream_chat(make_request(emulator.url), session)
-            first = await stream.__anext__()
+            await stream.__anext__()  # the response metadata
+            second = await stream.__anext__()
             await stream.aclose()  # type: ignore[attr-defined]
-            assert first == "Héllo"
+            assert second == "Héllo"
             for _ in range(200):
                 if emulator.app[DISCONNECTS]:
                     break

@@ -10,7 +10,10 @@ A validated conversation is a tuple of plain dicts in the OpenAI shapes (see
 - an assistant message may carry ``"tool_calls"``
   (``[{"id", "type": "function", "function": {"name", "arguments": str}}]``); its ``null``
   content becomes ``""``;
-- ``{"role": "tool", "tool_call_id", "content": str}`` answers an earlier tool call.
+- ``{"role": "tool", "tool_call_id", "content": str}`` answers an earlier tool call;
+- an assistant message may carry ``"reasoning"`` blocks (``[{"text", "redacted"?,
+  "metadata"?}]``, as :attr:`chatplug.Completion.message` gives them) so that a provider
+  can send its reasoning signatures back.
 """
 
 from __future__ import annotations
@@ -170,7 +173,40 @@ def _rich_message(where: str, message: Mapping[str, Any], call_ids: Set[str]) ->
         normal["name"] = required_text(f"{where}.name", name)
     if calls:
         normal["tool_calls"] = calls
+    reasoning = message.get("reasoning")
+    if reasoning is not None and reasoning != []:
+        if role != "assistant":
+            raise InvalidRequestError(f"{where}.reasoning is allowed on assistant messages only")
+        normal["reasoning"] = _reasoning(f"{where}.reasoning", reasoning)
     return normal
+
+
+def _reasoning(where: str, blocks: Any) -> List[Dict[str, Any]]:
+    """An assistant's reasoning blocks (``Completion.message``), kept for the plugin that
+    sends them back: ``[{"text": str, "redacted"?: bool, "metadata"?: dict}]``."""
+    if not isinstance(blocks, list):
+        raise InvalidRequestError(f"{where} must be a list of reasoning blocks, not {kind(blocks)}")
+    result = []
+    for index, block in enumerate(blocks):
+        at = f"{where}[{index}]"
+        if not isinstance(block, Mapping):
+            raise InvalidRequestError(f"{at} must be a dict, not {kind(block)}")
+        text = block.get("text", "")
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"{at}.text must be a string, not {kind(text)}")
+        normal: Dict[str, Any] = {"text": text}
+        redacted = block.get("redacted", False)
+        if not isinstance(redacted, bool):
+            raise InvalidRequestError(f"{at}.redacted must be true or false")
+        if redacted:
+            normal["redacted"] = True
+        metadata = block.get("metadata")
+        if metadata is not None:
+            if not isinstance(metadata, Mapping):
+                raise InvalidRequestError(f"{at}.metadata must be a dict, not {kind(metadata)}")
+            normal["metadata"] = dict(metadata)
+        result.append(normal)
+    return result
 
 
 def _tool_calls(where: str, calls: Any) -> List[Dict[str, Any]]:

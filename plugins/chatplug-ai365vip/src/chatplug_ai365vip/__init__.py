@@ -5,7 +5,8 @@ conversation goes in as one user message rendered by ``format_prompt``; system
 instructions go in the body's own ``prompt`` field instead (the ``system`` option first,
 then each ``system`` message; default ``"You are a helpful assistant."``).  The answer is
 plain text streamed in arbitrary byte chunks, decoded incrementally and yielded as the
-bytes arrive.
+bytes arrive; the body's end is the answer's end (finish ``stop``).  A third-party web
+chat: text only, no capabilities.
 
 Models resolve through the alias map first (``gpt-3.5-turbo`` is served as
 ``gpt-3.5-turbo-16k``), and each model is sent with its own display name.
@@ -13,22 +14,15 @@ Models resolve through the alias map first (``gpt-3.5-turbo`` is served as
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
-from chatplug import (
-    CompletionRequest,
-    InvalidRequestError,
-    ModelInfo,
-    Utf8Decoder,
-    browser_headers,
-    hookimpl,
-    open_stream,
-)
-from chatplug import (
-    format_prompt as default_format_prompt,
-)
+from chatplug import CompletionRequest, ModelInfo, browser_headers, hookimpl, open_stream
+from chatplug import format_prompt as default_format_prompt
+from chatplug.decoders import iter_text
+from chatplug.events import Finish, StreamItem
+from chatplug.options import STANDARD_RANGES, checked_options, text_option
+from chatplug.types import WEB_CHAT
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -67,8 +61,8 @@ MAX_LENGTH = 3000
 TOKEN_LIMIT = 2048
 DEFAULT_SYSTEM = "You are a helpful assistant."
 DEFAULT_TEMPERATURE = 1
-
-logger = logging.getLogger(__name__)
+#: the one option sent upstream (besides ``system``, which becomes ``prompt``)
+OPTIONS = {"temperature": STANDARD_RANGES["temperature"]}
 
 _METADATA: Mapping[str, Any] = {
     "url": URL,
@@ -90,6 +84,7 @@ def list_models() -> List[ModelInfo]:
             default=model == DEFAULT_MODEL,
             name=DISPLAY_NAMES[model],
             metadata={**_METADATA, "served_as": wire_model(model)},
+            upstream=WEB_CHAT,
         )
         for model in DISPLAY_NAMES
     ]
@@ -107,19 +102,17 @@ def format_prompt(messages: Sequence[Mapping[str, str]], model: str) -> Optional
 @hookimpl
 async def stream_completion(
     request: CompletionRequest, session: "aiohttp.ClientSession"
-) -> AsyncIterator[str]:
+) -> AsyncIterator[StreamItem]:
     body = request_body(request)
     headers = request_headers(request.base_url or URL)
     url = request.url(URL, PATH)
     async with open_stream(session, request, "POST", url, headers=headers, json=body) as response:
-        decoder = Utf8Decoder()
-        async for chunk in response.content.iter_any():  # as the bytes arrive, not by line
-            text = decoder.feed(chunk)
-            if text:
-                yield text
-        text = decoder.close()
-        if text:
+        answered = False
+        async for text in iter_text(response):  # as the bytes arrive, not by line
+            answered = True
             yield text
+    if answered:  # an empty body is no answer: the core reports it
+        yield Finish("stop")
 
 
 def wire_model(model: str) -> str:
@@ -145,25 +138,8 @@ def system_prompt(messages: Sequence[Mapping[str, str]], system: Optional[str] =
 
 def request_body(request: CompletionRequest) -> Dict[str, Any]:
     """The JSON body of ``POST /api/chat``."""
-    options = request.options
-    system = options.get("system")
-    if system is not None and not isinstance(system, str):
-        raise InvalidRequestError(
-            f"the system option must be a string, not {type(system).__name__}",
-            provider=request.provider,
-        )
-    temperature = options.get("temperature", DEFAULT_TEMPERATURE)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise InvalidRequestError(
-            f"option temperature={temperature!r} must be a number", provider=request.provider
-        )
-    if not 0 <= temperature <= 2:
-        raise InvalidRequestError(
-            f"option temperature={temperature!r} is out of range [0, 2]", provider=request.provider
-        )
-    for name in options:
-        if name not in ("system", "temperature"):
-            logger.debug("ai365vip: option %r is not understood upstream; not sent", name)
+    system = text_option(request.options, "system", provider=request.provider)
+    options = checked_options(request.options, OPTIONS, provider=request.provider)
     model = wire_model(request.model)
     return {
         "model": {
@@ -175,5 +151,5 @@ def request_body(request: CompletionRequest) -> Dict[str, Any]:
         "messages": [{"role": "user", "content": request.prompt}],
         "key": "",
         "prompt": system_prompt(request.messages, system),
-        "temperature": temperature,
+        "temperature": options.get("temperature", DEFAULT_TEMPERATURE),
     }

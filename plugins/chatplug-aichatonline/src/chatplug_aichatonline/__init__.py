@@ -16,7 +16,8 @@ text and are skipped (so is a sentinel such as ``[DONE]``).  A line that starts 
 JSON object (``{``) but does not parse is reported as malformed instead of skipped: text
 only ever travels in objects, so a broken one is a corrupt or cut piece of the answer, not
 a keep-alive.  A stream that ends in the middle of an object, or carries no text at all,
-raises :class:`chatplug.StreamProtocolError`.
+raises :class:`chatplug.StreamProtocolError`; the end of a stream with text is the end of
+the answer (finish ``stop``).  A third-party web chat: text only, no capabilities.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from typing import (
 from chatplug import (
     AuthenticationError,
     CompletionRequest,
-    InvalidRequestError,
     ModelInfo,
     StreamProtocolError,
     browser_headers,
@@ -47,13 +47,16 @@ from chatplug import (
 )
 from chatplug import format_prompt as default_format_prompt
 from chatplug.decoders import DEFAULT_MAX_SIZE, LineDecoder
+from chatplug.events import Finish, StreamItem
+from chatplug.options import text_option
+from chatplug.types import WEB_CHAT
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio  # imported where used: ~20 ms of `chatplug models` otherwise
 
     import aiohttp
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 PROVIDER = "aichatonline"
 MODEL = "gpt-4o-mini"
@@ -82,6 +85,7 @@ def list_models() -> List[ModelInfo]:
                 "working": True,
                 "capabilities": ("chat", "streaming", "system-prompt"),
             },
+            upstream=WEB_CHAT,
         )
     ]
 
@@ -89,7 +93,7 @@ def list_models() -> List[ModelInfo]:
 @hookimpl
 async def stream_completion(
     request: CompletionRequest, session: "aiohttp.ClientSession"
-) -> AsyncIterator[str]:
+) -> AsyncIterator[StreamItem]:
     """Stream the answer's text pieces (see the module docstring for the protocol)."""
     base = request.url(API_URL)
     body = {"conversationId": random_string(), "prompt": prompt_of(request)}
@@ -100,8 +104,9 @@ async def stream_completion(
         async for chunk in response.content.iter_any():
             for text in parser.feed(chunk):
                 yield text
-        for text in parser.close():
+        for text in parser.close():  # raises when the stream carried no text
             yield text
+    yield Finish("stop")
 
 
 def prompt_of(request: CompletionRequest) -> str:
@@ -110,14 +115,8 @@ def prompt_of(request: CompletionRequest) -> str:
     The upstream has no system prompt field: a ``system`` option is rendered like a first
     ``system`` message (``System: ...``).  No other option is sent.
     """
-    system = request.options.get("system")
-    if system is None:
-        return request.prompt
-    if not isinstance(system, str):
-        raise InvalidRequestError(
-            f"the system option must be a string, not {type(system).__name__}", provider=PROVIDER
-        )
-    if not system.strip():
+    system = text_option(request.options, "system", provider=PROVIDER)
+    if system is None or not system.strip():
         return request.prompt
     return default_format_prompt(({"role": "system", "content": system}, *request.messages))
 

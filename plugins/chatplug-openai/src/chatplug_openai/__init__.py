@@ -14,6 +14,9 @@ Settings (``request.settings``, from the provider's configuration table):
   ``""`` never sends a key.  Without a key no ``Authorization`` header is sent (keyless
   local servers such as Ollama just work).  Keys never appear in errors or logs.
 - ``headers``: extra HTTP headers (e.g. OpenRouter's ``HTTP-Referer``/``X-Title``).
+- ``capabilities``: what the provider's models can do (contract 0.2), a list of
+  ``tools``, ``images``, ``json_schema``, ``json_object``, ``reasoning``, ``usage``;
+  default: all but ``reasoning`` (see :mod:`chatplug_openai.catalogue`).
 
 A configured provider's catalogue comes from the core's ``models`` key; the ``openai``
 catalogue is static plus what :func:`refresh_models` cached.  See the README.
@@ -24,14 +27,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
 
 from chatplug import CompletionRequest, ModelInfo, hookimpl
+from chatplug.events import StreamItem
 
 from .catalogue import (
     DEFAULT_BASE_URL,
+    DEFAULT_CAPABILITIES,
     DEFAULT_PROVIDER,
     OPENAI_MODELS,
     async_refresh_models,
     build_catalogue,
     cache_path,
+    capabilities_setting,
     clear_cache,
     default_key_env,
     refresh_models,
@@ -46,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 CHATPLUG_SETTINGS: Dict[str, Any] = {
     "api_key_env": str,
     "headers": dict,
+    "capabilities": list,
 }
 
 
@@ -58,10 +65,10 @@ def list_models() -> List[ModelInfo]:
 @hookimpl
 async def stream_completion(
     request: CompletionRequest, session: "aiohttp.ClientSession"
-) -> AsyncIterator[str]:
+) -> AsyncIterator[StreamItem]:
     """Stream ``POST {base_url}/chat/completions`` for any provider id."""
-    async for text in stream_chat(request, session):
-        yield text
+    async for item in stream_chat(request, session):
+        yield item
 
 
 class OpenAICompatible:
@@ -69,7 +76,9 @@ class OpenAICompatible:
 
     ``OpenAICompatible("ollama", base_url="http://127.0.0.1:11434/v1", models=["llama3.2"],
     api_key_env="")`` serves provider ``ollama``; a per-call ``base_url`` or configured
-    one still wins over ``base_url`` here.
+    one still wins over ``base_url`` here.  ``capabilities`` (names) are what its models
+    declare (default :data:`~chatplug_openai.catalogue.DEFAULT_CAPABILITIES`); the
+    upstream kind follows ``base_url`` (``self-hosted`` for a loopback or private address).
     """
 
     def __init__(
@@ -81,11 +90,13 @@ class OpenAICompatible:
         api_key_env: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
         default: Optional[str] = None,
+        capabilities: Optional[Sequence[str]] = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url
         self.models = list(models or ())
         self.default = default
+        self.capabilities = capabilities_setting(provider, capabilities)
         self.settings: Dict[str, Any] = {}
         if api_key_env is not None:
             self.settings["api_key_env"] = api_key_env
@@ -99,15 +110,21 @@ class OpenAICompatible:
 
     @hookimpl
     def list_models(self) -> List[ModelInfo]:
-        return build_catalogue(self.provider, self.models, self.default)
+        return build_catalogue(
+            self.provider,
+            self.models,
+            self.default,
+            base_url=self.base_url,
+            capabilities=self.capabilities,
+        )
 
     @hookimpl
     async def stream_completion(
         self, request: CompletionRequest, session: "aiohttp.ClientSession"
-    ) -> AsyncIterator[str]:
+    ) -> AsyncIterator[StreamItem]:
         settings = {**self.settings, **request.settings}
-        async for text in stream_chat(_with_settings(request, settings), session):
-            yield text
+        async for item in stream_chat(_with_settings(request, settings), session):
+            yield item
 
 
 def _with_settings(request: CompletionRequest, settings: Dict[str, Any]) -> CompletionRequest:
@@ -125,13 +142,38 @@ def configured_provider(name: str, settings: Mapping[str, Any]) -> OpenAICompati
         api_key_env=settings.get("api_key_env"),
         headers=settings.get("headers"),
         default=settings.get("default_model"),
+        capabilities=settings.get("capabilities"),
     )
+
+
+def virtual_catalogue(
+    provider: str,
+    models: Sequence[str],
+    settings: Mapping[str, Any],
+) -> List[ModelInfo]:
+    """The catalogue of provider ``provider`` declared in configuration with
+    ``plugin = "openai"`` (the core calls it as ``CHATPLUG_VIRTUAL_CATALOGUE``): ``models``
+    (the first is the default; without them, OpenAI's model ids), each declaring the
+    provider's ``capabilities`` setting, or :data:`DEFAULT_CAPABILITIES`.  Its upstream
+    kind is ``unknown`` (the core keeps the base URL to itself), or that of a ``base_url``
+    among ``settings``."""
+    capabilities = capabilities_setting(provider, settings.get("capabilities"))
+    listed: Sequence[Any] = models or [{"id": id, "name": name} for id, name in OPENAI_MODELS]
+    return build_catalogue(
+        provider, listed, base_url=settings.get("base_url"), capabilities=capabilities
+    )
+
+
+#: the core builds the catalogue of a provider declared with ``plugin = "openai"`` with it
+CHATPLUG_VIRTUAL_CATALOGUE = virtual_catalogue
 
 
 __all__ = [
     "ALLOWED_OPTIONS",
     "CHATPLUG_SETTINGS",
+    "CHATPLUG_VIRTUAL_CATALOGUE",
     "DEFAULT_BASE_URL",
+    "DEFAULT_CAPABILITIES",
     "OPENAI_MODELS",
     "ChatStreamParser",
     "OpenAICompatible",
@@ -146,4 +188,5 @@ __all__ = [
     "list_models",
     "refresh_models",
     "stream_completion",
+    "virtual_catalogue",
 ]

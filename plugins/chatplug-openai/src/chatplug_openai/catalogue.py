@@ -1,5 +1,13 @@
 """Model catalogues: the static OpenAI list, configured lists, and the opt-in on-disk cache.
 
+Every model declares its capabilities (contract 0.2) and its upstream kind.  OpenAI's own
+models declare what OpenAI documents for them (:func:`openai_capabilities`); a model of
+any other provider (Ollama, vLLM, Groq...) declares :data:`DEFAULT_CAPABILITIES` (tools,
+images, JSON schema and object, usage) unless its provider's ``capabilities`` setting
+says otherwise.  The upstream kind comes from the base URL (:func:`upstream_kind`):
+``official`` for ``api.openai.com``, ``self-hosted`` for a loopback or private address,
+``unknown`` otherwise.
+
 ``list_models`` never touches the network.  :func:`refresh_models` (opt-in, called by the
 user) fetches ``GET {base_url}/models`` once and caches the ids on disk, in the platform's
 user cache directory (``platformdirs``), or under ``$CHATPLUG_CACHE_DIR`` when set; the
@@ -13,9 +21,34 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
+from urllib.parse import urlsplit
 
 from chatplug import ModelInfo, UpstreamHTTPError
+from chatplug.types import (
+    CAPABILITIES,
+    IMAGES,
+    JSON_OBJECT,
+    JSON_SCHEMA,
+    OFFICIAL,
+    REASONING,
+    SELF_HOSTED,
+    TOOLS,
+    UNKNOWN,
+    USAGE,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -42,6 +75,71 @@ _NOT_CHAT = re.compile(
 )
 _CHAT = re.compile(r"^(gpt-|o\d|chatgpt-)")
 _PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+#: what a model of an OpenAI-compatible server is assumed to do, unless configured
+DEFAULT_CAPABILITIES: FrozenSet[str] = frozenset({TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, USAGE})
+_FULL = DEFAULT_CAPABILITIES
+#: OpenAI's models by id prefix (the longest matching prefix wins); others get _FULL
+_OPENAI_CAPABILITIES: Tuple[Tuple[str, FrozenSet[str]], ...] = (
+    ("gpt-3.5-turbo", frozenset({TOOLS, JSON_OBJECT, USAGE})),
+    ("gpt-4-turbo", frozenset({TOOLS, IMAGES, JSON_OBJECT, USAGE})),
+    ("gpt-5", _FULL | {REASONING}),
+    ("o1-mini", frozenset({USAGE, REASONING})),
+    ("o1", _FULL | {REASONING}),
+    ("o3-mini", frozenset({TOOLS, JSON_SCHEMA, JSON_OBJECT, USAGE, REASONING})),
+    ("o3", _FULL | {REASONING}),
+    ("o4-mini", _FULL | {REASONING}),
+)
+#: the models that take ``max_completion_tokens`` (and reasoning_effort), not ``max_tokens``
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` is one of OpenAI's reasoning models (o-series, gpt-5)."""
+    return bool(_REASONING_MODEL.match(model))
+
+
+def openai_capabilities(model: str) -> FrozenSet[str]:
+    """What OpenAI documents for ``model`` (by id prefix; an unknown id gets the default)."""
+    best: Optional[Tuple[str, FrozenSet[str]]] = None
+    for prefix, capabilities in _OPENAI_CAPABILITIES:
+        if model.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, capabilities)
+    return best[1] if best is not None else DEFAULT_CAPABILITIES
+
+
+def upstream_kind(base_url: str) -> str:
+    """``official`` for OpenAI's API, ``self-hosted`` for a loopback or private address
+    (``localhost``, ``127.0.0.1``, ``10.x``, ``192.168.x``, ``fd00::/8``...), ``unknown``
+    for anything else (a hosted gateway or another company's API)."""
+    import ipaddress
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host == "api.openai.com":
+        return OFFICIAL
+    if host == "localhost" or host.endswith(".localhost"):
+        return SELF_HOSTED
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return UNKNOWN
+    private = address.is_loopback or address.is_private or address.is_link_local
+    return SELF_HOSTED if private else UNKNOWN
+
+
+def capabilities_setting(provider: str, value: Any) -> Optional[FrozenSet[str]]:
+    """The ``capabilities`` setting (a list of names) checked, or ``None`` when unset."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"capabilities of provider {provider!r} must be a list of strings")
+    unknown = sorted(set(value) - CAPABILITIES)
+    if unknown:
+        raise ValueError(
+            f"unknown capability {unknown[0]!r} for provider {provider!r}; "
+            f"known: {', '.join(sorted(CAPABILITIES))}"
+        )
+    return frozenset(value)
 
 
 def default_key_env(provider: str) -> str:
@@ -87,40 +185,58 @@ def build_catalogue(
     provider: str,
     configured: Optional[Sequence[Any]] = None,
     default: Optional[str] = None,
+    *,
+    base_url: Optional[str] = None,
+    capabilities: Optional[FrozenSet[str]] = None,
 ) -> List[ModelInfo]:
     """The static catalogue of ``provider``: configured (or built-in) models, then cached ones.
 
     ``configured`` is the ``models`` setting (ids, or ``{"id", "aliases", "name"}`` tables);
     without it ``openai`` gets :data:`OPENAI_MODELS`.  ``default`` picks the default model.
+    ``base_url`` (``None``: OpenAI's) decides the upstream kind; ``capabilities`` (the
+    provider's setting) replaces the declared capabilities of every model.
     """
+    if base_url:
+        kind = upstream_kind(base_url)
+    else:
+        kind = OFFICIAL if provider == DEFAULT_PROVIDER else UNKNOWN
+    official = kind == OFFICIAL
+
+    def model(model_id: str, **fields: Any) -> ModelInfo:
+        declared = capabilities
+        if declared is None:
+            declared = openai_capabilities(model_id) if official else DEFAULT_CAPABILITIES
+        return ModelInfo(model_id, provider, capabilities=declared, upstream=kind, **fields)
+
     models: List[ModelInfo] = []
     if configured:
         for index, item in enumerate(configured):
-            models.append(_configured_model(provider, item, index))
+            models.append(_configured_model(provider, item, index, model))
     elif provider == DEFAULT_PROVIDER:
         models = [
-            ModelInfo(model_id, provider, default=index == 0, name=name)
+            model(model_id, default=index == 0, name=name)
             for index, (model_id, name) in enumerate(OPENAI_MODELS)
         ]
-    known = {model.id for model in models}
+    known = {item.id for item in models}
     for model_id in cached_model_ids(provider):
         if model_id not in known:
             known.add(model_id)
-            models.append(ModelInfo(model_id, provider, metadata={"source": "cache"}))
+            models.append(model(model_id, metadata={"source": "cache"}))
     if not models:
         # A provider with no configured models and no cache: the server decides.
-        models = [ModelInfo("default", provider, metadata={"source": "placeholder"})]
+        models = [model("default", metadata={"source": "placeholder"})]
     return _with_default(models, default)
 
 
-def _configured_model(provider: str, item: Any, index: int) -> ModelInfo:
+def _configured_model(
+    provider: str, item: Any, index: int, model: Callable[..., ModelInfo]
+) -> ModelInfo:
     if isinstance(item, str):
-        return ModelInfo(item, provider, default=index == 0)
+        return model(item, default=index == 0)
     if isinstance(item, Mapping) and isinstance(item.get("id"), str):
         aliases = item.get("aliases") or ()
-        return ModelInfo(
+        return model(
             item["id"],
-            provider,
             aliases=tuple(str(alias) for alias in aliases),
             default=bool(item.get("default", index == 0)),
             name=item.get("name"),
@@ -137,7 +253,11 @@ def _with_default(models: List[ModelInfo], default: Optional[str]) -> List[Model
             return models
         default = (defaults or models)[0].id
     if default not in {model.id for model in models}:
-        models = [ModelInfo(default, models[0].provider), *models]
+        first = models[0]
+        extra = ModelInfo(
+            default, first.provider, capabilities=first.capabilities, upstream=first.upstream
+        )
+        models = [extra, *models]
     return [replace(model, default=model.id == default) for model in models]
 
 

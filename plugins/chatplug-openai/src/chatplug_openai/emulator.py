@@ -2,21 +2,25 @@
 
 ``create_app()`` returns an :class:`aiohttp.web.Application` serving
 ``POST /v1/chat/completions`` and ``GET /v1/models`` the way OpenAI does: Bearer auth,
-OpenAI-shaped error bodies (400 for a malformed request, 401 for a bad key, 404 for an
-unknown model), ``chat.completion.chunk`` Server-Sent Events written in awkward pieces
-(role first, content deltas, ``finish_reason``, a ``usage`` chunk when
-``stream_options.include_usage`` is set, ``data: [DONE]``), or one ``chat.completion``
-JSON with ``"stream": false``.  The official ``openai`` SDK talks to it unchanged.
+OpenAI-shaped error bodies (400 for a request OpenAI would refuse, see
+:mod:`chatplug_openai.emulator_requests`; 401 for a bad key; 404 for an unknown model),
+``chat.completion.chunk`` Server-Sent Events written in awkward pieces (role first, then
+reasoning, text or tool-call deltas, ``finish_reason``, a ``usage`` chunk with empty
+``choices`` when ``stream_options.include_usage`` is set, ``data: [DONE]``), or one
+``chat.completion`` JSON with ``"stream": false``.  The official ``openai`` SDK talks to it
+unchanged.
 
 Auth: with ``keys`` only ``Authorization: Bearer <one of keys>`` passes; else with
 ``require_key=True`` any non-empty Bearer key passes; by default (neither) a request
 without ``Authorization`` or with any non-empty Bearer key passes.  A malformed
 ``Authorization`` header is always refused.
 
-The reply is deterministic and reflects the conversation: it quotes the last user message
-and counts the user turns, with multi-byte characters.  Each content delta is one
-"token"; ``max_tokens`` cuts the reply with ``finish_reason: "length"``.
-``fast=N`` replaces it with N tiny deltas written at once (for benchmarks).
+The answer is deterministic and reflects the request (:mod:`chatplug_openai.emulator_answers`
+says how to make it call tools, reason, answer in JSON or stop at ``length``): by
+default it quotes the last user message and counts the user turns, with multi-byte
+characters.  ``fast=N`` replaces it with N tiny deltas written at once (for benchmarks).
+``python -m chatplug_openai.emulator --port 8000`` serves it on its own (listen backlog
+1024).
 """
 
 from __future__ import annotations
@@ -30,45 +34,37 @@ from aiohttp import web
 from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
 
 from .catalogue import OPENAI_MODELS
+from .emulator_answers import Answer, build_answer, reply_pieces
+from .emulator_requests import ROLES, ApiError, check_request
 
 #: every request the emulator received: {"path", "headers" (lower-case names), "body"}
 #: (not kept in ``fast`` mode)
 REQUESTS = web.AppKey("chatplug_openai.requests", list)
 #: how many streamed responses were cut short by the client
 DISCONNECTS = web.AppKey("chatplug_openai.disconnects", list)
-ROLES = ("system", "user", "assistant", "tool", "developer", "function")
 CREATED = 1_700_000_000
 DEFAULT_MODELS: Tuple[str, ...] = tuple(model for model, _ in OPENAI_MODELS)
 ANY_MODEL: Tuple[str, ...] = ()
+BACKLOG = 1024
+__all__ = [
+    "ANY_MODEL",
+    "BACKLOG",
+    "DEFAULT_MODELS",
+    "DISCONNECTS",
+    "REQUESTS",
+    "ROLES",
+    "create_app",
+    "main",
+    "reply_pieces",
+]
 
 
-def reply_pieces(messages: Sequence[Dict[str, Any]]) -> List[str]:
-    """The deterministic reply to a conversation, as content deltas."""
-    users = [m for m in messages if m.get("role") == "user"]
-    last = users[-1].get("content", "") if users else ""
-    if not isinstance(last, str):  # content parts: keep the text ones
-        last = " ".join(part.get("text", "") for part in last if isinstance(part, dict))
-    return [
-        "Héllo",
-        " from",
-        " the",
-        " émulator",
-        " ✓",
-        f" turn {len(users)}:",
-        " «",
-        last,
-        "»",
-        " — ",
-        "日本語",
-        " 🚀",
-    ]
+def _error(status: int, message: str, kind: str, code: Optional[str] = None) -> web.Response:
+    return _refusal(ApiError(message, status=status, kind=kind, code=code))
 
 
-def _error(
-    status: int, message: str, kind: str, code: Optional[str] = None, param: Optional[str] = None
-) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return web.json_response(body, status=status)
+def _refusal(error: ApiError) -> web.Response:
+    return web.json_response(error.body, status=error.status)
 
 
 def _mask(key: str) -> str:
@@ -126,74 +122,14 @@ class _Emulator:
         return None
 
     def validate(self, body: Any) -> Optional[web.Response]:
-        if not isinstance(body, dict):
-            return _error(400, "The request body must be a JSON object.", "invalid_request_error")
-        model = body.get("model")
-        if not model:
-            return _error(400, "you must provide a model parameter", "invalid_request_error")
-        if not isinstance(model, str):
-            return _error(400, "Invalid type for 'model'.", "invalid_request_error", param="model")
-        messages = body.get("messages")
-        if messages is None:
-            return _error(
-                400,
-                "Missing required parameter: 'messages'.",
-                "invalid_request_error",
-                "missing_required_parameter",
-                "messages",
-            )
-        if not isinstance(messages, list) or not messages:
-            return _error(
-                400,
-                "Invalid 'messages': expected a non-empty array.",
-                "invalid_request_error",
-                "invalid_value",
-                "messages",
-            )
-        for index, message in enumerate(messages):
-            role = message.get("role") if isinstance(message, dict) else None
-            if role not in ROLES:
-                return _error(
-                    400,
-                    f"Invalid value for 'messages[{index}].role'.",
-                    "invalid_request_error",
-                    "invalid_value",
-                    f"messages[{index}].role",
-                )
-            content = message.get("content")
-            if not isinstance(content, (str, list)) and not (
-                content is None and role == "assistant"
-            ):
-                return _error(
-                    400,
-                    f"Invalid type for 'messages[{index}].content'.",
-                    "invalid_request_error",
-                    "invalid_type",
-                    f"messages[{index}].content",
-                )
-        for name in ("temperature", "top_p"):
-            value = body.get(name)
-            if value is not None and (
-                not isinstance(value, (int, float)) or value < 0 or value > 2
-            ):
-                return _error(
-                    400,
-                    f"Invalid '{name}': {value!r}.",
-                    "invalid_request_error",
-                    "invalid_value",
-                    name,
-                )
-        if body.get("stream_options") is not None and not body.get("stream"):
-            return _error(
-                400,
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "invalid_request_error",
-                param="stream_options",
-            )
-        if self.models and model not in self.models:
+        try:
+            check_request(body)
+        except ApiError as error:
+            return _refusal(error)
+        if self.models and body["model"] not in self.models:
             return _error(
                 404,
-                f"The model `{model}` does not exist or you do not have access to it.",
+                f"The model `{body['model']}` does not exist or you do not have access to it.",
                 "invalid_request_error",
                 "model_not_found",
             )
@@ -237,78 +173,19 @@ class _Emulator:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         if self.fast is not None and stream:
             return await self.fast_stream(request, model, include_usage)
-        pieces = reply_pieces(body["messages"])
-        finish = "stop"
-        limit = body.get("max_completion_tokens", body.get("max_tokens"))
-        if isinstance(limit, int) and 0 < limit < len(pieces):
-            pieces, finish = pieces[:limit], "length"
-        text = "".join(pieces)
-        usage = {
-            "prompt_tokens": sum(
-                len(str(m.get("content") or "").split()) for m in body["messages"]
-            ),
-            "completion_tokens": len(pieces),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        record_reply(request, text)
+        answer = build_answer(body)
+        record_reply(request, answer.text)
         if not stream:
-            return web.json_response(
-                {
-                    "id": "chatcmpl-emulator",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": finish,
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": usage,
-                }
-            )
-        return await self.stream(request, model, pieces, finish, usage if include_usage else None)
+            return web.json_response(_completion(model, answer))
+        return await self.stream(request, model, answer, include_usage)
 
     async def stream(
-        self,
-        request: web.Request,
-        model: str,
-        pieces: Sequence[str],
-        finish: str,
-        usage: Optional[Dict[str, int]],
+        self, request: web.Request, model: str, answer: Answer, include_usage: bool
     ) -> web.StreamResponse:
         response = _sse_response()
         await response.prepare(request)
-        created = int(time.time())
-        head = {
-            "id": "chatcmpl-emulator",
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": "fp_emulator",
-        }
-
-        def chunk(delta: Dict[str, Any], reason: Optional[str] = None) -> bytes:
-            event = {
-                **head,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
-                ],
-            }
-            if usage is not None:
-                event["usage"] = None
-            return _event(event)
-
-        events = [chunk({"role": "assistant", "content": ""})]
-        events += [chunk({"content": piece}) for piece in pieces]
-        events.append(chunk({}, finish))
-        if usage is not None:
-            events.append(_event({**head, "choices": [], "usage": usage}))
-        events.append(b"data: [DONE]\n\n")
         try:
-            for data in events:
+            for data in _events(model, answer, include_usage):
                 if self.awkward:
                     await write_awkwardly(response, data)
                 else:
@@ -389,6 +266,88 @@ class _Emulator:
         return b"".join(parts), "".join(pieces)
 
 
+def _message(answer: Answer) -> Dict[str, Any]:
+    message: Dict[str, Any] = {
+        "role": "assistant",
+        "content": answer.text if answer.content or not answer.calls else None,
+        "refusal": None,
+    }
+    if answer.reasoning:
+        message["reasoning_content"] = "".join(answer.reasoning)
+    if answer.calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in answer.calls
+        ]
+    return message
+
+
+def _completion(model: str, answer: Answer) -> Dict[str, Any]:
+    """The ``chat.completion`` object of a non-streamed answer."""
+    return {
+        "id": "chatcmpl-emulator",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": _message(answer),
+                "finish_reason": answer.finish,
+                "logprobs": None,
+            }
+        ],
+        "usage": answer.usage(),
+        "system_fingerprint": "fp_emulator",
+    }
+
+
+def _events(model: str, answer: Answer, include_usage: bool) -> List[bytes]:
+    """The server-sent events streaming ``answer``, ``data: [DONE]`` included."""
+    head = {
+        "id": "chatcmpl-emulator",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_emulator",
+    }
+
+    def chunk(delta: Dict[str, Any], reason: Optional[str] = None) -> bytes:
+        event = {
+            **head,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
+        }
+        if include_usage:
+            event["usage"] = None
+        return _event(event)
+
+    first = "" if answer.content or not answer.calls else None
+    events = [chunk({"role": "assistant", "content": first, "refusal": None})]
+    events += [chunk({"reasoning_content": piece}) for piece in answer.reasoning]
+    events += [chunk({"content": piece}) for piece in answer.content]
+    for index, call in enumerate(answer.calls):
+        opening = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        events.append(chunk({"tool_calls": [opening]}))
+        events += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            for piece in call.pieces
+        ]
+    events.append(chunk({}, answer.finish))
+    if include_usage:
+        events.append(_event({**head, "choices": [], "usage": answer.usage()}))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
 def _event(event: Dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
@@ -427,3 +386,22 @@ def create_app(
     app.router.add_post("/v1/chat/completions", emulator.chat_handler)
     app.router.add_get("/v1/models", emulator.models_handler)
     return app
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """``python -m chatplug_openai.emulator [--host H] [--port P] [--key K] [--any-model]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="An offline OpenAI chat completions API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--key", action="append", help="an accepted API key (repeatable)")
+    parser.add_argument("--any-model", action="store_true", help="serve any model id")
+    options = parser.parse_args(argv)
+    app = create_app(keys=options.key, models=None if options.any_model else DEFAULT_MODELS)
+    print(f"OpenAI emulator on http://{options.host}:{options.port}/v1", flush=True)
+    web.run_app(app, host=options.host, port=options.port, backlog=BACKLOG, print=None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

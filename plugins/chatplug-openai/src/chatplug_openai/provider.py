@@ -1,55 +1,65 @@
-"""The OpenAI chat completions protocol: request payload, SSE stream parsing, error mapping."""
+"""The OpenAI chat completions protocol: the request payload, the stream, error mapping.
+
+The stream is parsed by the core's :class:`chatplug.openai_chunks.ChatChunkParser`: text,
+reasoning, tool-call deltas, usage, the finish reason and the response id and model.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    AsyncIterator,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-)
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional
 
 from chatplug import (
     AuthenticationError,
     CompletionRequest,
     RateLimitedError,
-    SSEDecoder,
-    StreamProtocolError,
-    UpstreamError,
     UpstreamHTTPError,
     http_error,
+    open_stream,
 )
+from chatplug.events import StreamItem
+from chatplug.http import redact
+from chatplug.openai_chunks import ChatChunkParser, chunk_error, error_fields, iter_chat_chunks
+from chatplug.types import ResponseFormat, Tool
 
-from .catalogue import DEFAULT_BASE_URL, DEFAULT_PROVIDER, default_key_env
+from .catalogue import DEFAULT_BASE_URL, DEFAULT_PROVIDER, default_key_env, is_reasoning_model
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 log = logging.getLogger("chatplug_openai")
 
-#: options passed through to the upstream as they are (others are ignored)
+#: the request fields sent upstream under their own name, from the typed request field or,
+#: when that is not set, from the option of the same name (others are not sent)
 ALLOWED_OPTIONS = (
     "temperature",
-    "max_tokens",
-    "max_completion_tokens",
     "top_p",
     "stop",
     "seed",
     "presence_penalty",
     "frequency_penalty",
+    "logit_bias",
     "user",
+    "reasoning_effort",
+    "metadata",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "max_tokens",
+    "max_completion_tokens",
 )
 USER_AGENT = f"chatplug-openai/{__version__}"
 ERROR_BODY_LIMIT = 64 * 1024
-REDACTED = "[redacted]"
+
+#: the 0.1 name of the core's parser (now :class:`chatplug.openai_chunks.ChatChunkParser`:
+#: ``feed`` returns contract-0.2 items, not only text)
+ChatStreamParser = ChatChunkParser
+stream_error = chunk_error
 
 
 # --- settings ----------------------------------------------------------------------
@@ -74,13 +84,27 @@ def auth_headers(key: Optional[str]) -> Dict[str, str]:
     return {"authorization": f"Bearer {key}"} if key else {}
 
 
+# --- the request -------------------------------------------------------------------
+
+
 def build_payload(request: CompletionRequest) -> Dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``request``."""
-    messages: List[Dict[str, Any]] = []
+    """The JSON body of ``POST /chat/completions`` for ``request``.
+
+    The messages go as they are (content parts with images, assistant ``tool_calls``,
+    ``tool`` messages; an assistant's ``reasoning`` blocks are left out: the chat
+    completions API takes none back), after a ``system`` option as a leading system
+    message.  Each field of :data:`ALLOWED_OPTIONS` comes from the typed request field, or
+    else from the option of that name; ``max_tokens`` goes as ``max_completion_tokens`` for OpenAI's
+    reasoning models (o-series, gpt-5) and when the caller said ``max_completion_tokens``.
+    """
+    messages: List[Any] = []
     system = request.options.get("system")
     if system:
         messages.append({"role": "system", "content": str(system)})
-    messages.extend({"role": m["role"], "content": m["content"]} for m in request.messages)
+    for message in request.messages:
+        if "reasoning" in message:  # chatplug's reasoning blocks: chat completions has none
+            message = {key: value for key, value in message.items() if key != "reasoning"}
+        messages.append(message)
     payload: Dict[str, Any] = {
         "model": request.model,
         "messages": messages,
@@ -89,16 +113,63 @@ def build_payload(request: CompletionRequest) -> Dict[str, Any]:
     }
     options = request.options
     for name in ALLOWED_OPTIONS:
-        value = options.get(name)
+        value = getattr(request, name, None)
+        if value is None or value == ():
+            value = options.get(name)
         if value is not None:
             payload[name] = value
-    if (
-        "max_tokens" in payload
-        and request.model[:2] in ("o1", "o3", "o4")
-        and (request.base_url or DEFAULT_BASE_URL).rstrip("/") == DEFAULT_BASE_URL
-    ):  # OpenAI's reasoning models reject max_tokens
-        payload.setdefault("max_completion_tokens", payload.pop("max_tokens"))
+    if request.stop:
+        payload["stop"] = list(request.stop)
+    if request.tools:
+        payload["tools"] = [tool_payload(tool) for tool in request.tools]
+    choice = payload.get("tool_choice")
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        payload["tool_choice"] = {"type": "function", "function": {"name": choice}}
+    if isinstance(payload.get("response_format"), ResponseFormat):
+        payload["response_format"] = response_format_payload(payload["response_format"])
+    for name in ("tools", "response_format", "logit_bias", "metadata", "stop"):
+        if name in payload:
+            payload[name] = plain(payload[name])
+    limit = payload.pop("max_tokens", None)
+    if limit is not None:
+        wanted = "max_completion_tokens" in options or is_reasoning_model(request.model)
+        payload.setdefault("max_completion_tokens" if wanted else "max_tokens", limit)
     return payload
+
+
+def tool_payload(tool: Tool) -> Dict[str, Any]:
+    """OpenAI's ``{"type": "function", "function": {...}}`` for a :class:`Tool`."""
+    function: Dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = (
+        plain(tool.parameters) if tool.parameters is not None else {"type": "object"}
+    )
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def response_format_payload(response_format: ResponseFormat) -> Dict[str, Any]:
+    """OpenAI's ``response_format`` for a :class:`ResponseFormat`."""
+    if response_format.type != "json_schema":
+        return {"type": response_format.type}
+    schema: Dict[str, Any] = {"name": response_format.name or "response"}
+    if response_format.schema is not None:
+        schema["schema"] = plain(response_format.schema)
+    if response_format.strict is not None:
+        schema["strict"] = response_format.strict
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping a ``dict`` and every tuple a ``list`` (JSON-ready, for
+    typed fields the core may hand over frozen); other values as they are."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 def build_headers(request: CompletionRequest, key: Optional[str]) -> Dict[str, str]:
@@ -119,159 +190,27 @@ def build_headers(request: CompletionRequest, key: Optional[str]) -> Dict[str, s
 
 async def stream_chat(
     request: CompletionRequest, session: "aiohttp.ClientSession"
-) -> AsyncIterator[str]:
-    """Stream the text deltas of one chat completion (the ``stream_completion`` hook)."""
+) -> AsyncIterator[StreamItem]:
+    """Stream one chat completion (the ``stream_completion`` hook): text, reasoning,
+    tool-call deltas, usage, the finish reason and the response metadata."""
     provider = request.provider
-    key = api_key(provider, request.settings)
-    url = request.url(
-        str(request.settings.get("base_url") or DEFAULT_BASE_URL), "/chat/completions"
-    )
-    async with session.post(
-        url,
-        data=json.dumps(build_payload(request), ensure_ascii=False).encode(),
-        headers=build_headers(request, key),
-        proxy=request.proxy,
-        timeout=request.timeout.client_timeout(),
+    settings = request.settings
+    key = api_key(provider, settings)
+    url = request.url(str(settings.get("base_url") or DEFAULT_BASE_URL), "/chat/completions")
+    body = json.dumps(build_payload(request), ensure_ascii=False).encode()
+
+    def on_error(response: "aiohttp.ClientResponse") -> Any:
+        return upstream_error(response, provider, key, settings.get("api_key_env"))
+
+    headers = build_headers(request, key)
+    async with open_stream(
+        session, request, "POST", url, headers=headers, data=body, on_error=on_error
     ) as response:
-        if response.status >= 400:
-            raise await upstream_error(response, provider, key, request.settings.get("api_key_env"))
-        parser = ChatStreamParser(provider, key)
-        async for chunk in response.content.iter_any():
-            for text in parser.feed(chunk):
-                yield text
-            if parser.done:
-                break
-        parser.close()
-        if parser.finish_reason or parser.usage:
-            log.debug(
-                "%s %s finished: %s, usage %s",
-                provider,
-                request.model,
-                parser.finish_reason,
-                parser.usage,
-            )
-
-
-class ChatStreamParser:
-    """Parses an OpenAI ``chat.completion.chunk`` SSE stream fed in arbitrary byte pieces.
-
-    :meth:`feed` returns the text deltas that became complete; ``done`` turns true at
-    ``data: [DONE]``; :meth:`close` raises :class:`StreamProtocolError` when the stream
-    ended without it.  ``finish_reason``, ``usage``, ``model`` and ``id`` keep what the
-    stream said.  An ``{"error": ...}`` event raises the matching typed error.
-    """
-
-    __slots__ = (
-        "_error",
-        "_key",
-        "_sse",
-        "done",
-        "finish_reason",
-        "id",
-        "model",
-        "provider",
-        "usage",
-    )
-
-    def __init__(self, provider: str = DEFAULT_PROVIDER, key: Optional[str] = None) -> None:
-        self.provider = provider
-        self.done = False
-        self.finish_reason: Optional[str] = None
-        self.usage: Optional[Dict[str, Any]] = None
-        self.model: Optional[str] = None
-        self.id: Optional[str] = None
-        self._sse = SSEDecoder()
-        self._key = key
-        self._error: Optional[UpstreamError] = None
-
-    def feed(self, chunk: bytes) -> List[str]:
-        texts: List[str] = []
-        if self._error is not None:
-            raise self._error
-        if self.done:
-            return texts
-        for data in self._sse.feed(chunk):
-            if data == "[DONE]":
-                self.done = True
-                break
-            try:
-                text = self._event(data)
-            except UpstreamError as error:
-                if not texts:
-                    raise
-                self._error = error  # the text before the error comes out first
-                break
-            if text:
-                texts.append(text)
-        return texts
-
-    def _event(self, data: str) -> Optional[str]:
-        try:
-            event = json.loads(data)
-        except ValueError:
-            raise StreamProtocolError(
-                f"malformed JSON in the stream: {redact(data[:80], self._key)!r}",
-                provider=self.provider,
-            ) from None
-        try:
-            choices = event.get("choices")
-            if choices:
-                choice = choices[0]
-                reason = choice.get("finish_reason")
-                if reason:
-                    self.finish_reason = reason
-                delta = choice.get("delta")
-                content = delta.get("content") if delta else None
-                if self.id is None:
-                    self.id, self.model = event.get("id"), event.get("model")
-                if event.get("usage"):
-                    self.usage = event["usage"]
-                return content if isinstance(content, str) else None
-        except (AttributeError, TypeError, KeyError, IndexError):  # not a dict where one belongs
-            raise StreamProtocolError(
-                f"unexpected event in the stream: {redact(data[:80], self._key)!r}",
-                provider=self.provider,
-            ) from None
-        if "error" in event:
-            raise stream_error(event["error"], self.provider, self._key)
-        usage = event.get("usage")
-        if usage:
-            self.usage = usage
-        return None
-
-    def close(self) -> None:
-        """End of the response: it must have ended with ``data: [DONE]``."""
-        if self._error is not None:
-            raise self._error
-        if self.done:
-            return
-        rest = self._sse.close()
-        if rest and rest[-1] == "[DONE]":
-            self.done = True
-            return
-        for data in rest:  # a last event without its blank line; an error says why
-            self._event(data)
-        raise StreamProtocolError(
-            "the stream ended without 'data: [DONE]' (truncated)", provider=self.provider
-        )
+        async for item in iter_chat_chunks(response, provider=provider, secret=key):
+            yield item
 
 
 # --- errors ------------------------------------------------------------------------
-
-
-def redact(text: str, key: Optional[str]) -> str:
-    """``text`` with every occurrence of ``key`` replaced."""
-    if key and key in text:
-        return text.replace(key, REDACTED)
-    return text
-
-
-def _error_fields(error: Any) -> Dict[str, Any]:
-    if isinstance(error, dict):
-        return error
-    if isinstance(error, str):
-        return {"message": error}
-    return {"message": json.dumps(error)}
 
 
 def _auth_hint(provider: str, env_setting: Any, key: Optional[str]) -> str:
@@ -304,7 +243,7 @@ async def upstream_error(
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and "error" in parsed:
-        fields = _error_fields(parsed["error"])
+        fields = error_fields(parsed["error"])
     elif isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
         fields = parsed  # some servers answer {"message": ...} or {"detail": ...}
     elif isinstance(parsed, dict) and isinstance(parsed.get("detail"), str):
@@ -328,42 +267,3 @@ async def upstream_error(
         error.hint = "The server rejected the request; check the options and the model."
     error.args = (error.message,)
     return error
-
-
-def stream_error(error: Any, provider: str, key: Optional[str]) -> UpstreamError:
-    """The typed error for an ``{"error": ...}`` event inside the stream."""
-    fields = _error_fields(error)
-    message = redact(str(fields.get("message") or "unknown error").strip(), key)
-    code = fields.get("code")
-    kind = str(fields.get("type") or "")
-    status = code if isinstance(code, int) and 400 <= code < 600 else None
-    if status is None and isinstance(fields.get("status"), int):
-        status = fields["status"]
-    text = f"error in the stream: {message}"
-    if status == 429 or "rate_limit" in kind or code == "rate_limit_exceeded":
-        return RateLimitedError(
-            text, body=message, provider=provider, hint="Wait and retry, or use another provider."
-        )
-    if status in (401, 403) or code == "invalid_api_key":
-        return AuthenticationError(
-            text,
-            status=status or 401,
-            body=message,
-            provider=provider,
-            hint="Check the provider's API key.",
-        )
-    if status is not None:
-        return UpstreamHTTPError(
-            text,
-            status=status,
-            body=message,
-            provider=provider,
-            hint="The upstream failed mid-stream; try again later.",
-        )
-    result = UpstreamError(
-        text + (f" ({kind})" if kind else ""),
-        provider=provider,
-        hint="The upstream failed mid-stream; try again later.",
-    )
-    result.retryable = kind in ("server_error", "")
-    return result

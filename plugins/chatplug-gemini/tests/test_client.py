@@ -1,0 +1,150 @@
+"""The plugin through chatplug: the entry point, the catalogue, the client and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import chatplug_gemini
+import pytest
+from chatplug import AsyncClient, Registry, UnsupportedCapabilityError
+from chatplug.emulation import RunningEmulator
+from chatplug.events import ToolCall
+from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, OFFICIAL, REASONING, TOOLS, USAGE
+from chatplug_gemini.emulator import REQUESTS
+
+BASE = {TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, USAGE}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time"}}
+
+
+def client() -> AsyncClient:
+    return AsyncClient(registry=Registry(enabled=["gemini"]), config=False)
+
+
+def test_the_entry_point_loads_the_gemini_provider() -> None:
+    provider = Registry(enabled=["gemini"]).provider("gemini")
+    assert provider.plugin is chatplug_gemini
+    assert provider.default_model.id == "gemini-2.5-flash"
+
+
+def test_every_model_is_official_with_tools_images_json_and_usage() -> None:
+    for model in chatplug_gemini.list_models():
+        assert model.provider == "gemini" and model.upstream == OFFICIAL
+        assert model.capabilities >= BASE
+
+
+def test_only_the_2_5_models_reason() -> None:
+    reasoning = [m.id for m in chatplug_gemini.list_models() if REASONING in m.capabilities]
+    assert reasoning == ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite"]
+
+
+def test_short_aliases_name_the_2_5_models() -> None:
+    aliases = {alias: m.id for m in chatplug_gemini.list_models() for alias in m.aliases}
+    assert aliases["gemini-flash"] == "gemini-2.5-flash"
+    assert aliases["gemini-pro"] == "gemini-2.5-pro"
+
+
+async def test_the_async_client_streams_the_emulator_reply(emulator: RunningEmulator) -> None:
+    async with client() as chat:
+        stream = chat.stream("Salut ✓", model="gemini/gemini-pro", base_url=emulator.url)
+        pieces = [piece async for piece in stream]
+    assert "".join(pieces) == emulator.replies[-1]
+    assert "«Salut ✓»" in emulator.replies[-1]
+    assert stream.model == "gemini-2.5-pro"
+
+
+async def test_respond_reports_usage_finish_and_the_response(emulator: RunningEmulator) -> None:
+    async with client() as chat:
+        answer = await chat.respond("Salut ✓", provider="gemini", base_url=emulator.url)
+    assert answer.text == emulator.replies[-1]
+    assert answer.finish_reason == "stop" and answer.finish is not None
+    assert answer.finish.raw == "STOP"
+    assert answer.usage is not None and (answer.usage.input_tokens, answer.usage.output_tokens) == (
+        2,
+        13 + 6,
+    )
+    assert answer.usage.reasoning_tokens == 6
+    assert answer.response is not None and answer.response.model == "gemini-2.5-flash"
+
+
+async def test_respond_assembles_parallel_tool_calls(emulator: RunningEmulator) -> None:
+    async with client() as chat:
+        answer = await chat.respond(
+            "Call get_weather and get_time",
+            model="gemini/gemini-2.0-flash",
+            base_url=emulator.url,
+            tools=[WEATHER, TIME],
+        )
+    assert answer.text == "" and answer.finish_reason == "tool_calls"
+    assert answer.tool_calls == (
+        ToolCall(0, "call_0", "get_weather", '{"city": "city ✓"}'),
+        ToolCall(1, "call_1", "get_time", "{}"),
+    )
+
+
+async def test_tool_results_go_back_and_are_answered(emulator: RunningEmulator) -> None:
+    conversation = [
+        {"role": "user", "content": "Call get_weather"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_0",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_0", "content": '{"celsius": 3}'},
+    ]
+    async with client() as chat:
+        answer = await chat.respond(
+            conversation, model="gemini/gemini-2.0-flash", base_url=emulator.url, tools=[WEATHER]
+        )
+    assert 'get_weather → {"celsius": 3}' in answer.text
+    assert answer.finish_reason == "stop"
+
+
+async def test_respond_collects_the_reasoning(emulator: RunningEmulator) -> None:
+    async with client() as chat:
+        answer = await chat.respond(
+            "Why ✓", provider="gemini", base_url=emulator.url, reasoning_effort="medium"
+        )
+    assert answer.reasoning.startswith("Pondering «Why ✓»")
+    body = emulator.app[REQUESTS][-1]["body"]
+    assert b'"thinkingBudget": 8192' in body
+
+
+async def test_reasoning_on_a_2_0_model_is_refused_before_any_request(
+    emulator: RunningEmulator,
+) -> None:
+    async with client() as chat:
+        with pytest.raises(UnsupportedCapabilityError):
+            await chat.respond(
+                "Hi", model="gemini/gemini-2.0-flash", base_url=emulator.url, reasoning_effort="low"
+            )
+    assert emulator.app[REQUESTS] == []
+
+
+def test_chat_emulate_answers_offline() -> None:
+    env = {**os.environ, "CHATPLUG_PLUGINS": "gemini", "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatplug", "chat", "--emulate", "-p", "gemini", "Hello ✓"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Hello from the Gemini émulateur ✓ turn 1: «Hello ✓» — 日本語 🚀" in result.stdout

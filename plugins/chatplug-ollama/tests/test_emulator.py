@@ -1,0 +1,154 @@
+"""The emulator speaks Ollama's native API: raw HTTP requests, Ollama's error shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from typing import Any, AsyncIterator, Dict, Tuple
+
+import aiohttp
+import pytest
+from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory, run_emulator
+from chatplug_ollama import ChatStream
+from chatplug_ollama.emulator import create_app
+
+GOOD: Dict[str, Any] = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi ✓"}]}
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
+    async with run_emulator(create_app()) as emulator, aiohttp.ClientSession() as session:
+        yield emulator, session
+
+
+async def post(served: Any, body: Any, path: str = "/api/chat") -> Tuple[int, bytes]:
+    emulator, session = served
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with session.post(emulator.url + path, data=data) as response:
+        return response.status, await response.read()
+
+
+def test_the_emulator_is_registered_without_a_base_path() -> None:
+    assert emulator_factory("ollama")().get(BASE_PATH, "") == ""
+
+
+async def test_chat_streams_ndjson_by_default_ending_with_done(served: Any) -> None:
+    status, raw = await post(served, GOOD)
+    assert status == 200
+    lines = [json.loads(line) for line in raw.splitlines()]
+    assert all(line["done"] is False for line in lines[:-1])
+    assert lines[-1]["done"] is True and lines[-1]["done_reason"] == "stop"
+    assert lines[-1]["eval_count"] == len(lines) - 1
+    parser = ChatStream()
+    text = "".join(item for item in parser.feed(raw) if isinstance(item, str))
+    parser.close()
+    assert text == served[0].replies[-1]
+
+
+async def test_stream_false_answers_one_record(served: Any) -> None:
+    status, raw = await post(served, {**GOOD, "stream": False})
+    answer = json.loads(raw)
+    assert status == 200 and answer["done"] is True
+    assert answer["message"]["content"] == served[0].replies[-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        ({"model": None}, 400, "model is required"),
+        ({"model": "nope"}, 404, 'model "nope" not found, try pulling it first'),
+        ({"messages": "hi"}, 400, "messages must be an array"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, 400, 'invalid role "robot"'),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, 400, "unmarshal"),
+        ({"messages": [{"role": "user", "content": "x", "images": ["@@"]}]}, 400, "base64"),
+        ({"options": {"temperature": "hot"}}, 400, "temperature"),
+        ({"options": {"num_predict": 1.5}}, 400, "num_predict"),
+        ({"options": {"stop": "END"}}, 400, "stop"),
+        ({"think": True}, 400, "does not support thinking"),
+        ({"think": "max"}, 400, "think must be"),
+        ({"format": "yaml"}, 400, "invalid format"),
+        ({"temperature": 0.5}, 400, "unknown field 'temperature'"),
+        ({"tools": [{"type": "function", "function": {}}]}, 400, "function with a name"),
+    ],
+)
+async def test_invalid_bodies_get_ollamas_error_shape(
+    served: Any, change: Dict[str, Any], status: int, message: str
+) -> None:
+    body = {key: value for key, value in {**GOOD, **change}.items() if value is not None}
+    got, raw = await post(served, body)
+    assert got == status
+    assert message in json.loads(raw)["error"]
+
+
+async def test_tool_call_arguments_in_history_must_be_objects(served: Any) -> None:
+    call = {"function": {"name": "f", "arguments": "{}"}}
+    messages = [*GOOD["messages"], {"role": "assistant", "content": "", "tool_calls": [call]}]
+    status, raw = await post(served, {**GOOD, "messages": messages})
+    assert status == 400 and "arguments" in json.loads(raw)["error"]
+
+
+async def test_a_body_that_is_not_json_is_refused(served: Any) -> None:
+    status, raw = await post(served, b"{nope")
+    assert status == 400 and "error" in json.loads(raw)
+
+
+async def test_tags_lists_the_pulled_models(served: Any) -> None:
+    emulator, session = served
+    async with session.get(emulator.url + "/api/tags") as response:
+        names = [model["name"] for model in (await response.json())["models"]]
+    assert "llama3.2:latest" in names and "qwen3:latest" in names
+
+
+async def test_show_gives_a_models_capabilities(served: Any) -> None:
+    status, raw = await post(served, {"model": "qwen3"}, "/api/show")
+    assert status == 200
+    assert json.loads(raw)["capabilities"] == ["completion", "tools", "thinking"]
+    status, _ = await post(served, {"model": "nope"}, "/api/show")
+    assert status == 404
+
+
+async def test_a_scripted_error_record_ends_the_stream_without_done() -> None:
+    async with run_emulator(create_app(error_event="boom")) as emulator:
+        async with aiohttp.ClientSession() as session:
+            _, raw = await post((emulator, session), GOOD)
+    lines = [json.loads(line) for line in raw.splitlines()]
+    assert lines[-1] == {"error": "boom"}
+    assert not any(line.get("done") for line in lines)
+
+
+async def test_a_dropped_connection_cuts_the_body() -> None:
+    async with run_emulator(create_app(drop=True)) as emulator:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await post((emulator, session), GOOD)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_module_serves_the_emulator_alone() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatplug_ollama.emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        assert "Ollama emulator on" in process.stdout.readline()  # listening from here
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/chat", data=json.dumps({**GOOD, "stream": False}).encode()
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["done"] is True
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

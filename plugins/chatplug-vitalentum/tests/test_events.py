@@ -1,0 +1,68 @@
+"""What the provider reports besides text: the finish reason and the response metadata."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+import aiohttp
+import chatplug_vitalentum
+from chatplug import CompletionRequest, Timeout
+from chatplug.emulation import run_emulator
+from chatplug.events import Finish, ResponseMetadata, StreamItem
+from chatplug.testing import Reply, ScriptedUpstream
+from chatplug.types import WEB_CHAT
+from chatplug_vitalentum import stream_completion
+from chatplug_vitalentum.emulator import create_app
+
+
+def request(base_url: str) -> CompletionRequest:
+    return CompletionRequest(
+        "vitalentum",
+        "gpt-3.5-turbo",
+        ({"role": "user", "content": "Grüße ✓"},),
+        "Grüße ✓",
+        base_url=base_url,
+        timeout=Timeout(5, 10, 10, 20),
+    )
+
+
+async def items_from(base_url: str) -> List[StreamItem]:
+    async with aiohttp.ClientSession() as session:
+        return [item async for item in stream_completion(request(base_url), session)]
+
+
+def chunk(content: Optional[str] = None, finish: Optional[str] = None) -> Dict[str, Any]:
+    delta = {} if content is None else {"content": content}
+    return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+async def test_the_emulators_answer_ends_with_finish_stop() -> None:
+    async with run_emulator(create_app()) as emulator:
+        items = await items_from(emulator.url)
+    assert items[0] == ResponseMetadata("chatcmpl-emulator", "gpt-3.5-turbo")
+    assert "".join(i for i in items if isinstance(i, str)) == emulator.replies[-1]
+    assert items[-1] == Finish("stop", "stop")
+
+
+async def test_an_upstream_finish_reason_length_is_reported() -> None:
+    body = Reply.sse([json.dumps(chunk("Hel")), json.dumps(chunk(finish="length"))])
+    async with ScriptedUpstream(body) as upstream:
+        items = await items_from(upstream.url)
+    assert items == ["Hel", Finish("length", "length")]
+
+
+async def test_an_answer_without_a_finish_reason_finishes_with_stop() -> None:
+    async with ScriptedUpstream(Reply.sse([json.dumps(chunk("Hi"))])) as upstream:
+        items = await items_from(upstream.url)
+    assert items == ["Hi", Finish("stop")]
+
+
+async def test_a_stream_without_text_or_finish_reason_reports_no_finish() -> None:
+    async with ScriptedUpstream(Reply.sse([json.dumps(chunk(""))])) as upstream:
+        assert await items_from(upstream.url) == []
+
+
+def test_the_model_is_a_text_only_web_chat() -> None:
+    (model,) = chatplug_vitalentum.list_models()
+    assert (model.upstream, model.capabilities) == (WEB_CHAT, frozenset())
