@@ -269,7 +269,9 @@ class Registry:
         if callable(build):
             try:
                 built = list(build(name, models, settings))
-            except Exception as error:
+            except BaseException as error:  # plugin code may raise anything
+                if belongs_to_caller(error):
+                    raise
                 raise self._fail(info, f"its catalogue is invalid: {error}") from error
             hooks["list_models"] = lambda: built
         elif models:
