@@ -255,6 +255,17 @@ async def test_a_hanging_catalogue_is_not_waited_for_twice() -> None:
     assert time.monotonic() - started < 0.2
 
 
+def test_the_list_models_time_limit_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHATPLUG_LIST_MODELS_TIMEOUT", raising=False)
+    assert Registry(discover=False).list_models_timeout == 5.0
+    monkeypatch.setenv("CHATPLUG_LIST_MODELS_TIMEOUT", "2.5")
+    assert Registry(discover=False).list_models_timeout == 2.5
+    monkeypatch.setenv("CHATPLUG_LIST_MODELS_TIMEOUT", "0")
+    assert Registry(discover=False).list_models_timeout is None  # no limit
+
+
 def test_a_plugin_raising_system_exit_when_imported_is_marked_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

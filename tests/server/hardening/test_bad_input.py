@@ -52,6 +52,10 @@ MALFORMED = {
     "header-too-large": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
     "url-too-long": b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad-content-length": b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+    "bad-chunk": (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nab\r\nZZZZ\r\n"
+    ),
 }
 
 

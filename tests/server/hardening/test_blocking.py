@@ -45,6 +45,18 @@ def test_a_plugin_that_does_not_block_is_not_reported(faulty_env: Dict[str, str]
         server.stop()
 
 
+def test_the_blocking_warning_is_off_at_0(faulty_env: Dict[str, str]) -> None:
+    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING="0"))
+    try:
+        assert server.url is not None
+        with RawConnection.to(server.url) as connection:
+            assert connection.request(chat("block:1.0", stream=False)).status == 200
+        time.sleep(0.3)
+        assert not any("blocked the event loop" in line for line in server.lines)
+    finally:
+        server.stop()
+
+
 def test_a_hanging_list_models_marks_the_plugin_failed_without_stalling_start_up(
     faulty_env: Dict[str, str],
 ) -> None:

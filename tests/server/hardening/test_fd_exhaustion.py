@@ -4,15 +4,19 @@ traceback each), idle connections are shed, and the server answers again after i
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
 from hardkit import with_env
-from server_harness import ServerProcess
+from server_harness import ServerProcess, start_server_with
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -67,12 +71,33 @@ def test_a_connection_burst_beyond_the_descriptor_limit_is_logged_once_and_survi
             except OSError:
                 time.sleep(0.2)
         assert answered
-        time.sleep(ACCEPT_QUIET + 0.5)
+        server.wait_for_line("accept failures stopped", timeout=2 * ACCEPT_QUIET + 2)
         printed = server.lines[before:]
         accept_lines = [line for line in printed if "accept" in line]
-        assert 1 <= len(accept_lines) <= 4
+        assert 2 <= len(accept_lines) <= 4
+        assert accept_lines[0].startswith("cannot accept connections: [Errno 24]")
+        summary = re.search(
+            r"stopped: \d+ failed accepts .* (\d+) idle connection", accept_lines[-1]
+        )
+        assert summary is not None and int(summary.group(1)) >= 1  # shed to recover
         assert "Traceback" not in "\n".join(printed)
         assert sum(len(line) + 1 for line in printed) < 4000
         assert server.proc.poll() is None
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_the_listen_backlog_is_1024(faulty_env: Dict[str, str]) -> None:
+    server = start_server_with(faulty_env)
+    try:
+        assert server.url is not None
+        port = server.url.rsplit(":", 1)[1]
+        listing = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert listing[0] == "LISTEN"
+        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+        assert int(listing[2]) == min(1024, somaxconn)  # Send-Q of a listener: its backlog
     finally:
         server.stop()

@@ -82,3 +82,20 @@ def test_a_request_cut_before_its_first_piece_gets_a_503(faulty_env: Dict[str, s
         assert response.headers["retry-after"] == "1"
     finally:
         server.stop()
+
+
+def test_sigterm_closes_idle_keep_alive_connections_at_once(faulty_env: Dict[str, str]) -> None:
+    server = start_server_with(faulty_env, "--grace", "10")
+    try:
+        assert server.url is not None
+        with RawConnection.to(server.url) as idle, RawConnection.to(server.url) as busy:
+            assert idle.request(chat("hello", stream=False)).status == 200
+            busy.send(chat("forever:busy", stream=True))
+            busy.sock.recv(1, socket.MSG_PEEK)  # the stream is running
+            server.proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert idle.at_eof(wait=5)
+            assert time.monotonic() - started < 1
+            assert server.proc.poll() is None  # still draining the stream
+    finally:
+        server.stop()

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -69,3 +72,31 @@ def test_a_half_sent_head_gets_a_408_under_gunicorn(gunicorn: ServerProcess) -> 
         connection.send(b"GET /health HTTP/1.1\r\n")
         response = connection.read_response()
     assert response.status == 408
+
+
+def test_sigterm_cuts_a_stream_after_chatplug_server_grace_under_gunicorn(
+    faulty_env: Dict[str, str],
+) -> None:
+    env = with_env(faulty_env, CHATPLUG_SERVER_GRACE="1")
+    process = ServerProcess(gunicorn_args(), env, ready=LISTENING).wait_ready()
+    try:
+        assert process.url is not None
+        deadline = time.monotonic() + 30
+        while True:  # until the worker is up
+            try:
+                with RawConnection.to(process.url, timeout=2) as connection:
+                    connection.send(chat("forever:gunicorn", stream=True))
+                    connection.sock.recv(1, socket.MSG_PEEK)
+                    started = time.monotonic()
+                    process.proc.send_signal(signal.SIGTERM)
+                    response = connection.read_response()
+                    elapsed = time.monotonic() - started
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert json.loads(response.events()[-1])["error"]["code"] == "server_shutting_down"
+        assert 0.9 <= elapsed < 4
+    finally:
+        process.stop()

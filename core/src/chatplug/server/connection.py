@@ -108,9 +108,10 @@ class GuardedRequestHandler(RequestHandler):
             log_connection(408, "request_timeout", _peer(transport))
         transport.close()
 
-    def close_if_idle(self) -> bool:
-        """Close this connection if it is between requests with nothing half-received."""
-        if self.transport is None or not self.idle or self._head_started:
+    def close_if_idle(self, partial: bool = False) -> bool:
+        """Close this connection if it is between requests, with nothing half-received
+        (``partial``: or with a request head half-received)."""
+        if self.transport is None or not self.idle or (self._head_started and not partial):
             return False
         self.transport.close()
         return True
@@ -229,12 +230,12 @@ class ChatplugRunner(web.AppRunner):
         self._accept_errors = AcceptErrors(loop, self._close_idle_connections)
         self._accept_errors.install()
 
-    def _close_idle_connections(self) -> int:
+    def _close_idle_connections(self, partial: bool = False) -> int:
         server = self.server
         if server is None:
             return 0
         return sum(
-            isinstance(handler, GuardedRequestHandler) and handler.close_if_idle()
+            isinstance(handler, GuardedRequestHandler) and handler.close_if_idle(partial)
             for handler in server.connections
         )
 
@@ -253,7 +254,8 @@ class ChatplugRunner(web.AppRunner):
             await site.stop()
         pre_shutdown = getattr(self.server, "pre_shutdown", None)
         if pre_shutdown is not None:
-            pre_shutdown()  # idle keep-alive connections close now, busy ones after
+            pre_shutdown()  # busy connections close after their request
+        self._close_idle_connections(partial=True)  # idle ones now
         state = self.app[STATE]
         running = {task for task in state.requests if not task.done()}
         if running and self.grace > 0:

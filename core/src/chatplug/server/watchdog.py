@@ -8,6 +8,7 @@ its hook functions).  When the loop runs again, one WARNING says which plugin bl
 where, and for how long; a loop still blocked after :data:`HANG_REPORT` seconds is
 reported from the watching thread (it may never come back).  At most one warning per
 plugin every :data:`REPEAT_EVERY` seconds (the next one counts the ones in between).
+``plugins`` maps the code of hook functions to the plugin's name.
 """
 
 from __future__ import annotations
@@ -31,9 +32,18 @@ REPEAT_EVERY = 10.0
 class LoopWatchdog:
     """Watches the running loop from a thread; see the module docstring."""
 
-    def __init__(self, threshold: float, plugins: Dict[CodeType, str]) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        plugins: Dict[CodeType, str],
+        *,
+        hang_report: float = HANG_REPORT,
+        repeat_every: float = REPEAT_EVERY,
+    ) -> None:
         self.threshold = threshold
         self.plugins = plugins
+        self.hang_report = hang_report
+        self.repeat_every = repeat_every
         self._interval = max(0.01, threshold / 4)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_thread = 0
@@ -87,7 +97,7 @@ class LoopWatchdog:
                 if self._stall is None:
                     frame = sys._current_frames().get(self._loop_thread)
                     self._stall = culprit(frame, self.plugins)
-                report = blocked >= HANG_REPORT and not self._hang_reported
+                report = blocked >= self.hang_report and not self._hang_reported
                 if report:
                     self._hang_reported = True
                 plugin, where = self._stall
@@ -98,7 +108,7 @@ class LoopWatchdog:
         now = time.monotonic()
         with self._lock:
             last = self._last_warning.get(plugin)
-            if not always and last is not None and now - last < REPEAT_EVERY:
+            if not always and last is not None and now - last < self.repeat_every:
                 self._skipped[plugin] = self._skipped.get(plugin, 0) + 1
                 return
             self._last_warning[plugin] = now
