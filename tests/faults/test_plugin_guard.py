@@ -26,27 +26,6 @@ pytestmark = pytest.mark.timeout(20)
 USER = [{"role": "user", "content": "hi"}]
 
 
-class Faulty:
-    """A plugin raising ``fault()`` before any text, or after ``"partial "`` (``after``)."""
-
-    def __init__(self, name: str, fault: Callable[[], BaseException], after: bool) -> None:
-        self.name = name
-        self.fault = fault
-        self.after = after
-
-    @hookimpl
-    def list_models(self) -> List[ModelInfo]:
-        return [ModelInfo("m", self.name, default=True)]
-
-    @hookimpl
-    async def stream_completion(
-        self, request: CompletionRequest, session: Any
-    ) -> AsyncIterator[str]:
-        if self.after:
-            yield "partial "
-        raise self.fault()
-
-
 class Answers:
     """A plugin that answers ``"fine"``."""
 
@@ -62,6 +41,23 @@ class Answers:
         self, request: CompletionRequest, session: Any
     ) -> AsyncIterator[str]:
         yield "fine"
+
+
+class Faulty(Answers):
+    """A plugin raising ``fault()`` before any text, or after ``"partial "`` (``after``)."""
+
+    def __init__(self, name: str, fault: Callable[[], BaseException], after: bool) -> None:
+        super().__init__(name)
+        self.fault = fault
+        self.after = after
+
+    @hookimpl
+    async def stream_completion(
+        self, request: CompletionRequest, session: Any
+    ) -> AsyncIterator[str]:
+        if self.after:
+            yield "partial "
+        raise self.fault()
 
 
 def client_with(*plugins: Any, timeout: Optional[float] = None) -> AsyncClient:

@@ -33,24 +33,17 @@ def test_a_plugin_blocking_the_event_loop_is_named_with_the_duration(
         server.stop()
 
 
-def test_a_plugin_that_does_not_block_is_not_reported(faulty_env: Dict[str, str]) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING="0.2"))
+@pytest.mark.parametrize(
+    ("prompt", "threshold"),
+    [("wait:1.0", "0.2"), ("block:1.0", "0")],
+    ids=["waiting-is-not-blocking", "the-warning-is-off-at-0"],
+)
+def test_no_blocking_warning(faulty_env: Dict[str, str], prompt: str, threshold: str) -> None:
+    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING=threshold))
     try:
         assert server.url is not None
         with RawConnection.to(server.url) as connection:
-            assert connection.request(chat("wait:1.0", stream=False)).status == 200
-        time.sleep(0.3)
-        assert not any("blocked the event loop" in line for line in server.lines)
-    finally:
-        server.stop()
-
-
-def test_the_blocking_warning_is_off_at_0(faulty_env: Dict[str, str]) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING="0"))
-    try:
-        assert server.url is not None
-        with RawConnection.to(server.url) as connection:
-            assert connection.request(chat("block:1.0", stream=False)).status == 200
+            assert connection.request(chat(prompt, stream=False)).status == 200
         time.sleep(0.3)
         assert not any("blocked the event loop" in line for line in server.lines)
     finally:

@@ -75,7 +75,7 @@ class GuardedRequestHandler(RequestHandler):
         super().data_received(data)
         if self._head_started and not self.idle:  # a whole head arrived
             self._head_started = False
-            self._cancel_head_timer()
+            self._head_timer = _cancel(self._head_timer)
 
     @property
     def idle(self) -> bool:
@@ -85,13 +85,8 @@ class GuardedRequestHandler(RequestHandler):
         )
 
     def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
+        _cancel(self._head_timer)
         self._head_timer = self._loop.call_later(self._head_timeout, self._head_expired)
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
 
     def _head_expired(self) -> None:
         self._head_timer = None
@@ -125,9 +120,7 @@ class GuardedRequestHandler(RequestHandler):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self._write_timer = _cancel(self._write_timer)
 
     def _write_expired(self) -> None:
         self._write_timer = None
@@ -139,10 +132,8 @@ class GuardedRequestHandler(RequestHandler):
             transport.abort()  # not close(): that would wait for the buffer to drain
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
-        self._cancel_head_timer()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self._head_timer = _cancel(self._head_timer)
+        self._write_timer = _cancel(self._write_timer)
         super().connection_lost(exc)
 
     # errors -----------------------------------------------------------------------
@@ -328,6 +319,13 @@ class AcceptErrors:
             self._closed,
         )
         self._started, self._failures, self._closed = None, 0, 0
+
+
+def _cancel(timer: Optional[asyncio.TimerHandle]) -> Optional[asyncio.TimerHandle]:
+    """Cancel ``timer`` if there is one; ``None`` (for ``self._timer = _cancel(...)``)."""
+    if timer is not None:
+        timer.cancel()
+    return None
 
 
 def _raw_response(error: ApiError) -> bytes:
