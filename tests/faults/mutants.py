@@ -133,8 +133,8 @@ MUTANTS = [
     (
         "plugin agen not closed",
         "_attempts.py",
-        "                if agen is not None:\n                    await agen.aclose()",
-        "                if False:\n                    await agen.aclose()",
+        "                if agen is not None:\n                    await _close(agen, name)",
+        "                if False:\n                    await _close(agen, name)",
         "tests/faults/test_cleanup.py tests/faults/test_fallback.py",
     ),
     (
