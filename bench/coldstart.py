@@ -1,7 +1,17 @@
-"""Cold start: fresh processes, median of several runs.
+"""Cold start: fresh processes, median of several runs, interleaved round by round with the
+interpreter's own start (``python -c pass``) so that every figure has its floor beside it.
+
+Measured: ``chatplug --version``, ``chatplug plugins`` and ``chatplug models`` (every
+installed plugin), against ``python -c pass``, ``import chatplug`` and, for reference,
+``import click`` (the CLI's own floor), ``import aiohttp`` and ``import openai``.
 
 Bytecode caching is left on (``PYTHONDONTWRITEBYTECODE`` removed from the environment),
-as on a user's machine: the first, unmeasured run writes the ``.pyc`` files.
+as on a user's machine: the first, unmeasured run writes the ``.pyc`` files.  Besides the
+wall time (``median_ms``, ``min_ms``, ``max_ms``), each row has the CPU time the process
+itself used (``cpu_median_ms``: user + system), which other work on a shared machine
+disturbs less.
+
+    python bench/coldstart.py [--runs 15]
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 
 def environment() -> Dict[str, str]:
@@ -22,21 +32,37 @@ def environment() -> Dict[str, str]:
     return env
 
 
-def command_time(argv: List[str], runs: int = 5) -> Dict[str, float]:
-    samples = []
-    env = environment()
-    for _ in range(runs + 1):  # the first run warms the OS cache and writes .pyc files
-        start = time.perf_counter()
-        subprocess.run(
-            argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-        )
-        samples.append(time.perf_counter() - start)
-    samples = samples[1:]
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: List[str], env: Dict[str, str]) -> Tuple[float, float]:
+    """Seconds one fresh process of ``argv`` takes from start to exit, and its CPU seconds."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start, _children_cpu() - cpu
+
+
+def summary(samples: List[Tuple[float, float]]) -> Dict[str, float]:
+    wall = [sample[0] for sample in samples]
     return {
-        "median_ms": statistics.median(samples) * 1000,
-        "min_ms": min(samples) * 1000,
-        "max_ms": max(samples) * 1000,
+        "median_ms": statistics.median(wall) * 1000,
+        "min_ms": min(wall) * 1000,
+        "max_ms": max(wall) * 1000,
+        "cpu_median_ms": statistics.median(sample[1] for sample in samples) * 1000,
     }
+
+
+def command_time(argv: List[str], runs: int = 5) -> Dict[str, float]:
+    env = environment()
+    run_once(argv, env)  # the first run warms the OS cache and writes .pyc files
+    return summary([run_once(argv, env) for _ in range(runs)])
 
 
 def aiohttp_imported_by_import_chatplug() -> bool:
@@ -57,31 +83,50 @@ def measure(runs: int = 5) -> Dict[str, Dict[str, float]]:
     rows = {
         "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
         "python -c 'import chatplug'": [sys.executable, "-c", "import chatplug"],
-        "python -c 'import click, dataclasses, pathlib' (the CLI's own floor)": [
-            sys.executable,
-            "-c",
-            "import click, dataclasses, pathlib",
-        ],
+        "python -c 'import click' (the CLI's own floor)": [sys.executable, "-c", "import click"],
+        "chatplug --version": [chatplug, "--version"],
         "chatplug plugins": [chatplug, "plugins"],
         "chatplug models (all plugins)": [chatplug, "models"],
         "python -c 'import aiohttp' (reference)": [sys.executable, "-c", "import aiohttp"],
         "python -c 'import openai' (reference)": [sys.executable, "-c", "import openai"],
     }
-    samples: Dict[str, List[float]] = {name: [] for name in rows}
+    env = environment()
+    samples: Dict[str, List[Tuple[float, float]]] = {name: [] for name in rows}
+    for argv in rows.values():  # warm the OS cache and write the .pyc files, unmeasured
+        run_once(argv, env)
     for _ in range(runs):  # interleaved: one run of each command per round
         for name, argv in rows.items():
-            samples[name].append(command_time(argv, runs=1)["median_ms"])
-    out = {}
-    for name, values in samples.items():
-        out[name] = {
-            "median_ms": statistics.median(values),
-            "min_ms": min(values),
-            "max_ms": max(values),
-        }
-    return out
+            samples[name].append(run_once(argv, env))
+    return {name: summary(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15, help="rounds (default 15)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    figures = measure(args.runs)
+    if args.json:
+        import json
+
+        print(json.dumps(figures, indent=2))
+        return
+    floor = figures["python -c pass (interpreter floor)"]
+    header = ("median", "min", "max", "-floor", "cpu", "-floor")
+    print(f"{'command':<50} " + " ".join(f"{title:>6}" for title in header))
+    for name, row in figures.items():
+        print(
+            f"{name:<50} {row['median_ms']:7.1f} {row['min_ms']:6.1f} {row['max_ms']:6.1f}"
+            f" {row['median_ms'] - floor['median_ms']:+7.1f} {row['cpu_median_ms']:6.1f}"
+            f" {row['cpu_median_ms'] - floor['cpu_median_ms']:+7.1f}"
+        )
+    print(
+        f"(ms; wall time, then CPU time (user + system) of the process; medians of "
+        f"{args.runs} interleaved rounds; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)"
+    )
 
 
 if __name__ == "__main__":
-    import json
-
-    print(json.dumps(measure(), indent=2))
+    main()

@@ -252,3 +252,12 @@ def test_broken_pipe_through_head_in_a_shell(
     result = subprocess.run(["bash", "-c", script], capture_output=True, env=cli_env, timeout=60)
     assert result.stdout == b"flood floo 141\n"
     assert (tmp_path / "stderr").read_bytes() == b""
+
+
+@pytest.mark.parametrize("password", ["pa/ss", "p@ss:w/x", "pa:ss/x"])
+def test_an_invalid_proxy_never_shows_its_password(run_cli: RunCli, password: str) -> None:
+    secret = "S3cr3t-" + password
+    result = run_cli(*EMULATED, "--proxy", f"http://alice:{secret}@127.0.0.1:9", "Hi")
+    assert result.returncode == 12
+    assert "S3cr3t" not in result.stderr
+    assert "http://***@127.0.0.1:9" in result.stderr

@@ -1,5 +1,6 @@
 """Fixtures for the configuration tests: an in-test provider plugin, labelled upstreams on
-127.0.0.1, a minimal SOCKS5 server and a fake HTTP proxy, and an isolated environment."""
+127.0.0.1 (the kit's ScriptedUpstream), a minimal SOCKS5 server and a fake HTTP proxy, and
+an isolated environment."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, ClassVar, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 from chatplug import ModelInfo, Registry, hookimpl, open_stream
+from chatplug.testing import RecordedRequest, Reply, ScriptedUpstream
 
 PROXY_VARIABLES = (
     "CHATPLUG_PROXY",
@@ -96,55 +98,48 @@ def registry(plugin: EchoPlugin) -> Registry:
     return registry
 
 
-@dataclass
 class Upstream:
-    """A labelled upstream: answers ``<label>`` plus the request path, records requests."""
+    """A labelled upstream (the kit's :class:`ScriptedUpstream`): answers
+    ``<label>|<path>|<model>`` and records each request as ``url``, ``headers``, ``body``."""
 
-    label: str
-    url: str = ""
-    requests: List[Dict[str, Any]] = field(default_factory=list)
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.server = ScriptedUpstream(handler=self._reply)
 
+    @property
+    def url(self) -> str:
+        return self.server.url
 
-async def _start(app: web.Application) -> Tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
+    @property
+    def requests(self) -> List[Dict[str, Any]]:
+        return [
+            {
+                "url": request.target if "://" in request.target else self.url + request.target,
+                "headers": dict(request.raw_headers),
+                "body": request.json(),
+            }
+            for request in self.server.requests
+        ]
 
-
-def _upstream_app(upstream: Upstream) -> web.Application:
-    async def chat(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        upstream.requests.append(
-            {"url": str(request.url), "headers": dict(request.headers), "body": body}
-        )
-        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-        await response.prepare(request)
-        for piece in (upstream.label, "|", request.path, "|", body["model"]):
-            await response.write(piece.encode())
-        return response
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", chat)
-    return app
+    def _reply(self, request: RecordedRequest) -> Reply:
+        path = urlsplit(request.target).path  # an HTTP proxy gets the absolute URL
+        return Reply.text(f"{self.label}|{path}|{request.json()['model']}")
 
 
 @pytest.fixture
 async def upstreams() -> AsyncIterator[Callable[[str], Any]]:
     """``await upstreams("file")`` starts an upstream answering ``file|<path>|<model>``."""
-    runners: List[web.AppRunner] = []
+    started: List[Upstream] = []
 
     async def start(label: str) -> Upstream:
         upstream = Upstream(label)
-        runner, upstream.url = await _start(_upstream_app(upstream))
-        runners.append(runner)
+        await upstream.server.start()
+        started.append(upstream)
         return upstream
 
     yield start
-    for runner in runners:
-        await runner.cleanup()
+    for upstream in started:
+        await upstream.server.stop()
 
 
 # a minimal SOCKS5 server (RFC 1928 CONNECT, RFC 1929 username/password) ----------------
@@ -265,6 +260,5 @@ async def http_proxy() -> AsyncIterator[Upstream]:
     """A fake HTTP proxy: it answers ``proxy|...`` itself and records the absolute-form URL
     (and ``Proxy-Authorization``) of every request aiohttp sends through it."""
     upstream = Upstream("proxy")
-    runner, upstream.url = await _start(_upstream_app(upstream))
-    yield upstream
-    await runner.cleanup()
+    async with upstream.server:
+        yield upstream

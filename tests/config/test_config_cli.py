@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional
 
+import pytest
+
 SECRET = "cl1-Pa55"
 
 
@@ -128,3 +130,63 @@ def test_a_bad_file_makes_chatplug_chat_fail_cleanly(isolated_env: Path) -> None
     assert result.returncode == 12, result.stderr
     assert "unknown provider 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_show_masks_secret_options(isolated_env: Path) -> None:
+    isolated_env.write_text(
+        "[providers.local]\n"
+        'plugin = "openai"\n'
+        f'options = {{ api_key = "{SECRET}", max_tokens = 64 }}\n'
+    )
+    for args in (("config", "show"), ("config", "show", "--json")):
+        result = chatplug(*args)
+        assert result.returncode == 0, result.stderr
+        assert SECRET not in result.stdout
+    shown = json.loads(chatplug("config", "show", "--json").stdout)
+    assert shown["providers"]["local"]["options"] == {"api_key": "***", "max_tokens": 64}
+
+
+def test_config_show_masks_a_proxy_password_holding_a_slash(isolated_env: Path) -> None:
+    result = chatplug("config", "show", env={"HTTPS_PROXY": f"http://bob:{SECRET}/x@corp:3128"})
+    assert SECRET not in result.stdout + result.stderr
+    assert "# env HTTPS_PROXY = http://***@corp:3128" in result.stdout
+
+
+def limited(*args: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
+    """``chatplug`` in at most 2 GiB of address space: an unbounded read fails fast instead
+    of filling the machine's memory."""
+
+    def limit_memory() -> None:
+        import resource
+
+        two_gib = 2 * 1024**3
+        resource.setrlimit(resource.RLIMIT_AS, (two_gib, two_gib))
+
+    return subprocess.run(
+        [sys.executable, "-m", "chatplug", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_memory,
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not Path("/dev/zero").exists(), reason="POSIX")
+def test_an_endless_configuration_file_is_a_configuration_error() -> None:
+    result = limited("plugins", env={"CHATPLUG_CONFIG": "/dev/zero"})
+    assert result.returncode == 12, result.stderr
+    assert "/dev/zero: the configuration file is larger than 1024 KiB" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_deeply_nested_file_is_a_configuration_error_naming_the_line(
+    isolated_env: Path,
+) -> None:
+    isolated_env.write_text(
+        '[defaults]\nmodel = "m"\n[providers.openai]\nx = ' + "{a = " * 500 + "1" + "}" * 500
+    )
+    result = chatplug("plugins")
+    assert result.returncode == 12, result.stderr
+    assert f"{isolated_env}: line 4: tables and arrays nest more than" in result.stderr
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr

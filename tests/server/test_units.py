@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 
 import click
 import pytest
+from chatplug.cli.serve import parse_base_urls
 from chatplug.errors import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -20,7 +21,6 @@ from chatplug.errors import (
     UpstreamHTTPError,
     UpstreamTimeoutError,
 )
-from chatplug.server.command import is_loopback, parse_base_urls
 from chatplug.server.protocol import (
     ApiError,
     ChunkEncoder,
@@ -146,25 +146,6 @@ def test_all_providers_failed_differently_is_502() -> None:
         {"a": RateLimitedError("x"), "b": UpstreamTimeoutError("idle", 1.0)}
     )
     assert api_error(error).status == 502
-
-
-@pytest.mark.parametrize(
-    "host, loopback",
-    [
-        ("127.0.0.1", True),
-        ("127.1.2.3", True),
-        ("::1", True),
-        ("[::1]", True),
-        ("localhost", True),
-        ("0.0.0.0", False),
-        ("::", False),
-        ("192.168.1.10", False),
-        ("example.com", False),
-        ("", False),
-    ],
-)
-def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 def test_parse_base_urls() -> None:

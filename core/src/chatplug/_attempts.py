@@ -28,7 +28,7 @@ from typing import (
 
 from ._contract import accept, accept_after_finish
 from ._guard import belongs_to_caller
-from .config import Route, mask_url
+from .config import Route
 from .errors import (
     AllProvidersFailedError,
     ChatplugError,
@@ -39,6 +39,7 @@ from .errors import (
 )
 from .health import CircuitBreaker
 from .http import map_transport_error
+from .masking import mask_text
 from .registry import Provider
 from .stream import _Progress
 from .types import CompletionRequest, Message, ModelInfo, RetryPolicy
@@ -254,9 +255,10 @@ def _as_chatplug_error(
     error: BaseException, provider: str, request: Optional[CompletionRequest]
 ) -> ChatplugError:
     mapped = _map_error(error, provider, request)
-    if "@" in mapped.message:  # never show credentials of proxy (or other) URLs
-        mapped.message = mask_url(mapped.message)
-        mapped.args = (mapped.message, *mapped.args[1:])
+    masked = mask_text(mapped.message)  # never show credentials of proxy (or other) URLs
+    if masked != mapped.message:
+        mapped.message = masked
+        mapped.args = (masked, *mapped.args[1:])
     return mapped
 
 

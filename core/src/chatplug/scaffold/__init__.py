@@ -1,4 +1,4 @@
-"""``chatplug new-plugin NAME``: generate a complete, working provider plugin package.
+"""Generating a complete, working provider plugin package (``chatplug new-plugin NAME``).
 
 The package (``chatplug-<id>/``) holds ``pyproject.toml`` (entry points for the provider
 and its emulator), ``src/chatplug_<name>/__init__.py`` (the three hooks), ``emulator.py``
@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Union
-
-import click
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.abc import Traversable
@@ -134,35 +132,14 @@ def generate(name: Union[str, PluginNames], directory: Optional[Union[str, Path]
     return target
 
 
-@click.command("new-plugin")
-@click.argument("name")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory to create the package in (default: ./chatplug-<id>); never overwritten.",
-)
-def new_plugin_command(name: str, directory: Optional[Path]) -> None:
-    """Generate a complete provider plugin package named NAME.
+def __getattr__(name: str) -> Any:
+    """``new_plugin_command`` (the click command) lives in :mod:`chatplug.cli.new_plugin`;
+    it is still found here, loaded on first access."""
+    if name == "new_plugin_command":
+        import importlib
 
-    The package has the hooks, an emulator of the upstream, tests (with the conformance
-    suite), a README and a noxfile; it installs and passes its tests as generated.
-    """
-    try:
-        names = plugin_names(name)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="NAME") from None
-    try:
-        target = generate(names, directory)
-    except FileExistsError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Created {names.dist} (provider id {names.provider!r}) in {target}")
-    click.echo("Next steps:")
-    click.echo(f"  cd {target}")
-    click.echo("  python -m pip install -e '.[test]'")
-    click.echo("  python -m pytest            # the plugin's tests and the conformance suite")
-    click.echo(f"  then edit src/{names.module}/__init__.py and emulator.py for the real upstream")
+        return importlib.import_module("chatplug.cli.new_plugin").new_plugin_command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["PluginNames", "generate", "new_plugin_command", "plugin_names"]

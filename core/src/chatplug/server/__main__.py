@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .command import serve_command
+from . import serve_command
 
 if __name__ == "__main__":
     serve_command(prog_name="chatplug serve")

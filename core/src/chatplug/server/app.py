@@ -31,6 +31,7 @@ from .access import (
     ensure_access_handler,
 )
 from .connection import BACKLOG, ChatplugRunner
+from .endpoints import create_message, create_response
 from .handlers import chat_completions, health, list_models, retrieve_model
 from .middlewares import access_middleware, auth_middleware, body_middleware, error_middleware
 from .sse import SSE_HEADERS, EventStreamResponse
@@ -132,6 +133,8 @@ def create_app(
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", retrieve_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/responses", create_response)
+    app.router.add_post("/v1/messages", create_message)
     if final.access_log:
         ensure_access_handler()
     return app

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from .access import CLIENT_CLOSED, RECORD_KEY, AccessRecord, log_access
+from .anthropic_stream import MESSAGES_PATH, anthropic_error_body
 from .protocol import ApiError, api_error
 from .state import SETTINGS, STATE
 
@@ -116,8 +117,12 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
             record.provider = error.provider
     headers = dict(error.headers)
     close = headers.pop("Connection", "").lower() == "close"
+    anthropic = request.path.startswith(MESSAGES_PATH)  # the Anthropic API's error shape
     response = web.Response(
-        status=error.status, body=error.body(), content_type="application/json", headers=headers
+        status=error.status,
+        body=anthropic_error_body(error) if anthropic else error.body(),
+        content_type="application/json",
+        headers=headers,
     )
     if close:
         response.force_close()
@@ -126,17 +131,21 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>``."""
+    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>`` (or
+    ``x-api-key: <key>``, as Anthropic clients send it)."""
     key = request.app[SETTINGS].api_key
     if key is not None and request.path.startswith("/v1"):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            token = request.headers.get("x-api-key", "")
         # a header's bytes that are not UTF-8 come as surrogates: they never match
         sent = token.strip().encode("utf-8", "surrogateescape")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(sent, key.encode()):
+        if not hmac.compare_digest(sent, key.encode()):
             raise ApiError(
                 401,
-                "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                "missing or invalid API key: send 'Authorization: Bearer <key>' "
+                "or 'x-api-key: <key>'",
                 code="invalid_api_key",
                 headers={"WWW-Authenticate": 'Bearer realm="chatplug"'},
             )

@@ -1,28 +1,15 @@
-"""``chatplug serve``: the click command (imports aiohttp only when it runs)."""
+"""``chatplug serve``: the command line over :mod:`chatplug.server` (aiohttp is imported
+only when the server runs)."""
 
 from __future__ import annotations
 
-import ipaddress
-import sys
-from typing import TYPE_CHECKING, Any, Coroutine, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import click
 
-if TYPE_CHECKING:  # pragma: no cover
-    from aiohttp import web
-
-DEFAULT_GRACE = 30.0
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    host = host.strip().strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..net import is_loopback
+from ..server.runner import DEFAULT_GRACE, loop_runner, serve
+from .params import Seconds
 
 
 def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
@@ -63,7 +50,7 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     "--grace",
     default=DEFAULT_GRACE,
     show_default=True,
-    type=click.FloatRange(0),
+    type=Seconds(zero=True),
     help="Seconds running requests may take to finish after SIGTERM/SIGINT.",
 )
 @click.option(
@@ -75,7 +62,7 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=Seconds(),
     default=None,
     help="Seconds to wait for the upstream's first chunk and between chunks.",
 )
@@ -120,7 +107,7 @@ def serve_command(
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
     api_key = api_key or None
     if api_key is not None:
-        from .state import validate_api_key
+        from ..server.state import validate_api_key
 
         try:
             validate_api_key(api_key, "the API key (--api-key or CHATPLUG_API_KEY)")
@@ -133,7 +120,7 @@ def serve_command(
         )
     urls = parse_base_urls(base_urls)
 
-    from .app import create_app
+    from ..server.app import create_app
 
     app = create_app(
         api_key=api_key or "",
@@ -146,66 +133,10 @@ def serve_command(
     if api_key is None and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
-        run(serve(app, host, port, grace), loop)
+        run = loop_runner(loop)
+    except ImportError as error:
+        raise click.UsageError(f"--loop {loop}: {error}") from None
+    try:
+        run(serve(app, host, port, grace))
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
-
-
-def run(main: Coroutine[Any, Any, None], loop: str = "asyncio") -> None:
-    """Run ``main`` on uvloop (``loop="uvloop"``, or ``"auto"`` when it is installed) or on
-    asyncio's default loop."""
-    import asyncio
-    import importlib
-
-    if loop != "asyncio":
-        try:
-            uvloop: Any = importlib.import_module("uvloop")
-        except ImportError:
-            if loop == "uvloop":
-                main.close()
-                raise click.UsageError("--loop uvloop: uvloop is not installed") from None
-        else:
-            if hasattr(uvloop, "run"):
-                uvloop.run(main)
-            else:  # pragma: no cover - uvloop < 0.18
-                asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-                asyncio.run(main)
-            return
-    asyncio.run(main)
-
-
-async def serve(app: "web.Application", host: str, port: int, grace: float) -> None:
-    """Run ``app`` until SIGTERM/SIGINT, then let running requests finish for ``grace`` s."""
-    import asyncio
-    import signal
-
-    from aiohttp import web
-
-    from .connection import BACKLOG, ChatplugRunner
-
-    runner = ChatplugRunner(app, grace=grace)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
-    try:
-        site = web.TCPSite(runner, host, port, backlog=BACKLOG)
-        await site.start()
-        for address in runner.addresses:
-            bound_host, bound_port = address[0], address[1]
-            if ":" in bound_host:
-                bound_host = f"[{bound_host}]"
-            click.echo(f"chatplug serve: listening on http://{bound_host}:{bound_port}", err=True)
-        sys.stderr.flush()
-        await stop.wait()
-        click.echo(f"chatplug serve: shutting down (grace {grace:g}s)", err=True)
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-        await runner.cleanup()
