@@ -10,6 +10,7 @@ import time
 from typing import Dict
 
 import pytest
+from hardkit import with_env
 from rawhttp import RawConnection, chat
 from server_harness import ServerProcess, start_server_with
 
@@ -97,5 +98,17 @@ def test_sigterm_closes_idle_keep_alive_connections_at_once(faulty_env: Dict[str
             assert idle.at_eof(wait=5)
             assert time.monotonic() - started < 1
             assert server.proc.poll() is None  # still draining the stream
+    finally:
+        server.stop()
+
+
+def test_chatplug_server_grace_sets_the_grace_of_serve(faulty_env: Dict[str, str]) -> None:
+    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_GRACE="0"))
+    try:
+        assert server.url is not None
+        with RawConnection.to(server.url) as connection:
+            connection.send(chat("forever:envgrace", stream=True))
+            connection.sock.recv(1, socket.MSG_PEEK)
+            assert exit_time(server) < 1.5
     finally:
         server.stop()

@@ -17,16 +17,21 @@ pytestmark = pytest.mark.timeout(60)
 HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
-@pytest.fixture(scope="module")
-def server(faulty_env: Dict[str, str]) -> Iterator[ServerProcess]:
-    env = with_env(
-        faulty_env,
-        CHATPLUG_SERVER_KEEPALIVE="2",
-        CHATPLUG_SERVER_HEAD_TIMEOUT="1",
-        CHATPLUG_SERVER_BODY_TIMEOUT="1",
-        CHATPLUG_SERVER_WRITE_TIMEOUT="1",
-    )
-    process = start_server_with(env)
+LIMITS = {"keepalive": "2", "head-timeout": "1", "body-timeout": "1", "write-timeout": "1"}
+
+
+@pytest.fixture(scope="module", params=["variables", "options"])
+def server(request: pytest.FixtureRequest, faulty_env: Dict[str, str]) -> Iterator[ServerProcess]:
+    """The server with small limits, set by ``CHATPLUG_SERVER_*`` or by ``--`` options."""
+    if request.param == "variables":
+        variables = {
+            f"CHATPLUG_SERVER_{name.upper().replace('-', '_')}": value
+            for name, value in LIMITS.items()
+        }
+        process = start_server_with(with_env(faulty_env, **variables))
+    else:
+        options = [item for name, value in LIMITS.items() for item in (f"--{name}", value)]
+        process = start_server_with(faulty_env, *options)
     yield process
     process.stop()
 

@@ -50,8 +50,10 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     "--grace",
     default=DEFAULT_GRACE,
     show_default=True,
+    envvar="CHATPLUG_SERVER_GRACE",
     type=Seconds(zero=True),
-    help="Seconds running requests may take to finish after SIGTERM/SIGINT.",
+    help="Seconds running requests may take to finish after SIGTERM/SIGINT; then they are "
+    "cut (0: at once; env CHATPLUG_SERVER_GRACE).",
 )
 @click.option(
     "--base-url",
@@ -80,6 +82,30 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     help="Largest accepted request body [default: 8 MiB].",
 )
 @click.option(
+    "--keepalive",
+    type=Seconds(),
+    default=None,
+    help="Seconds an idle keep-alive connection stays open [default: 75].",
+)
+@click.option(
+    "--head-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a request line and headers may take to arrive [default: 15].",
+)
+@click.option(
+    "--body-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a request body may take to arrive [default: 60].",
+)
+@click.option(
+    "--write-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a client may stop reading before it is disconnected [default: 30].",
+)
+@click.option(
     "--loop",
     type=click.Choice(["auto", "asyncio", "uvloop"]),
     default="asyncio",
@@ -102,6 +128,10 @@ def serve_command(
     retries: Optional[int],
     max_body: Optional[int],
     access_log: Optional[bool],
+    keepalive: Optional[float],
+    head_timeout: Optional[float],
+    body_timeout: Optional[float],
+    write_timeout: Optional[float],
     loop: str,
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
@@ -122,14 +152,21 @@ def serve_command(
 
     from ..server.app import create_app
 
-    app = create_app(
-        api_key=api_key or "",
-        base_urls=urls,
-        timeout=timeout,
-        retries=retries,
-        max_body=max_body,
-        access_log=access_log,
-    )
+    try:
+        app = create_app(
+            api_key=api_key or "",
+            base_urls=urls,
+            timeout=timeout,
+            retries=retries,
+            max_body=max_body,
+            access_log=access_log,
+            keepalive=keepalive,
+            head_timeout=head_timeout,
+            body_timeout=body_timeout,
+            write_timeout=write_timeout,
+        )
+    except ValueError as error:  # a CHATPLUG_SERVER_* variable that is not a valid value
+        raise click.UsageError(str(error)) from None
     if api_key is None and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:

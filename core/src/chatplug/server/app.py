@@ -93,6 +93,10 @@ def create_app(
     access_log: Optional[bool] = None,
     registry: Optional[Registry] = None,
     settings: Optional[ServerSettings] = None,
+    keepalive: Optional[float] = None,
+    head_timeout: Optional[float] = None,
+    body_timeout: Optional[float] = None,
+    write_timeout: Optional[float] = None,
 ) -> web.Application:
     """The OpenAI-compatible app; arguments left out come from ``settings``, else from the
     environment (:meth:`ServerSettings.from_env`).
@@ -113,6 +117,10 @@ def create_app(
         "retries": retries,
         "max_body": max_body,
         "access_log": access_log,
+        "keepalive": keepalive,
+        "head_timeout": head_timeout,
+        "body_timeout": body_timeout,
+        "write_timeout": write_timeout,
     }
     changes = {key: value for key, value in overrides.items() if value is not None}
     if changes.get("api_key") == "":

@@ -1,5 +1,6 @@
-"""An API key clients could never send (surrounding whitespace, control characters) is
-refused when the server starts, instead of locking every client out."""
+"""What ``chatplug serve`` refuses when it starts: an API key clients could never send
+(surrounding whitespace, control characters: it would lock every client out), and a limit
+that is not a number of seconds."""
 
 from __future__ import annotations
 
@@ -60,3 +61,12 @@ def test_create_app_refuses_such_a_key_in_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("CHATPLUG_API_KEY", "secret ")
     with pytest.raises(ValueError, match="CHATPLUG_API_KEY"):
         create_app()
+
+
+@pytest.mark.parametrize("option", ["--head-timeout", "--keepalive", "--body-timeout"])
+def test_a_limit_option_that_is_not_a_positive_number_is_a_usage_error(
+    faulty_env: Dict[str, str], option: str
+) -> None:
+    result = serve(faulty_env, option, "-1")
+    assert result.returncode == 2
+    assert option in result.stderr
