@@ -11,15 +11,16 @@ caller's own task, and a Ctrl-C where Python's default SIGINT handler is in char
 
 from __future__ import annotations
 
-import contextvars
-import signal
 import sys
-import threading
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import ChatplugError, PluginError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
+
+# threading, signal and concurrent.futures are imported when needed: ``chatplug plugins``
+# imports this module and should start fast.
 
 
 def belongs_to_caller(error: BaseException) -> bool:
@@ -40,6 +41,9 @@ def belongs_to_caller(error: BaseException) -> bool:
         cancelling = getattr(task, "cancelling", None)
         return task is not None and (cancelling is None or cancelling() > 0)
     if isinstance(error, KeyboardInterrupt):
+        import signal
+        import threading
+
         return (
             threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -62,6 +66,10 @@ def plugin_failure(error: BaseException, provider: str, during: str = "") -> Plu
 def start_in_thread(function: Callable[[], Any], name: str) -> "Future[Any]":
     """Run ``function()`` in a daemon thread; the future holds its result or what it raised
     (``BaseException`` included: in its own thread nothing it raises is the caller's)."""
+    import contextvars
+    import threading
+    from concurrent.futures import Future
+
     future: "Future[Any]" = Future()
 
     def run() -> None:
@@ -89,6 +97,8 @@ def wait_in_thread(
     is); running over the limit is a ``PluginError`` too, and the thread is left to finish
     (or hang) on its own.
     """
+    from concurrent.futures import TimeoutError as FutureTimeout
+
     try:
         return future.result(None if wait is None else max(0.0, wait))
     except FutureTimeout:

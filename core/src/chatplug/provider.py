@@ -11,16 +11,28 @@ hangs in it is reported (and left out) instead of stalling its caller.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
 from dataclasses import replace
 from types import CodeType
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterator,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from ._guard import start_in_thread, wait_in_thread
 from .discovery import PluginInfo
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError
 from .messages import format_prompt as default_format_prompt
 from .types import CompletionRequest, Message, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
 
 #: seconds a plugin's ``list_models`` may take (``Registry(list_models_timeout=...)``)
 LIST_MODELS_TIMEOUT = 5.0

@@ -160,7 +160,10 @@ async def body_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.can_read_body:
         timeout = request.app[SETTINGS].body_timeout
         try:
-            await asyncio.wait_for(request.read(), timeout)
+            if request.content.is_eof():  # all here already (most bodies): no timer needed
+                await request.read()
+            else:
+                await asyncio.wait_for(request.read(), timeout)
         except asyncio.TimeoutError:
             raise _unreadable(
                 request,
