@@ -14,6 +14,7 @@ from typing import Dict, Iterator
 
 import pytest
 from chatplug.emulation import EmulatorThread, RunningEmulator
+from chatplug.testing import write_distribution
 
 HERE = Path(__file__).parent
 FAKEPLUGIN = HERE / "fakeplugin"
@@ -28,17 +29,8 @@ from server_harness import ServerProcess, start_server  # noqa: E402
 
 def write_dist_info(root: Path) -> Path:
     """A minimal installed-distribution record registering the scripted providers."""
-    info = root / "chatplug_servertest-0.1.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: chatplug-servertest\nVersion: 0.1\n", encoding="utf-8"
-    )
-    (info / "entry_points.txt").write_text(
-        "[chatplug.providers]\n"
-        "servertest = chatplug_servertest\n"
-        "servertwo = chatplug_servertest:second\n",
-        encoding="utf-8",
-    )
+    providers = {"servertest": "chatplug_servertest", "servertwo": "chatplug_servertest:second"}
+    write_distribution(root, "chatplug-servertest", {"chatplug.providers": providers})
     return root
 
 
