@@ -20,6 +20,7 @@ from chatplug import (
     hookimpl,
 )
 from chatplug.registry import FAILED
+from chatplug.testing import write_distribution
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -265,14 +266,11 @@ def test_the_list_models_time_limit_comes_from_the_environment(
 def test_a_plugin_raising_system_exit_when_imported_is_marked_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "chatplug_exit_on_import.py").write_text("raise SystemExit('no')\n")
-    info = tmp_path / "chatplug_exit_on_import-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: chatplug-exit-on-import\nVersion: 0.1\n"
-    )
-    (info / "entry_points.txt").write_text(
-        "[chatplug.providers]\nexiter = chatplug_exit_on_import\n"
+    write_distribution(
+        tmp_path,
+        "chatplug-exit-on-import",
+        {"chatplug.providers": {"exiter": "chatplug_exit_on_import"}},
+        modules={"chatplug_exit_on_import": "raise SystemExit('no')\n"},
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = Registry(enabled=["exiter"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
+from chatplug.testing import write_distribution
 
 HERE = str(Path(__file__).parent)
 if HERE not in sys.path:
@@ -27,18 +28,12 @@ def faulty_env(
 ) -> Dict[str, str]:
     """A server environment with the misbehaving providers installed (``faulty`` enabled)."""
     root = tmp_path_factory.mktemp("faulty-site")
-    info = root / "chatplug_faulty-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: chatplug-faulty\nVersion: 0.1\n", encoding="utf-8"
-    )
-    (info / "entry_points.txt").write_text(
-        "[chatplug.providers]\n"
-        "faulty = chatplug_faulty\n"
-        "hangs = chatplug_faulty:hangs\n"
-        "exits = chatplug_faulty_import\n",
-        encoding="utf-8",
-    )
+    providers = {
+        "faulty": "chatplug_faulty",
+        "hangs": "chatplug_faulty:hangs",
+        "exits": "chatplug_faulty_import",
+    }
+    write_distribution(root, "chatplug-faulty", {"chatplug.providers": providers})
     env = dict(plugin_env)
     env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
     env["CHATPLUG_PLUGINS"] = "faulty"
