@@ -1,22 +1,24 @@
-"""The streamed answer as Server-Sent Events (``chat.completion.chunk``, then ``[DONE]``).
+"""Server-Sent Events framing: the streamed response and its headers (the chunks
+themselves are rendered by :mod:`.chat_response`, sent by :mod:`.chat_completions`), and
+how a stream ends when it fails after its headers went out.
 
 Once the headers are out the status cannot change, so from then on every failure ends the
-body cleanly instead: one last ``data: {"error": ...}`` event and the chunked terminator.
-A client that went away gets nothing more (its request is logged with status 499).
+body cleanly instead: one last error event and the chunked terminator
+(:func:`stream_failure`, :func:`end_stream`).  A client that went away gets nothing more
+(its request is logged with status 499).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Mapping
+from typing import Awaitable, Mapping, Optional
 
 from aiohttp import web
 
 from ..errors import ChatplugError
-from ..stream import Stream
 from .access import AccessRecord
-from .protocol import ApiError, ChatRequest, ChunkEncoder, api_error, usage
+from .api_errors import ApiError, api_error
 from .state import STATE
 
 log = logging.getLogger("chatplug.server")
@@ -28,60 +30,8 @@ SHUTDOWN_EVENT = ApiError(
     type="server_error",
     code="server_shutting_down",
 )
+#: the last event of a stream that met a bug in the server
 INTERNAL_EVENT = ApiError(500, "internal server error", type="server_error", code="internal_error")
-
-
-async def stream_events(
-    request: web.Request,
-    record: AccessRecord,
-    chat: ChatRequest,
-    stream: Stream,
-    model: str,
-    first: str,
-) -> web.StreamResponse:
-    """Send the answer as SSE ``chat.completion.chunk`` events, then ``[DONE]``.
-
-    The headers go out with the first chunk, so that any error before it gets its
-    HTTP status; an error after it is sent as a final ``data: {"error": ...}`` event.
-    """
-    encoder = ChunkEncoder(model)
-    content = encoder.content
-    head = encoder.first(first)  # before prepare(): a failure here still gets its status
-    response = EventStreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    chars = len(first)
-    chunks = 1
-    try:
-        await response.write(head)
-        async for piece in stream:
-            await response.write(content(piece))
-            chunks += 1
-            chars += len(piece)
-    except ChatplugError as error:
-        problem = api_error(error)
-        record.error = problem.code
-        end = ChunkEncoder.error(problem)
-    except ConnectionError:  # the client went away: nothing more can be sent
-        record.client_closed = True
-        return response
-    except asyncio.CancelledError:
-        if not request.app[STATE].claim_cut():
-            raise  # the client went away
-        record.error = SHUTDOWN_EVENT.code
-        end = ChunkEncoder.error(SHUTDOWN_EVENT)
-    except Exception:  # a bug: still end the body the client is reading cleanly
-        log.exception("unexpected error streaming %s %s", request.method, request.path)
-        record.error = INTERNAL_EVENT.code
-        end = ChunkEncoder.error(INTERNAL_EVENT)
-    else:
-        end = encoder.last(usage(chat.messages, chars) if chat.include_usage else None)
-    finally:
-        record.chunks, record.chars = chunks, chars
-    try:
-        await response.write_eof(end)  # the last event and the end of the body in one send
-    except ConnectionError:
-        record.client_closed = True
-    return response
 
 
 class EventStreamResponse(web.StreamResponse):
@@ -99,3 +49,34 @@ SSE_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
+
+
+def stream_failure(
+    request: web.Request, record: AccessRecord, error: BaseException
+) -> Optional[ApiError]:
+    """The error to send as the last event of a stream that failed after its headers
+    (``except (Exception, asyncio.CancelledError) as error``), or ``None`` when the client
+    went away.  A cancellation other than the shutdown's is raised again."""
+    if isinstance(error, ChatplugError):
+        problem = api_error(error)
+    elif isinstance(error, ConnectionError):  # the client went away: nothing can be sent
+        record.client_closed = True
+        return None
+    elif isinstance(error, asyncio.CancelledError):
+        if not request.app[STATE].claim_cut():
+            raise error  # the client went away
+        problem = SHUTDOWN_EVENT
+    else:  # a bug: still end the body the client is reading cleanly
+        log.error("unexpected error streaming %s %s", request.method, request.path, exc_info=error)
+        problem = INTERNAL_EVENT
+    record.error = problem.code
+    return problem
+
+
+async def end_stream(record: AccessRecord, ending: Awaitable[None]) -> None:
+    """Await ``ending`` (the last events and the end of the body); a client that went away
+    meanwhile is recorded, not raised."""
+    try:
+        await ending
+    except ConnectionError:
+        record.client_closed = True
