@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
 from typing import Any, AsyncIterator, Dict, Optional, Tuple
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
+from chatplug.testing import emulator_process
 from chatplug_anthropic import MessageStream
 
 from .conftest import StartEmulator
@@ -289,30 +286,11 @@ async def test_a_scripted_error_event_ends_the_stream_without_message_stop(
     assert b"message_stop" not in raw
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_module_serves_the_emulator_alone() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatplug_anthropic.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        assert "Anthropic emulator on" in process.stdout.readline()  # listening from here
+    with emulator_process("chatplug_anthropic.emulator") as served:
+        assert "Anthropic emulator on" in served.line  # listening from here
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/messages",
-            data=json.dumps(GOOD).encode(),
-            headers=HEADERS,
+            served.url + "/v1/messages", data=json.dumps(GOOD).encode(), headers=HEADERS
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["type"] == "message"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 import chatplug_gemini
 import pytest
 from chatplug import AsyncClient, Registry, UnsupportedCapabilityError
 from chatplug.emulation import RunningEmulator
 from chatplug.events import ToolCall
+from chatplug.testing import run_cli
 from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, OFFICIAL, REASONING, TOOLS, USAGE
 from chatplug_gemini.emulator import REQUESTS
 
@@ -135,16 +134,8 @@ async def test_reasoning_on_a_2_0_model_is_refused_before_any_request(
     assert emulator.app[REQUESTS] == []
 
 
-def test_chat_emulate_answers_offline() -> None:
-    env = {**os.environ, "CHATPLUG_PLUGINS": "gemini", "NO_COLOR": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "chatplug", "chat", "--emulate", "-p", "gemini", "Hello ✓"],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=60,
-        check=False,
-    )
+def test_chat_emulate_answers_offline(tmp_path: Path) -> None:
+    args = ["chat", "--emulate", "-p", "gemini", "Hello ✓"]
+    result = run_cli(args, plugins="gemini", home=tmp_path, NO_COLOR="1")
     assert result.returncode == 0, result.stderr
     assert "Hello from the Gemini émulateur ✓ turn 1: «Hello ✓» — 日本語 🚀" in result.stdout

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
+from chatplug.testing import emulator_process
 from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app
 
 from .conftest import StartEmulator
@@ -550,3 +552,14 @@ async def test_finish_reason_faults_end_the_answer_with_that_reason(
 def test_an_unknown_fault_is_refused_when_the_app_is_made() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         create_app(faults=["gremlins"])
+
+
+def test_the_module_serves_the_emulator_alone() -> None:
+    with emulator_process("chatplug_gemini.emulator") as served:
+        assert served.line == f"Gemini emulator on http://127.0.0.1:{served.port}"
+        url = served.url + "/v1beta/models/gemini-2.0-flash:generateContent"
+        body = json.dumps({"contents": [USER]}).encode()
+        request = urllib.request.Request(url, data=body, headers={"x-goog-api-key": KEY})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+        assert answer["candidates"][0]["finishReason"] == "STOP"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
 from typing import Any, AsyncIterator, Dict, Tuple
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
+from chatplug.testing import emulator_process
 from chatplug_ollama import ChatStream
 
 from .conftest import StartEmulator
@@ -132,28 +129,10 @@ async def test_a_dropped_connection_cuts_the_body(start_emulator: StartEmulator)
             await post((emulator, session), GOOD)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_module_serves_the_emulator_alone() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatplug_ollama.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        assert "Ollama emulator on" in process.stdout.readline()  # listening from here
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/chat", data=json.dumps({**GOOD, "stream": False}).encode()
-        )
+    with emulator_process("chatplug_ollama.emulator") as served:
+        assert "Ollama emulator on" in served.line  # listening from here
+        body = json.dumps({**GOOD, "stream": False}).encode()
+        request = urllib.request.Request(served.url + "/api/chat", data=body)
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["done"] is True
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -20,7 +20,13 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   ``scripted_upstream``, ``forward_proxy``; option ``--chatplug PROVIDER``.
 - :func:`plugin_fixtures`: a plugin's own async fixtures (``emulator``, ``client``,
   ``registry``, ``wait_until``) in one conftest line (:mod:`chatplug.testing.fixtures`);
-  :func:`wait_until`: poll a condition.
+  :func:`wait_until`: poll a condition; :func:`clean_environment`: an autouse fixture
+  hiding the user's keys, proxies and configuration; :func:`running_emulator`: the
+  healthy emulator as a fixture.
+- :func:`completion_request` / :func:`collect_items` / :func:`text_of` / :func:`of_type`:
+  call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`).
+- :func:`run_cli` / :func:`emulator_process`: ``python -m chatplug ...`` and an emulator
+  served alone, as subprocesses (:mod:`chatplug.testing.processes`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,13 @@ if TYPE_CHECKING:  # pragma: no cover
         conformance_tests,
         run_conformance,
     )
-    from .fixtures import PluginFixtures, plugin_fixtures, wait_until
+    from .fixtures import (
+        PluginFixtures,
+        clean_environment,
+        plugin_fixtures,
+        running_emulator,
+        wait_until,
+    )
     from .helpers import (
         distribution_problems,
         emulator_thread,
@@ -46,7 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
+    from .hooks import collect_items, completion_request, of_type, text_of
     from .install import write_distribution
+    from .processes import EmulatorProcess, emulator_process, free_port, run_cli
     from .proxy import ForwardProxy, ProxiedRequest
     from .replies import Reply, SSEEvent, split_bytes, split_utf8
     from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
@@ -71,6 +85,16 @@ _NAMES: Dict[str, str] = {
     "PluginFixtures": "fixtures",
     "plugin_fixtures": "fixtures",
     "wait_until": "fixtures",
+    "clean_environment": "fixtures",
+    "running_emulator": "fixtures",
+    "collect_items": "hooks",
+    "completion_request": "hooks",
+    "of_type": "hooks",
+    "text_of": "hooks",
+    "EmulatorProcess": "processes",
+    "emulator_process": "processes",
+    "free_port": "processes",
+    "run_cli": "processes",
     "CHECKS": "conformance",
     "Check": "conformance",
     "CheckResult": "conformance",
@@ -80,6 +104,16 @@ _NAMES: Dict[str, str] = {
 }
 
 __all__ = [
+    "EmulatorProcess",
+    "clean_environment",
+    "collect_items",
+    "completion_request",
+    "emulator_process",
+    "free_port",
+    "of_type",
+    "run_cli",
+    "running_emulator",
+    "text_of",
     "distribution_problems",
     "CHECKS",
     "Check",

@@ -42,7 +42,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply, write_awkwardly
 
 from . import API_VERSION, MODELS_BY_ID
 
@@ -87,7 +87,6 @@ ERROR_TYPES = {
 ERROR_MESSAGES = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited"}
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _SECRET = b"chatplug-anthropic-emulator"
-BACKLOG = 1024
 
 
 class Invalid(Exception):
@@ -787,30 +786,9 @@ def create_app(
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` until cancelled, with a listen backlog of :data:`BACKLOG`."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
-    await site.start()
-    print(f"Anthropic emulator on http://{host}:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline Anthropic Messages API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(create_app(), args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    """``python -m chatplug_anthropic.emulator [--host H] [--port P]``."""
+    emulator_main("Anthropic emulator", create_app, port=8765, argv=argv)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply, write_awkwardly
 
 from .catalogue import DEFAULT_MODELS
 
@@ -45,7 +45,6 @@ FIELDS = frozenset(
 NUMBERS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty")
 INTEGERS = ("num_predict", "num_ctx", "top_k", "seed", "num_keep", "repeat_last_n")
 CREATED_AT = "2025-01-01T00:00:00.000000Z"
-BACKLOG = 1024
 
 
 class Invalid(Exception):
@@ -404,29 +403,9 @@ def create_app(
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` until cancelled, with a listen backlog of :data:`BACKLOG`."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=BACKLOG).start()
-    print(f"Ollama emulator on http://{host}:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline Ollama server (native API).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=11434)
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(create_app(), args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    """``python -m chatplug_ollama.emulator [--host H] [--port P]``."""
+    emulator_main("Ollama emulator", create_app, port=11434, argv=argv)
 
 
 if __name__ == "__main__":

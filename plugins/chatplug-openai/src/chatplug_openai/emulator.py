@@ -31,7 +31,14 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from aiohttp import web
-from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
+from chatplug.emulation import (
+    BASE_PATH,
+    emulator_parser,
+    record_reply,
+    run_standalone,
+    write_awkwardly,
+)
+from chatplug.emulation import LISTEN_BACKLOG as BACKLOG
 
 from .catalogue import OPENAI_MODELS
 from .emulator_answers import Answer, build_answer, reply_pieces
@@ -45,7 +52,6 @@ DISCONNECTS = web.AppKey("chatplug_openai.disconnects", list)
 CREATED = 1_700_000_000
 DEFAULT_MODELS: Tuple[str, ...] = tuple(model for model, _ in OPENAI_MODELS)
 ANY_MODEL: Tuple[str, ...] = ()
-BACKLOG = 1024
 __all__ = [
     "ANY_MODEL",
     "BACKLOG",
@@ -390,17 +396,12 @@ def create_app(
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """``python -m chatplug_openai.emulator [--host H] [--port P] [--key K] [--any-model]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline OpenAI chat completions API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser = emulator_parser("An offline OpenAI chat completions API.", port=8000)
     parser.add_argument("--key", action="append", help="an accepted API key (repeatable)")
     parser.add_argument("--any-model", action="store_true", help="serve any model id")
     options = parser.parse_args(argv)
     app = create_app(keys=options.key, models=None if options.any_model else DEFAULT_MODELS)
-    print(f"OpenAI emulator on http://{options.host}:{options.port}/v1", flush=True)
-    web.run_app(app, host=options.host, port=options.port, backlog=BACKLOG, print=None)
+    run_standalone(app, "OpenAI emulator", options.host, options.port)
 
 
 if __name__ == "__main__":  # pragma: no cover

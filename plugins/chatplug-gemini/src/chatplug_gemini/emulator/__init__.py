@@ -27,6 +27,7 @@ it; ``usageMetadata`` counts it (and a repeated conversation prefix as cached to
 Faults come from the script ``app[FAULTS]`` (one entry per generate request, consumed in
 order; ``None`` answers normally) or from ``[fault:<name>]`` in the last user text:
 :data:`FAULT_NAMES`.  ``rate_limit:N`` waits N seconds (``Retry-After``).
+``python -m chatplug_gemini.emulator --port N`` serves it alone (listen backlog 1024).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply, write_awkwardly
 
 from .. import MODELS
 from .answer import (
@@ -371,4 +372,9 @@ def create_app(
     return app
 
 
-__all__ = ["FAULTS", "FAULT_NAMES", "REQUESTS", "STREAM_ENDS", "create_app"]
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """``python -m chatplug_gemini.emulator [--host H] [--port P]``."""
+    emulator_main("Gemini emulator", create_app, port=8766, argv=argv)
+
+
+__all__ = ["FAULTS", "FAULT_NAMES", "REQUESTS", "STREAM_ENDS", "create_app", "main"]
