@@ -37,6 +37,7 @@ from typing import (
 from urllib.parse import urlsplit
 
 from chatplug import ModelInfo, UpstreamHTTPError
+from chatplug.provider_settings import default_key_env
 from chatplug.types import (
     CAPABILITIES,
     IMAGES,
@@ -140,16 +141,6 @@ def capabilities_setting(provider: str, value: Any) -> Optional[FrozenSet[str]]:
             f"known: {', '.join(sorted(CAPABILITIES))}"
         )
     return frozenset(value)
-
-
-def default_key_env(provider: str) -> str:
-    """The environment variable holding ``provider``'s API key when not configured.
-
-    ``openai`` → ``OPENAI_API_KEY``; any other id → ``<ID>_API_KEY`` (``groq`` →
-    ``GROQ_API_KEY``, ``my-vllm`` → ``MY_VLLM_API_KEY``).  An OpenAI key is never sent
-    to another provider by default.
-    """
-    return re.sub(r"[^A-Za-z0-9]", "_", provider).upper() + "_API_KEY"
 
 
 def cache_dir() -> Path:

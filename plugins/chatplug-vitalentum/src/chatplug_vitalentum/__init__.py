@@ -25,6 +25,7 @@ from chatplug import CompletionRequest, ModelInfo, browser_headers, hookimpl, op
 from chatplug.events import Finish, StreamItem
 from chatplug.openai_chunks import DONE, ChatChunkParser
 from chatplug.options import STANDARD_RANGES, Range, checked_options, text_option
+from chatplug.parsing import iter_items
 from chatplug.types import WEB_CHAT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,12 +87,7 @@ async def stream_completion(
     url = request.url(URL, PATH)
     async with open_stream(session, request, "POST", url, headers=headers, json=body) as response:
         parser = ChatChunkParser(request.provider)
-        async for chunk in response.content.iter_any():
-            for item in parser.feed(chunk):
-                yield item
-            if parser.done:
-                break
-        for item in parser.close():
+        async for item in iter_items(response, parser):
             yield item
     if parser.finish is None and parser.has_text:  # without text, the core reports no answer
         yield Finish("stop")
