@@ -3,11 +3,16 @@
 A plugin's parser has ``feed(chunk)`` (the items the chunk completed), ``close()`` (the last
 items at the end of the body; it raises :class:`~chatplug.StreamProtocolError` when the body
 ended too soon) and, when its protocol has an end marker, ``done``.  :func:`iter_items`
-drives one over a response::
+drives one over a response; :func:`post_json` sends a JSON payload and drives one over the
+answer (the whole ``stream_completion`` of most HTTP API plugins)::
 
     async with open_stream(session, request, "POST", url, json=payload) as response:
         async for item in iter_items(response, MyParser(request.provider)):
             yield item
+
+    # or, with the request's proxy and timeouts, errors mapped by open_stream:
+    async for item in post_json(session, request, url, payload, MyParser(request.provider)):
+        yield item
 
 :class:`EventParser` is a base for parsers of framed events (Server-Sent Events' ``data``,
 NDJSON lines): a subclass says how a chunk splits into frames (:meth:`~EventParser.frames`,
@@ -19,23 +24,29 @@ next ``feed`` or ``close``), and nothing is read after ``done``.
 
 from __future__ import annotations
 
+import json
 from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
+    Awaitable,
+    Callable,
     Iterable,
     List,
+    Mapping,
     Optional,
     Protocol,
 )
 
 from .errors import UpstreamError
 from .events import StreamItem
+from .http import open_stream
+from .types import CompletionRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-__all__ = ["EventParser", "IncrementalParser", "iter_items"]
+__all__ = ["EventParser", "IncrementalParser", "iter_items", "post_json"]
 
 
 class IncrementalParser(Protocol):
@@ -61,6 +72,28 @@ async def iter_items(
             break
     for item in parser.close() or ():
         yield item
+
+
+async def post_json(
+    session: "aiohttp.ClientSession",
+    request: CompletionRequest,
+    url: str,
+    payload: Any,
+    parser: IncrementalParser,
+    *,
+    headers: Optional[Mapping[str, str]] = None,
+    params: Optional[Mapping[str, str]] = None,
+    on_error: Optional[Callable[["aiohttp.ClientResponse"], Awaitable[BaseException]]] = None,
+) -> AsyncIterator[StreamItem]:
+    """``POST`` ``payload`` as JSON (UTF-8, not ASCII-escaped) to ``url`` with
+    :func:`~chatplug.open_stream` (``headers``, ``params`` and ``on_error`` are its own) and
+    yield what ``parser`` makes of the answer (:func:`iter_items`)."""
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    async with open_stream(
+        session, request, "POST", url, headers=headers, data=data, params=params, on_error=on_error
+    ) as response:
+        async for item in iter_items(response, parser):
+            yield item
 
 
 class EventParser:

@@ -19,13 +19,12 @@ Keys never appear in errors or logs.  See the README for the request mapping.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, NamedTuple, Optional
 
-from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl
 from chatplug.events import StreamItem
 from chatplug.http import http_error
-from chatplug.parsing import iter_items
+from chatplug.parsing import post_json
 from chatplug.provider_settings import api_key as settings_api_key
 from chatplug.provider_settings import json_headers, key_hint, key_variables
 from chatplug.types import IMAGES, OFFICIAL, REASONING, TOOLS, USAGE
@@ -135,17 +134,13 @@ async def stream_completion(
         hint = key_hint(request.provider, request.settings, key, OWN_KEYS)
         return described_http_error(await http_error(response, request.provider), key, hint)
 
-    async with open_stream(
-        session,
-        request,
-        "POST",
-        request.url(DEFAULT_BASE_URL, "/v1/messages"),
-        headers=build_headers(request.settings, key),
-        data=json.dumps(payload, ensure_ascii=False).encode(),
-        on_error=on_error,
-    ) as response:
-        async for item in iter_items(response, MessageStream(request.provider, key)):
-            yield item
+    url = request.url(DEFAULT_BASE_URL, "/v1/messages")
+    parser = MessageStream(request.provider, key)
+    headers = build_headers(request.settings, key)
+    async for item in post_json(
+        session, request, url, payload, parser, headers=headers, on_error=on_error
+    ):
+        yield item
 
 
 # --- settings ------------------------------------------------------------------------

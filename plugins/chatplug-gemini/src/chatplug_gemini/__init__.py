@@ -18,7 +18,6 @@ Keys never appear in errors or logs.  See the README.
 
 from __future__ import annotations
 
-import json
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -32,9 +31,9 @@ from typing import (
 )
 from urllib.parse import quote
 
-from chatplug import CompletionRequest, ModelInfo, UpstreamError, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, UpstreamError, hookimpl
 from chatplug.events import StreamItem
-from chatplug.parsing import iter_items
+from chatplug.parsing import post_json
 from chatplug.provider_settings import api_key as settings_api_key
 from chatplug.provider_settings import json_headers, key_hint
 from chatplug.provider_settings import key_variables as settings_key_variables
@@ -109,20 +108,19 @@ async def stream_completion(
         hint = auth_hint(request.provider, request.settings, key)
         return upstream_error(response, request.provider, key, hint)
 
-    async with open_stream(
+    single_call = request.parallel_tool_calls is False
+    parser = StreamParser(request.provider, key, single_call=single_call)
+    async for item in post_json(
         session,
         request,
-        "POST",
         stream_url(request),
-        params={"alt": "sse"},
-        data=json.dumps(build_body(request), ensure_ascii=False).encode(),
+        build_body(request),
+        parser,
         headers=headers,
+        params={"alt": "sse"},
         on_error=on_error,
-    ) as response:
-        single_call = request.parallel_tool_calls is False
-        parser = StreamParser(request.provider, key, single_call=single_call)
-        async for item in iter_items(response, parser):
-            yield item
+    ):
+        yield item
 
 
 def stream_url(request: CompletionRequest, method: str = "streamGenerateContent") -> str:

@@ -18,13 +18,12 @@ cached them.  See the README for the request mapping.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping
 
-from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl
 from chatplug.events import StreamItem
 from chatplug.http import http_error
-from chatplug.parsing import iter_items
+from chatplug.parsing import post_json
 from chatplug.provider_settings import api_key, json_headers
 
 from .catalogue import (
@@ -69,17 +68,14 @@ async def stream_completion(
     async def on_error(response: "aiohttp.ClientResponse") -> UpstreamHTTPError:
         return described_http_error(await http_error(response, request.provider))
 
-    async with open_stream(
-        session,
-        request,
-        "POST",
-        request.url(DEFAULT_BASE_URL, "/api/chat"),
-        headers=build_headers(request.provider, request.settings),
-        data=json.dumps(build_payload(request), ensure_ascii=False).encode(),
-        on_error=on_error,
-    ) as response:
-        async for item in iter_items(response, ChatStream(request.provider)):
-            yield item
+    url = request.url(DEFAULT_BASE_URL, "/api/chat")
+    headers = build_headers(request.provider, request.settings)
+    parser = ChatStream(request.provider)
+    payload = build_payload(request)
+    async for item in post_json(
+        session, request, url, payload, parser, headers=headers, on_error=on_error
+    ):
+        yield item
 
 
 def build_headers(provider: str, settings: Mapping[str, Any]) -> Dict[str, str]:

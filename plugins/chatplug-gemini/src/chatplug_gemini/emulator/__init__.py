@@ -39,6 +39,9 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 
 from aiohttp import web
 from chatplug.emulation import emulator_main, record_reply, write_awkwardly
+from chatplug.emulator_kit import INVALID, MISSING, ApiKeys, emulator_app, log_request
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import STREAM_ENDS as STREAM_ENDS
 
 from .. import MODELS
 from .answer import (
@@ -53,12 +56,8 @@ from .answer import (
 )
 from .checks import Invalid, check_request, error_body
 
-#: every request received: {"method", "path", "query", "headers" (lower-case), "body"}
-REQUESTS = web.AppKey("chatplug_gemini.requests", list)
 #: the fault script: entries are consumed one per generate request (None: a normal answer)
 FAULTS = web.AppKey("chatplug_gemini.faults", list)
-#: how each streamed answer ended: "complete" or "disconnected"
-STREAM_ENDS = web.AppKey("chatplug_gemini.stream_ends", list)
 _EMULATOR = web.AppKey("chatplug_gemini.emulator", object)
 
 FAULT_NAMES = (
@@ -106,15 +105,13 @@ def _error(status: int, message: str, reason: str, **extra: Any) -> web.Response
 class _Emulator:
     def __init__(
         self,
-        keys: Optional[Sequence[str]],
-        require_key: bool,
+        keys: ApiKeys,
         models: Sequence[str],
         delay: float,
         awkward: bool,
         retry_after: int,
     ) -> None:
-        self.keys = frozenset(keys) if keys is not None else None
-        self.require_key = require_key or keys is not None
+        self.keys = keys
         self.models = tuple(models)
         self.delay = delay
         self.awkward = awkward
@@ -123,12 +120,12 @@ class _Emulator:
         self.responses = 0
 
     def auth(self, request: web.Request) -> Optional[web.Response]:
-        key = request.headers.get("x-goog-api-key") or request.query.get("key")
-        if not key:
-            if not self.require_key:
-                return None
+        problem = self.keys.check(
+            request.headers.get("x-goog-api-key") or request.query.get("key") or None
+        )
+        if problem == MISSING:
             return _error(403, KEYLESS, "PERMISSION_DENIED")
-        if self.keys is not None and key not in self.keys:
+        if problem == INVALID:
             info = {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "API_KEY_INVALID",
@@ -156,15 +153,7 @@ class _Emulator:
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        request.app[REQUESTS].append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": dict(request.query),
-                "headers": {name.lower(): value for name, value in request.headers.items()},
-                "body": raw,
-            }
-        )
+        log_request(request, raw)
         model, _, method = request.match_info["target"].partition(":")
         if method not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"Method not found: {method or '(none)'}.", "NOT_FOUND")
@@ -360,11 +349,9 @@ def create_app(
     """
     for fault in faults:
         _fault(fault)  # unknown names fail here, not in the middle of a test
-    emulator = _Emulator(keys, require_key, models, delay, awkward, retry_after)
-    app = web.Application()
-    app[REQUESTS] = []
+    emulator = _Emulator(ApiKeys(keys, require_key), models, delay, awkward, retry_after)
+    app = emulator_app()  # REQUESTS (the body as bytes); STREAM_ENDS: complete or disconnected
     app[FAULTS] = list(faults)
-    app[STREAM_ENDS] = []
     app[_EMULATOR] = emulator
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{version}/models/{{target}}", emulator.generate)
