@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any, Dict, List
 
 import chatplug_gemini
 import pytest
-from chatplug import AsyncClient, Registry, UnsupportedCapabilityError
+from chatplug import AsyncClient, Registry, UnsupportedCapabilityError, UpstreamHTTPError
 from chatplug.emulation import RunningEmulator
 from chatplug.events import ToolCall
 from chatplug.testing import run_cli
 from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, OFFICIAL, REASONING, TOOLS, USAGE
-from chatplug_gemini.emulator import REQUESTS
+from chatplug_gemini.emulator import REQUESTS, sign
 
 BASE = {TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, USAGE}
 WEATHER = {
@@ -121,6 +123,51 @@ async def test_respond_collects_the_reasoning(emulator: RunningEmulator) -> None
     assert answer.reasoning.startswith("Pondering «Why ✓»")
     body = emulator.app[REQUESTS][-1]["body"]
     assert b'"thinkingBudget": 8192' in body
+
+
+async def test_thought_signatures_round_trip_through_completion_message(
+    emulator: RunningEmulator,
+) -> None:
+    options = {"base_url": emulator.url, "reasoning_effort": "low", "tools": [WEATHER]}
+    conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
+    async with client() as chat:
+        first = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        [call] = first.tool_calls
+        conversation += [
+            first.message,  # the call, and its thought signature among the reasoning blocks
+            {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'},
+        ]
+        second = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        conversation += [second.message, {"role": "user", "content": "Merci ✓"}]
+        third = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+    assert 'get_weather → {"celsius": 3}' in second.text and "Merci ✓" in third.text
+    model_turns = [
+        content
+        for content in json.loads(emulator.app[REQUESTS][-1]["body"])["contents"]
+        if content["role"] == "model"
+    ]
+    call_part, text_part = model_turns[0]["parts"][-1], model_turns[1]["parts"][-1]
+    called = ["get_weather", json.loads(call.arguments)]
+    assert call_part["thoughtSignature"] == sign("functionCall", called)
+    assert text_part["thoughtSignature"] == sign("text", second.text)
+
+
+async def test_an_altered_thought_signature_is_refused_by_the_upstream(
+    emulator: RunningEmulator,
+) -> None:
+    options = {"base_url": emulator.url, "reasoning_effort": "low", "tools": [WEATHER]}
+    conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
+    async with client() as chat:
+        first = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        message = first.message
+        for block in message["reasoning"]:
+            if "thoughtSignature" in block.get("metadata", {}):
+                block["metadata"]["thoughtSignature"] = sign("text", "forged")
+        tool = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
+        with pytest.raises(UpstreamHTTPError) as caught:
+            again = [*conversation, message, tool]
+            await chat.respond(again, model="gemini/gemini-2.5-flash", **options)
+    assert caught.value.status == 400 and "signature" in caught.value.body
 
 
 async def test_reasoning_on_a_2_0_model_is_refused_before_any_request(

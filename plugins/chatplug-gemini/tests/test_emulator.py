@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
 from chatplug.testing import emulator_process
-from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app
+from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app, sign
 
 from .conftest import StartEmulator
 
@@ -184,6 +184,35 @@ async def test_thoughts_come_first_with_a_signature_on_the_answer(
     assert first_answer["thoughtSignature"]
     assert texts(events, thought=True).startswith("Pondering")
     assert events[-1]["usageMetadata"]["thoughtsTokenCount"] > 0
+
+
+async def test_a_thought_signature_it_issued_comes_back_accepted(
+    emulator: RunningEmulator,
+) -> None:
+    config = {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 1024}}
+    request = {"contents": [USER], "generationConfig": config}
+    events = (await post(emulator, request, model="gemini-2.5-flash")).events()
+    text = texts(events)
+    answer = {"text": text, "thoughtSignature": sign("text", text)}
+    again = [USER, {"role": "model", "parts": [answer]}, {"role": "user", "parts": [{"text": "?"}]}]
+    assert (await post(emulator, {"contents": again}, model="gemini-2.5-flash")).status == 200
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"text": "an answer it never gave", "thoughtSignature": sign("text", "another answer")},
+        {"functionCall": {"name": "get_time"}, "thoughtSignature": sign("text", "x")},
+        {"text": "x", "thoughtSignature": "not base64 ✓"},
+    ],
+)
+async def test_a_thought_signature_it_did_not_issue_for_the_part_is_refused(
+    emulator: RunningEmulator, part: Dict[str, Any]
+) -> None:
+    again = [USER, {"role": "model", "parts": [part]}, {"role": "user", "parts": [{"text": "?"}]}]
+    answer = await post(emulator, {"contents": again, "tools": [{"functionDeclarations": [TIME]}]})
+    assert answer.status == 400
+    assert "signature" in answer.json()["error"]["message"].lower()
 
 
 async def test_thoughts_that_use_up_max_output_tokens_leave_no_answer(

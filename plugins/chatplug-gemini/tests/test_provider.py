@@ -19,7 +19,7 @@ from chatplug.events import Finish, ReasoningDelta, ResponseMetadata, ToolCallDe
 from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream, wait_until
 from chatplug.types import ResponseFormat, Tool
 from chatplug_gemini import stream_completion
-from chatplug_gemini.emulator import FAULTS, STREAM_ENDS
+from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, sign
 
 from .conftest import StartEmulator, chunk, collect, make_request, of_type, sent, text_of
 
@@ -166,9 +166,8 @@ async def test_reasoning_effort_streams_thoughts_before_the_text(
     assert "".join(t.text for t in thoughts).startswith("Pondering")
     first_text = next(i for i, item in enumerate(items) if isinstance(item, str))
     assert all(items.index(t) < first_text for t in thoughts)
-    assert thoughts[-1].redacted and thoughts[-1].metadata == {
-        "thoughtSignature": "c2lnbmF0dXJlIOKckw=="
-    }
+    signature = sign("text", text_of(items))  # the one the emulator issued for this answer
+    assert thoughts[-1].redacted and thoughts[-1].metadata == {"thoughtSignature": signature}
     usage = of_type(items, Usage)[-1]
     assert usage.reasoning_tokens == 6
     assert usage.output_tokens == 13 + 6

@@ -205,19 +205,20 @@ class StreamParser(EventParser):
             metadata = {"thoughtSignature": signature} if signature else None
             items.append(ReasoningDelta(_text(text, self.provider), metadata=metadata))
             return
-        if signature:  # the signature of the thoughts behind this part
-            items.append(
-                ReasoningDelta("", redacted=True, metadata={"thoughtSignature": signature})
-            )
+        call = part.get("functionCall")
+        if call is not None and self.single_call and self.calls:
+            call = signature = None  # parallel_tool_calls=False: only the first call
+        call_id = (call.get("id") or f"call_{self.calls}") if call is not None else None
+        if signature:  # the signature of the thoughts behind this part (and of this call)
+            metadata = {"thoughtSignature": signature}
+            if call_id is not None:
+                metadata["toolCallId"] = call_id
+            items.append(ReasoningDelta("", redacted=True, metadata=metadata))
         if text:
             items.append(_text(text, self.provider))
-        call = part.get("functionCall")
-        if call is not None and not (self.single_call and self.calls):
-            index = self.calls
+        if call is not None and call_id is not None:
             arguments = json.dumps(call.get("args") or {}, ensure_ascii=False)
-            items.append(
-                ToolCallDelta(index, call.get("id") or f"call_{index}", call["name"], arguments)
-            )
+            items.append(ToolCallDelta(self.calls, call_id, call["name"], arguments))
             self.calls += 1
 
 

@@ -20,7 +20,9 @@ is required: 403 ``PERMISSION_DENIED``.
 The answer is deterministic and reflects the request (:func:`.answer.plan_answer`): a text
 reply quoting the last user text, or function calls when tools are declared and the last
 user text names them (several: parallel calls) or the mode is ``ANY``; thoughts first when
-``thinkingConfig.includeThoughts`` is set on a thinking model; JSON for a JSON
+``thinkingConfig.includeThoughts`` is set on a thinking model, the first answer part (or
+function call) carrying a ``thoughtSignature`` the emulator checks when it comes back
+(:func:`.checks.sign`); JSON for a JSON
 ``responseMimeType``; ``maxOutputTokens`` cuts it (``MAX_TOKENS``), ``stopSequences`` stop
 it; ``usageMetadata`` counts it (and a repeated conversation prefix as cached tokens).
 
@@ -54,7 +56,7 @@ from .answer import (
     texts_of,
     usage_metadata,
 )
-from .checks import Invalid, check_request, error_body
+from .checks import Invalid, check_request, error_body, part_signature, sign
 
 #: the fault script: entries are consumed one per generate request (None: a normal answer)
 FAULTS = web.AppKey("chatplug_gemini.faults", list)
@@ -364,4 +366,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     emulator_main("Gemini emulator", create_app, port=8766, argv=argv)
 
 
-__all__ = ["FAULTS", "FAULT_NAMES", "REQUESTS", "STREAM_ENDS", "create_app", "main"]
+__all__ = [
+    "FAULTS",
+    "FAULT_NAMES",
+    "REQUESTS",
+    "STREAM_ENDS",
+    "create_app",
+    "main",
+    "part_signature",
+    "sign",
+]
