@@ -17,6 +17,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import of_type
 from chatplug.types import ResponseFormat, Tool
 from chatplug_ollama import stream_completion
 from chatplug_ollama.emulator import REQUESTS
@@ -39,10 +40,6 @@ def sent(emulator: RunningEmulator) -> Dict[str, Any]:
     return emulator.app[REQUESTS][-1]  # type: ignore[no-any-return]
 
 
-def of(items: List[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
-
-
 async def test_a_conversation_streams_the_emulator_reply(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, HISTORY))
     assert text_of(items) == emulator.replies[-1]
@@ -54,8 +51,8 @@ async def test_a_conversation_streams_the_emulator_reply(emulator: RunningEmulat
 async def test_model_finish_and_usage_are_reported(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url))
     assert items[0] == ResponseMetadata(model="llama3.2")
-    assert of(items, Finish) == [Finish("stop", raw="stop")]
-    usage = of(items, Usage)[-1]
+    assert of_type(items, Finish) == [Finish("stop", raw="stop")]
+    usage = of_type(items, Usage)[-1]
     assert (usage.input_tokens, usage.output_tokens) == (2, len(text_of(items).split()))
 
 
@@ -65,7 +62,7 @@ async def test_max_tokens_is_num_predict_and_cuts_with_finish_length(
     items = await collect(make_request(emulator.url, max_tokens=3))
     assert sent(emulator)["body"]["options"] == {"num_predict": 3}
     assert len(text_of(items).split()) == 3
-    assert of(items, Finish) == [Finish("length", raw="length")]
+    assert of_type(items, Finish) == [Finish("length", raw="length")]
 
 
 async def test_a_stop_sequence_cuts_the_text(emulator: RunningEmulator) -> None:
@@ -76,16 +73,18 @@ async def test_a_stop_sequence_cuts_the_text(emulator: RunningEmulator) -> None:
 async def test_named_tools_are_called_each_with_its_index(emulator: RunningEmulator) -> None:
     messages = [{"role": "user", "content": "Use weather and clock"}]
     items = await collect(make_request(emulator.url, messages, tools=(WEATHER, CLOCK)))
-    calls = of(items, ToolCallDelta)
+    calls = of_type(items, ToolCallDelta)
     assert [(c.index, c.name) for c in calls] == [(0, "weather"), (1, "clock")]
     assert json.loads(calls[0].arguments) == {"city": "city ✓"}
-    assert of(items, Finish) == [Finish("tool_calls", raw="stop")]
+    assert of_type(items, Finish) == [Finish("tool_calls", raw="stop")]
     assert text_of(items) == ""
 
 
 async def test_tool_results_go_back_and_are_answered(emulator: RunningEmulator) -> None:
     messages: List[Dict[str, Any]] = [{"role": "user", "content": "Use weather"}]
-    call = of(await collect(make_request(emulator.url, messages, tools=(WEATHER,))), ToolCallDelta)
+    call = of_type(
+        await collect(make_request(emulator.url, messages, tools=(WEATHER,))), ToolCallDelta
+    )
     messages += [
         {
             "role": "assistant",
@@ -116,7 +115,7 @@ async def test_tools_on_a_model_without_them_are_refused_by_the_server(
 async def test_reasoning_effort_streams_thinking(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, model="qwen3", reasoning_effort="medium"))
     assert sent(emulator)["body"]["think"] is True
-    assert "".join(r.text for r in of(items, ReasoningDelta)) == "The user said «Hi ✓» ✓."
+    assert "".join(r.text for r in of_type(items, ReasoningDelta)) == "The user said «Hi ✓» ✓."
 
 
 async def test_an_image_is_sent_inline(emulator: RunningEmulator) -> None:

@@ -1,6 +1,7 @@
 """The plugin author kit: test helpers, pytest fixtures and the conformance suite.
 
-Importable without pytest (only :mod:`.plugin` and :mod:`.fixtures` import it).  Names load
+Importable without pytest (only :mod:`.plugin`, :mod:`.fixtures` and :mod:`.fault_tests`
+import it).  Names load
 lazily, so importing this package (as pytest does for the ``pytest11`` plugin) is cheap.
 
 - :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
@@ -27,6 +28,11 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`).
 - :func:`run_cli` / :func:`emulator_process`: ``python -m chatplug ...`` and an emulator
   served alone, as subprocesses (:mod:`chatplug.testing.processes`).
+- :func:`raw_request`: one raw HTTP request to an emulator, its answer read whole
+  (:mod:`chatplug.testing.raw`); :func:`record_writes`: the pieces an emulator of the kit
+  writes.
+- :class:`EmulatorFaultTests`: ready-made tests of how a plugin reports its emulator's
+  scripted faults (:mod:`chatplug.testing.fault_tests`).
 """
 
 from __future__ import annotations
@@ -43,10 +49,12 @@ if TYPE_CHECKING:  # pragma: no cover
         conformance_tests,
         run_conformance,
     )
+    from .fault_tests import EmulatorFaultTests
     from .fixtures import (
         PluginFixtures,
         clean_environment,
         plugin_fixtures,
+        record_writes,
         running_emulator,
         wait_until,
     )
@@ -62,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .install import write_distribution
     from .processes import EmulatorProcess, emulator_process, free_port, run_cli
     from .proxy import ForwardProxy, ProxiedRequest
+    from .raw import RawAnswer, raw_request
     from .replies import Reply, SSEEvent, split_bytes, split_utf8
     from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
 
@@ -85,8 +94,12 @@ _NAMES: Dict[str, str] = {
     "PluginFixtures": "fixtures",
     "plugin_fixtures": "fixtures",
     "wait_until": "fixtures",
+    "EmulatorFaultTests": "fault_tests",
     "clean_environment": "fixtures",
     "running_emulator": "fixtures",
+    "record_writes": "fixtures",
+    "RawAnswer": "raw",
+    "raw_request": "raw",
     "collect_items": "hooks",
     "completion_request": "hooks",
     "of_type": "hooks",
@@ -104,6 +117,7 @@ _NAMES: Dict[str, str] = {
 }
 
 __all__ = [
+    "EmulatorFaultTests",
     "EmulatorProcess",
     "clean_environment",
     "collect_items",
@@ -111,6 +125,9 @@ __all__ = [
     "emulator_process",
     "free_port",
     "of_type",
+    "RawAnswer",
+    "raw_request",
+    "record_writes",
     "run_cli",
     "running_emulator",
     "text_of",

@@ -34,6 +34,9 @@ Two more fixture makers for a conftest::
 - :func:`clean_environment`: no API keys, proxies, ``CHATPLUG_PLUGINS`` or configuration
   file from the environment (with ``cache=True``, a private ``CHATPLUG_CACHE_DIR``).
 - :func:`running_emulator`: ``create_app()`` on 127.0.0.1 for the test.
+
+:func:`record_writes` (``writes = record_writes(monkeypatch)``) collects the pieces that
+emulators built on :mod:`chatplug.emulator_kit` write, to check how awkwardly they split.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from typing import (
     Awaitable,
     Callable,
     Iterator,
+    List,
     NamedTuple,
     Optional,
 )
@@ -183,3 +187,20 @@ def running_emulator(create_app: Callable[[], "web.Application"]) -> Any:
             yield running
 
     return emulator
+
+
+def record_writes(monkeypatch: pytest.MonkeyPatch) -> List[bytes]:
+    """The pieces :func:`chatplug.emulator_kit.stream_body` writes from now on, in order
+    (for the test; ``monkeypatch`` undoes it)."""
+    from .. import emulator_kit
+    from .replies import split_bytes
+
+    writes: List[bytes] = []
+    original = emulator_kit.write_awkwardly
+
+    async def recording(response: Any, data: bytes, **options: Any) -> None:
+        writes.extend(split_bytes(data, options["sizes"]))
+        await original(response, data, **options)
+
+    monkeypatch.setattr(emulator_kit, "write_awkwardly", recording)
+    return writes
