@@ -22,10 +22,10 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
-from chatplug.testing import of_type
+from chatplug.testing import CONVERSATION, of_type, sent_request
 from chatplug.types import Tool
 from chatplug_anthropic import list_models, stream_completion
-from chatplug_anthropic.emulator import REDACTED_TRIGGER, REQUESTS
+from chatplug_anthropic.emulator import REDACTED_TRIGGER
 
 from .conftest import MODEL, StartEmulator, collect, make_request, text_of
 
@@ -36,16 +36,7 @@ WEATHER = Tool(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 CLOCK = Tool("clock", "The time", {"type": "object", "properties": {"zone": {"type": "string"}}})
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
-
-
-def sent(emulator: RunningEmulator) -> Dict[str, Any]:
-    return emulator.app[REQUESTS][-1]  # type: ignore[no-any-return]
+HISTORY = list(CONVERSATION)
 
 
 def calls(items: List[StreamItem]) -> Dict[int, Dict[str, str]]:
@@ -83,10 +74,10 @@ async def test_the_key_comes_from_anthropic_api_key(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     await collect(make_request(emulator.url))
-    headers = sent(emulator)["headers"]
+    headers = sent_request(emulator)["headers"]
     assert headers["x-api-key"] == KEY
     assert headers["anthropic-version"] == "2023-06-01"
-    assert sent(emulator)["path"] == "/v1/messages"
+    assert sent_request(emulator)["path"] == "/v1/messages"
 
 
 @pytest.mark.parametrize(
@@ -120,18 +111,18 @@ async def test_the_key_sent_follows_the_settings_and_the_environment(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     await collect(make_request(emulator.url, **fields))
-    assert sent(emulator)["headers"].get("x-api-key") == key
+    assert sent_request(emulator)["headers"].get("x-api-key") == key
 
 
 async def test_extra_headers_from_the_settings_are_sent(emulator: RunningEmulator) -> None:
     settings = {"headers": {"anthropic-beta": "prompt-caching-2024-07-31"}}
     await collect(make_request(emulator.url, settings=settings))
-    assert sent(emulator)["headers"]["anthropic-beta"] == "prompt-caching-2024-07-31"
+    assert sent_request(emulator)["headers"]["anthropic-beta"] == "prompt-caching-2024-07-31"
 
 
 async def test_the_max_tokens_setting_is_the_default(emulator: RunningEmulator) -> None:
     await collect(make_request(emulator.url, settings={"max_tokens": 1234}))
-    assert sent(emulator)["body"]["max_tokens"] == 1234
+    assert sent_request(emulator)["body"]["max_tokens"] == 1234
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -141,7 +132,7 @@ async def test_a_conversation_streams_the_emulator_reply(emulator: RunningEmulat
     items = await collect(make_request(emulator.url, HISTORY))
     assert text_of(items) == emulator.replies[-1]
     assert "turn 2: «Ça va ? 日本»" in emulator.replies[-1]
-    assert sent(emulator)["body"]["system"] == "Be brief."
+    assert sent_request(emulator)["body"]["system"] == "Be brief."
 
 
 async def test_metadata_usage_and_finish_are_reported(emulator: RunningEmulator) -> None:
@@ -257,7 +248,7 @@ async def test_reasoning_effort_streams_thinking_and_its_signature(
     reasoning = of_type(items, ReasoningDelta)
     assert "".join(r.text for r in reasoning).startswith("The user said «Hi ✓»")
     assert reasoning[-1].text == "" and reasoning[-1].metadata["signature"]
-    assert sent(emulator)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent_request(emulator)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     first_text = next(i for i, item in enumerate(items) if isinstance(item, str))
     assert all(items.index(r) < first_text for r in reasoning)
 
@@ -271,7 +262,7 @@ async def test_signed_thinking_round_trips(emulator: RunningEmulator) -> None:
     ]
     again = await collect(make_request(emulator.url, messages, reasoning_effort="low"))
     assert "turn 2" in text_of(again)
-    assert sent(emulator)["body"]["messages"][1]["content"][0]["type"] == "thinking"
+    assert sent_request(emulator)["body"]["messages"][1]["content"][0]["type"] == "thinking"
 
 
 async def test_altered_thinking_is_refused_by_the_upstream(emulator: RunningEmulator) -> None:

@@ -16,7 +16,7 @@ from chatplug import (
 )
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ReasoningDelta, ResponseMetadata, ToolCallDelta, Usage
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream, wait_until
+from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream, wait_until
 from chatplug.types import ResponseFormat, Tool
 from chatplug_gemini import stream_completion
 from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, sign
@@ -30,12 +30,7 @@ WEATHER = Tool(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 TIME = Tool("get_time", "The time now")
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
+HISTORY = list(CONVERSATION)
 
 
 # --- the request ------------------------------------------------------------------------

@@ -16,19 +16,14 @@ from chatplug import (
     UpstreamHTTPError,
 )
 from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
+from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream
 from chatplug_openai.emulator import DISCONNECTS, REQUESTS, create_app, reply_pieces
 from chatplug_openai.provider import stream_chat
 
 from .conftest import chunk, make_request, texts
 
 KEY = "sk-test-0123456789abcdefSECRET"
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
+HISTORY = list(CONVERSATION)
 
 
 async def collect(request: CompletionRequest) -> List[str]:

@@ -25,12 +25,13 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   hiding the user's keys, proxies and configuration; :func:`running_emulator`: the
   healthy emulator as a fixture.
 - :func:`completion_request` / :func:`collect_items` / :func:`text_of` / :func:`of_type`:
-  call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`).
+  call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`);
+  :data:`CONVERSATION`: a sample multi-turn conversation.
 - :func:`run_cli` / :func:`emulator_process`: ``python -m chatplug ...`` and an emulator
   served alone, as subprocesses (:mod:`chatplug.testing.processes`).
-- :func:`raw_request`: one raw HTTP request to an emulator, its answer read whole
-  (:mod:`chatplug.testing.raw`); :func:`record_writes`: the pieces an emulator of the kit
-  writes.
+- :func:`raw_request`: one raw HTTP request to an emulator, its answer read whole;
+  :func:`sent_request`: what the emulator received (:mod:`chatplug.testing.raw`);
+  :func:`record_writes`: the pieces an emulator of the kit writes.
 - :class:`EmulatorFaultTests`: ready-made tests of how a plugin reports its emulator's
   scripted faults (:mod:`chatplug.testing.fault_tests`).
 """
@@ -66,11 +67,11 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
-    from .hooks import collect_items, completion_request, of_type, text_of
+    from .hooks import CONVERSATION, collect_items, completion_request, of_type, text_of
     from .install import write_distribution
     from .processes import EmulatorProcess, emulator_process, free_port, run_cli
     from .proxy import ForwardProxy, ProxiedRequest
-    from .raw import RawAnswer, raw_request
+    from .raw import RawAnswer, raw_request, sent_request
     from .replies import Reply, SSEEvent, split_bytes, split_utf8
     from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
 
@@ -100,6 +101,8 @@ _NAMES: Dict[str, str] = {
     "record_writes": "fixtures",
     "RawAnswer": "raw",
     "raw_request": "raw",
+    "sent_request": "raw",
+    "CONVERSATION": "hooks",
     "collect_items": "hooks",
     "completion_request": "hooks",
     "of_type": "hooks",
@@ -128,6 +131,8 @@ __all__ = [
     "RawAnswer",
     "raw_request",
     "record_writes",
+    "sent_request",
+    "CONVERSATION",
     "run_cli",
     "running_emulator",
     "text_of",

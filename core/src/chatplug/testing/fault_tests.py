@@ -13,8 +13,9 @@ subclass :class:`EmulatorFaultTests` in a test module::
 
 Each test goes through :class:`~chatplug.AsyncClient` (or :class:`~chatplug.Client`): an
 HTTP error status raises its typed error with the status, the body and the provider; a
-connection dropped in the middle of the body is an error, not a short answer; stopping
-early closes the upstream connection; consecutive completions share one pooled connection.
+connection dropped in the middle of the body is an error, not a short answer; a stall
+between writes is an idle timeout; stopping early closes the upstream connection;
+consecutive completions share one pooled connection.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from ..errors import (
     RateLimitedError,
     UpstreamConnectionError,
     UpstreamHTTPError,
+    UpstreamTimeoutError,
 )
+from ..types import Timeout
 
 __all__ = ["EmulatorFaultTests"]
 
@@ -103,6 +106,15 @@ class EmulatorFaultTests:
                 break
         await wait_until(lambda: upstream.app[DISCONNECTS])
         assert upstream.app[DISCONNECTS] == [self.path]
+
+    async def test_idle_timeout_between_chunks_raises(
+        self, emulator: Start, client: Callable[..., Any]
+    ) -> None:
+        upstream = await emulator(delay=1.5)  # between writes: longer than the idle timeout
+        timeout = Timeout(connect=5, first_byte=5, idle=0.3)
+        with pytest.raises(UpstreamTimeoutError) as caught:
+            await self.complete(client, upstream.url, timeout=timeout)
+        assert caught.value.phase == "idle"
 
     async def test_one_pooled_connection_serves_consecutive_completions(
         self, emulator: Start, client: Callable[..., Any]

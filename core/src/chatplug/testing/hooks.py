@@ -39,10 +39,17 @@ from ..types import CompletionRequest, Timeout
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-__all__ = ["HELLO", "collect_items", "completion_request", "of_type", "text_of"]
+__all__ = ["CONVERSATION", "HELLO", "collect_items", "completion_request", "of_type", "text_of"]
 
 #: the conversation of :func:`completion_request` when none is given
 HELLO = ({"role": "user", "content": "Hi ✓"},)
+#: a conversation with a system message, an earlier exchange and non-ASCII text (turn 2)
+CONVERSATION = (
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Bonjour ✓"},
+    {"role": "assistant", "content": "Salut"},
+    {"role": "user", "content": "Ça va ? 日本"},
+)
 #: the seconds of every timeout phase of :func:`completion_request` by default
 TIMEOUT = 20.0
 

@@ -1,18 +1,23 @@
-"""Raw HTTP requests to an emulator, for the tests of the protocol it speaks::
+"""Raw HTTP requests to an emulator, and what it received, for the tests of a protocol::
 
     answer = await raw_request(emulator.url + "/v1/chat", {"model": "m", "messages": [...]})
     assert answer.status == 400 and "model" in answer.json()["error"]
+    assert sent_request(emulator)["headers"]["x-api-key"] == "k"
 
 The body goes as it is when it is ``bytes``, as UTF-8 when it is a ``str``, and as JSON
-otherwise; the whole answer is read.
+otherwise; the whole answer is read.  :func:`sent_request` reads the request log of an
+emulator built on :mod:`chatplug.emulator_kit`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, NamedTuple, Optional
 
-__all__ = ["RawAnswer", "raw_request"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..emulation import RunningEmulator
+
+__all__ = ["RawAnswer", "raw_request", "sent_request"]
 
 
 class RawAnswer(NamedTuple):
@@ -54,7 +59,13 @@ async def raw_request(
         if not any(name.lower() == "content-type" for name in sent):
             sent["Content-Type"] = "application/json"
     async with aiohttp.ClientSession() as session:
-        async with session.request(
-            method, url, data=data, headers=sent, params=params
-        ) as response:
+        async with session.request(method, url, data=data, headers=sent, params=params) as response:
             return RawAnswer(response.status, response.headers, await response.read())
+
+
+def sent_request(emulator: "RunningEmulator", index: int = -1) -> Dict[str, Any]:
+    """A request the emulator received (the last by default), from its request log:
+    ``{"method", "path", "query", "headers", "body", "peer"}``."""
+    from ..emulator_kit import REQUESTS
+
+    return emulator.app[REQUESTS][index]
