@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Awaitable, Dict
 
 import pytest
 from chatplug.emulation import RunningEmulator
@@ -19,8 +19,8 @@ GOOD: Dict[str, Any] = {
 }
 
 
-async def post(emulator: RunningEmulator, body: Any, path: str = "/api/chat") -> RawAnswer:
-    return await raw_request(emulator.url + path, body)
+def post(emulator: RunningEmulator, body: Any, path: str = "/api/chat") -> Awaitable[RawAnswer]:
+    return raw_request(emulator.url + path, body)
 
 
 async def test_valid_request_streams_plain_text(emulator: Any) -> None:

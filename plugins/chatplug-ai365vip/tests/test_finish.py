@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Awaitable, Callable, List
 
 import chatplug_ai365vip
-from chatplug import Timeout
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, StreamItem
 from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
@@ -14,13 +13,7 @@ from chatplug_ai365vip import stream_completion
 
 
 async def items_from(base_url: str) -> List[StreamItem]:
-    request = completion_request(
-        base_url,
-        [{"role": "user", "content": "Grüße ✓"}],
-        provider="ai365vip",
-        model="gpt-4o",
-        timeout=Timeout(5, 10, 10, 20),
-    )
+    request = completion_request(base_url, provider="ai365vip", model="gpt-4o", timeout=10)
     return await collect_items(stream_completion, request)
 
 

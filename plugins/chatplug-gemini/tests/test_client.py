@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List
 
 import chatplug_gemini
 import pytest
-from chatplug import AsyncClient, Registry, UnsupportedCapabilityError, UpstreamHTTPError
+from chatplug import (
+    AsyncClient,
+    Completion,
+    Registry,
+    UnsupportedCapabilityError,
+    UpstreamHTTPError,
+)
 from chatplug.emulation import RunningEmulator
 from chatplug.events import ToolCall
 from chatplug.testing import run_cli
@@ -125,21 +131,38 @@ async def test_respond_collects_the_reasoning(emulator: RunningEmulator) -> None
     assert b'"thinkingBudget": 8192' in body
 
 
+def thinking_turn(emulator: RunningEmulator) -> Callable[..., Awaitable[Completion]]:
+    """``await respond(chat, conversation)``: a turn of gemini-2.5-flash that thinks and may
+    call ``get_weather``."""
+
+    def respond(chat: AsyncClient, conversation: List[Dict[str, Any]]) -> Awaitable[Completion]:
+        return chat.respond(
+            conversation,
+            model="gemini/gemini-2.5-flash",
+            base_url=emulator.url,
+            reasoning_effort="low",
+            tools=[WEATHER],
+        )
+
+    return respond
+
+
 async def test_thought_signatures_round_trip_through_completion_message(
     emulator: RunningEmulator,
 ) -> None:
-    options = {"base_url": emulator.url, "reasoning_effort": "low", "tools": [WEATHER]}
+    respond = thinking_turn(emulator)
     conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
     async with client() as chat:
-        first = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        first = await respond(chat, conversation)
         [call] = first.tool_calls
         conversation += [
             first.message,  # the call, and its thought signature among the reasoning blocks
             {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'},
         ]
-        second = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
-        conversation += [second.message, {"role": "user", "content": "Merci ✓"}]
-        third = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        second = await respond(chat, conversation)
+        third = await respond(
+            chat, [*conversation, second.message, {"role": "user", "content": "Merci ✓"}]
+        )
     assert 'get_weather → {"celsius": 3}' in second.text and "Merci ✓" in third.text
     model_turns = [
         content
@@ -155,18 +178,17 @@ async def test_thought_signatures_round_trip_through_completion_message(
 async def test_an_altered_thought_signature_is_refused_by_the_upstream(
     emulator: RunningEmulator,
 ) -> None:
-    options = {"base_url": emulator.url, "reasoning_effort": "low", "tools": [WEATHER]}
+    respond = thinking_turn(emulator)
     conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
     async with client() as chat:
-        first = await chat.respond(conversation, model="gemini/gemini-2.5-flash", **options)
+        first = await respond(chat, conversation)
         message = first.message
         for block in message["reasoning"]:
             if "thoughtSignature" in block.get("metadata", {}):
                 block["metadata"]["thoughtSignature"] = sign("text", "forged")
         tool = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
         with pytest.raises(UpstreamHTTPError) as caught:
-            again = [*conversation, message, tool]
-            await chat.respond(again, model="gemini/gemini-2.5-flash", **options)
+            await respond(chat, [*conversation, message, tool])
     assert caught.value.status == 400 and "signature" in caught.value.body
 
 

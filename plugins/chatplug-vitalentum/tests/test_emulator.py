@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Awaitable
 
 import pytest
 from chatplug.emulation import RunningEmulator
@@ -17,8 +17,10 @@ GOOD = {
 }
 
 
-async def post(emulator: RunningEmulator, body: Any, path: str = "/api/converse-edge") -> RawAnswer:
-    return await raw_request(emulator.url + path, body)
+def post(
+    emulator: RunningEmulator, body: Any, path: str = "/api/converse-edge"
+) -> Awaitable[RawAnswer]:
+    return raw_request(emulator.url + path, body)
 
 
 async def test_valid_request_streams_sse_ending_with_done(emulator: Any) -> None:

@@ -6,7 +6,6 @@ import json
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import chatplug_vitalentum
-from chatplug import Timeout
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ResponseMetadata, StreamItem
 from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
@@ -15,13 +14,7 @@ from chatplug_vitalentum import stream_completion
 
 
 async def items_from(base_url: str) -> List[StreamItem]:
-    request = completion_request(
-        base_url,
-        [{"role": "user", "content": "Grüße ✓"}],
-        provider="vitalentum",
-        model="gpt-3.5-turbo",
-        timeout=Timeout(5, 10, 10, 20),
-    )
+    request = completion_request(base_url, provider="vitalentum", model="gpt-3.5-turbo", timeout=10)
     return await collect_items(stream_completion, request)
 
 

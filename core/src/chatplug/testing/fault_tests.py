@@ -13,9 +13,10 @@ subclass :class:`EmulatorFaultTests` in a test module::
 
 Each test goes through :class:`~chatplug.AsyncClient` (or :class:`~chatplug.Client`): an
 HTTP error status raises its typed error with the status, the body and the provider; a
-connection dropped in the middle of the body is an error, not a short answer; a stall
-between writes is an idle timeout; stopping early closes the upstream connection;
-consecutive completions share one pooled connection.
+truncated body raises after the text that came (not a short answer), and so does a
+connection dropped in the middle of the body; a stall between writes is an idle timeout;
+stopping early closes the upstream connection; consecutive completions share one pooled
+connection.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..emulator_kit import DISCONNECTS, REQUESTS
 from ..errors import (
     AuthenticationError,
     RateLimitedError,
+    StreamProtocolError,
     UpstreamConnectionError,
     UpstreamHTTPError,
     UpstreamTimeoutError,
@@ -49,6 +51,8 @@ class EmulatorFaultTests:
     path: ClassVar[str] = ""
     #: the user message of every test
     prompt: ClassVar[str] = "Grüße ✓ 日本"
+    #: a pattern the error of a truncated body (``truncate``) matches, e.g. ``"DONE"``
+    truncated: ClassVar[str] = ""
 
     async def complete(self, client: Callable[..., Any], url: str, **kwargs: Any) -> str:
         text: str = await client(url, **kwargs).complete(self.prompt, provider=self.provider)
@@ -88,6 +92,18 @@ class EmulatorFaultTests:
         with pytest.raises(UpstreamHTTPError) as caught:
             await self.complete(client, upstream.url)
         assert (caught.value.status, caught.value.body) == (400, '{"error": "bad request ✓"}')
+
+    async def test_a_truncated_body_raises_after_the_partial_text(
+        self, emulator: Start, client: Callable[..., Any]
+    ) -> None:
+        upstream = await emulator(truncate=True)
+        pieces = []
+        with pytest.raises(StreamProtocolError, match=self.truncated) as caught:
+            async with client(upstream.url).stream(self.prompt, provider=self.provider) as stream:
+                async for piece in stream:
+                    pieces.append(piece)
+        assert caught.value.partial_length == len("".join(pieces)) > 0
+        assert caught.value.provider == self.provider
 
     async def test_connection_dropped_mid_body_is_an_error_not_a_short_answer(
         self, emulator: Start, client: Callable[..., Any]
