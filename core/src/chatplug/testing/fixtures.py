@@ -193,10 +193,10 @@ def record_writes(monkeypatch: pytest.MonkeyPatch) -> List[bytes]:
     """The pieces :func:`chatplug.emulator_kit.stream_body` writes from now on, in order
     (for the test; ``monkeypatch`` undoes it)."""
     from .. import emulator_kit
+    from ..emulation import write_awkwardly as original
     from .replies import split_bytes
 
     writes: List[bytes] = []
-    original = emulator_kit.write_awkwardly
 
     async def recording(response: Any, data: bytes, **options: Any) -> None:
         writes.extend(split_bytes(data, options["sizes"]))

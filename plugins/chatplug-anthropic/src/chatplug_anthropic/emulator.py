@@ -688,8 +688,9 @@ class _Emulator:
         if faults.status is not None:
             kind = ERROR_TYPES.get(faults.status, "api_error")
             headers = {"retry-after": faults.retry_after} if faults.retry_after else None
-            message = ERROR_MESSAGES.get(kind, "scripted failure")
-            return error_response(faults.status, message, headers)
+            return error_response(
+                faults.status, ERROR_MESSAGES.get(kind, "scripted failure"), headers
+            )
         answer = Answer(body, self.cached)
         record_reply(request, "".join(answer.text))
         if not body.get("stream"):

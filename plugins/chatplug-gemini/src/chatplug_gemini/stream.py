@@ -222,7 +222,7 @@ class StreamParser(EventParser):
             self.calls += 1
 
 
-def _text(text: Any, provider: str) -> str:
+def _text(text: Any, provider: Optional[str]) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):

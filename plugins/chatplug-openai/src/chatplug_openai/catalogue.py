@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from chatplug import ModelInfo, UpstreamHTTPError
 from chatplug.model_cache import CACHE_ENV as CACHE_ENV
 from chatplug.model_cache import ModelCache
-from chatplug.provider_settings import default_key_env
+from chatplug.provider_settings import default_key_env as default_key_env
 from chatplug.types import (
     CAPABILITIES,
     IMAGES,
