@@ -156,7 +156,9 @@ def test_run_cli_runs_chatplug_with_only_the_named_plugins(
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     done = run_cli(["plugins"], plugins="kit-cli", home=tmp_path, PYTHONPATH=path)
     assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines()[1:] if line.strip()]
+    lines = done.stdout.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("NAME")) + 1 :]
+    rows = [line.split() for line in table if line.strip()]
     assert [row[0] for row in rows if "disabled" not in row] == ["kit-cli"]
 
 
