@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 from chatplug.emulation import RunningEmulator
 from chatplug.testing import (
+    StartEmulator,
     clean_environment,
     collect_items,
     completion_request,
@@ -22,8 +23,6 @@ from chatplug_gemini.emulator import REQUESTS, create_app
 clean_env = clean_environment(
     "GEMINI_API_KEY", "GOOGLE_API_KEY", "MY_KEY", "VERTEX_GATEWAY_API_KEY"
 )
-#: ``await start_emulator(**options)`` runs ``create_app(**options)`` for the test
-StartEmulator = Callable[..., Awaitable[RunningEmulator]]
 start_emulator = plugin_fixtures("gemini", create_app).emulator
 emulator = running_emulator(create_app)
 #: a :class:`CompletionRequest` as the core builds it (``make_request(base_url, ...)``)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict
 
 import chatplug_gemini
 import pytest
@@ -131,13 +131,16 @@ async def test_respond_collects_the_reasoning(emulator: RunningEmulator) -> None
     assert b'"thinkingBudget": 8192' in body
 
 
+ASK = {"role": "user", "content": "Call get_weather ✓"}
+
+
 def thinking_turn(emulator: RunningEmulator) -> Callable[..., Awaitable[Completion]]:
-    """``await respond(chat, conversation)``: a turn of gemini-2.5-flash that thinks and may
+    """``await respond(chat, *messages)``: a turn of gemini-2.5-flash that thinks and may
     call ``get_weather``."""
 
-    def respond(chat: AsyncClient, conversation: List[Dict[str, Any]]) -> Awaitable[Completion]:
+    def respond(chat: AsyncClient, *messages: Dict[str, Any]) -> Awaitable[Completion]:
         return chat.respond(
-            conversation,
+            list(messages),
             model="gemini/gemini-2.5-flash",
             base_url=emulator.url,
             reasoning_effort="low",
@@ -151,18 +154,14 @@ async def test_thought_signatures_round_trip_through_completion_message(
     emulator: RunningEmulator,
 ) -> None:
     respond = thinking_turn(emulator)
-    conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
     async with client() as chat:
-        first = await respond(chat, conversation)
+        first = await respond(chat, ASK)
         [call] = first.tool_calls
-        conversation += [
-            first.message,  # the call, and its thought signature among the reasoning blocks
-            {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'},
-        ]
-        second = await respond(chat, conversation)
-        third = await respond(
-            chat, [*conversation, second.message, {"role": "user", "content": "Merci ✓"}]
-        )
+        result = {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'}
+        # first.message: the call, and its thought signature among the reasoning blocks
+        second = await respond(chat, ASK, first.message, result)
+        thanks = {"role": "user", "content": "Merci ✓"}
+        third = await respond(chat, ASK, first.message, result, second.message, thanks)
     assert 'get_weather → {"celsius": 3}' in second.text and "Merci ✓" in third.text
     model_turns = [
         content
@@ -179,16 +178,15 @@ async def test_an_altered_thought_signature_is_refused_by_the_upstream(
     emulator: RunningEmulator,
 ) -> None:
     respond = thinking_turn(emulator)
-    conversation: List[Dict[str, Any]] = [{"role": "user", "content": "Call get_weather ✓"}]
     async with client() as chat:
-        first = await respond(chat, conversation)
-        message = first.message
-        for block in message["reasoning"]:
+        first = await respond(chat, ASK)
+        forged = first.message
+        for block in forged["reasoning"]:
             if "thoughtSignature" in block.get("metadata", {}):
                 block["metadata"]["thoughtSignature"] = sign("text", "forged")
-        tool = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
+        result = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
         with pytest.raises(UpstreamHTTPError) as caught:
-            await respond(chat, [*conversation, message, tool])
+            await respond(chat, ASK, forged, result)
     assert caught.value.status == 400 and "signature" in caught.value.body
 
 

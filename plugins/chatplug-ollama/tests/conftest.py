@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Awaitable, Callable, Dict
+from typing import Any, Dict
 
-from chatplug.emulation import RunningEmulator
 from chatplug.testing import (
+    StartEmulator,
     clean_environment,
     collect_items,
     completion_request,
@@ -21,8 +21,6 @@ from chatplug_ollama.emulator import create_app
 MODEL = "llama3.2"
 
 clean_env = clean_environment("OLLAMA_API_KEY", "GPU_BOX_API_KEY", "MY_KEY", cache=True)
-#: ``await start_emulator(**options)`` runs ``create_app(**options)`` for the test
-StartEmulator = Callable[..., Awaitable[RunningEmulator]]
 start_emulator = plugin_fixtures("ollama", create_app).emulator
 emulator = running_emulator(create_app)
 #: a :class:`CompletionRequest` as the core builds it (``make_request(base_url, messages)``)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .fault_tests import EmulatorFaultTests
     from .fixtures import (
         PluginFixtures,
+        StartEmulator,
         clean_environment,
         plugin_fixtures,
         record_writes,
@@ -93,6 +94,7 @@ _NAMES: Dict[str, str] = {
     "start_emulator": "helpers",
     "write_distribution": "install",
     "PluginFixtures": "fixtures",
+    "StartEmulator": "fixtures",
     "plugin_fixtures": "fixtures",
     "wait_until": "fixtures",
     "EmulatorFaultTests": "fault_tests",
@@ -144,6 +146,7 @@ __all__ = [
     "ConnectionRecord",
     "ForwardProxy",
     "PluginFixtures",
+    "StartEmulator",
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",

@@ -69,6 +69,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: seconds ``wait_until`` waits by default: generous, for a loaded machine
 WAIT = 10.0
+#: the ``emulator`` fixture of :func:`plugin_fixtures`: ``await start(**faults)``
+StartEmulator = Callable[..., Awaitable["RunningEmulator"]]
 #: the proxy variables :func:`clean_environment` removes
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
