@@ -13,8 +13,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
-from chatplug import CompletionRequest, Timeout, open_stream
-from chatplug.decoders import iter_text
+from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import run_emulator
 from chatplug.emulator_kit import (
     Faults,
@@ -58,10 +57,9 @@ def create_app(**faults: Any) -> web.Application:
 async def stream_completion(
     request: CompletionRequest, session: aiohttp.ClientSession
 ) -> AsyncIterator[StreamItem]:
-    url = request.url("http://127.0.0.1:9", "/echo")
-    async with open_stream(session, request, "POST", url, json={"q": request.prompt}) as response:
-        async for text in iter_text(response):
-            yield text
+    """A hook that answers the prompt's words back, then finishes."""
+    for word in request.prompt.split():
+        yield word
     yield Finish("stop")
 
 
@@ -83,11 +81,10 @@ def test_completion_request_renders_the_prompt_of_a_conversation() -> None:
 
 
 async def test_collect_items_gathers_what_the_hook_yields() -> None:
-    async with run_emulator(create_app()) as emulator:
-        items = await collect_items(
-            stream_completion, completion_request(emulator.url, provider="acme", model="m")
-        )
-    assert text_of(items) == "echo ✓ Hi ✓"
+    request = completion_request(provider="acme", model="m", prompt="Grüße ✓ Welt")
+    items = await collect_items(stream_completion, request)
+    assert items == ["Grüße", "✓", "Welt", Finish("stop")]
+    assert text_of(items) == "Grüße✓Welt"
     assert of_type(items, Finish) == [Finish("stop")]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Tuple
 
 import chatplug_gemini
 import pytest
@@ -150,18 +151,25 @@ def thinking_turn(emulator: RunningEmulator) -> Callable[..., Awaitable[Completi
     return respond
 
 
-async def test_thought_signatures_round_trip_through_completion_message(
-    emulator: RunningEmulator,
-) -> None:
+@pytest.fixture
+async def called(emulator: RunningEmulator) -> AsyncIterator[Tuple[Any, Completion]]:
+    """``(respond, first)``: a thinking turn that called ``get_weather``, and the next turn."""
     respond = thinking_turn(emulator)
     async with client() as chat:
         first = await respond(chat, ASK)
-        [call] = first.tool_calls
-        result = {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'}
-        # first.message: the call, and its thought signature among the reasoning blocks
-        second = await respond(chat, ASK, first.message, result)
-        thanks = {"role": "user", "content": "Merci ✓"}
-        third = await respond(chat, ASK, first.message, result, second.message, thanks)
+        yield functools.partial(respond, chat), first
+
+
+async def test_thought_signatures_round_trip_through_completion_message(
+    emulator: RunningEmulator, called: Tuple[Any, Completion]
+) -> None:
+    respond, first = called
+    [call] = first.tool_calls
+    result = {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'}
+    # first.message: the call, and its thought signature among the reasoning blocks
+    second = await respond(ASK, first.message, result)
+    thanks = {"role": "user", "content": "Merci ✓"}
+    third = await respond(ASK, first.message, result, second.message, thanks)
     assert 'get_weather → {"celsius": 3}' in second.text and "Merci ✓" in third.text
     model_turns = [
         content
@@ -169,24 +177,22 @@ async def test_thought_signatures_round_trip_through_completion_message(
         if content["role"] == "model"
     ]
     call_part, text_part = model_turns[0]["parts"][-1], model_turns[1]["parts"][-1]
-    called = ["get_weather", json.loads(call.arguments)]
-    assert call_part["thoughtSignature"] == sign("functionCall", called)
+    arguments = ["get_weather", json.loads(call.arguments)]
+    assert call_part["thoughtSignature"] == sign("functionCall", arguments)
     assert text_part["thoughtSignature"] == sign("text", second.text)
 
 
 async def test_an_altered_thought_signature_is_refused_by_the_upstream(
-    emulator: RunningEmulator,
+    called: Tuple[Any, Completion],
 ) -> None:
-    respond = thinking_turn(emulator)
-    async with client() as chat:
-        first = await respond(chat, ASK)
-        forged = first.message
-        for block in forged["reasoning"]:
-            if "thoughtSignature" in block.get("metadata", {}):
-                block["metadata"]["thoughtSignature"] = sign("text", "forged")
-        result = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
-        with pytest.raises(UpstreamHTTPError) as caught:
-            await respond(chat, ASK, forged, result)
+    respond, first = called
+    forged = first.message
+    for block in forged["reasoning"]:
+        if "thoughtSignature" in block.get("metadata", {}):
+            block["metadata"]["thoughtSignature"] = sign("text", "forged")
+    result = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await respond(ASK, forged, result)
     assert caught.value.status == 400 and "signature" in caught.value.body
 
 
