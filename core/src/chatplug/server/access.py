@@ -22,7 +22,17 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 class AccessRecord:
     """What the access log says about one request (filled in by the handlers)."""
 
-    __slots__ = ("chars", "chunks", "error", "first_chunk", "model", "provider", "start", "stream")
+    __slots__ = (
+        "chars",
+        "chunks",
+        "error",
+        "first_chunk",
+        "key",
+        "model",
+        "provider",
+        "start",
+        "stream",
+    )
 
     def __init__(self, start: float) -> None:
         self.start = start
@@ -33,6 +43,8 @@ class AccessRecord:
         self.chunks = 0
         self.chars = 0
         self.error: Optional[str] = None
+        #: the name of the API key the request presented (never the key itself)
+        self.key: Optional[str] = None
 
 
 #: where the access record lives on a request (a RequestKey on aiohttp >= 3.13)
@@ -75,6 +87,7 @@ def log_access(request: web.Request, record: AccessRecord, status: int) -> None:
         "chunks": record.chunks,
         "chars": record.chars,
         "error": record.error,
+        "key": record.key,
         "remote": request.remote,
     }
     access_logger.info(json.dumps(entry))

@@ -27,6 +27,7 @@ from .access import (
 )
 from .handlers import chat_completions, health, list_models, retrieve_model
 from .middlewares import access_middleware, auth_middleware, error_middleware
+from .operations import OperationsSettings, install
 from .sse import SSE_HEADERS, EventStreamResponse
 from .state import (
     DEFAULT_MAX_BODY,
@@ -59,6 +60,7 @@ __all__ = [
     "STATE",
     "AccessRecord",
     "EventStreamResponse",
+    "OperationsSettings",
     "ServerSettings",
     "ServerState",
     "access_logger",
@@ -78,6 +80,7 @@ def create_app(
     access_log: Optional[bool] = None,
     registry: Optional[Registry] = None,
     settings: Optional[ServerSettings] = None,
+    operations: Optional[OperationsSettings] = None,
 ) -> web.Application:
     """The OpenAI-compatible app; arguments left out come from the environment.
 
@@ -85,6 +88,8 @@ def create_app(
     otherwise the app creates one on startup (with ``registry``, ``base_urls`` plus
     ``CHATPLUG_<PROVIDER>_BASE_URL``, ``timeout`` and ``retries``) and closes it on cleanup.
     ``api_key=""`` turns authentication off even when ``CHATPLUG_API_KEY`` is set.
+    ``operations`` (Redis, named keys, the log database; default: from the environment and
+    the ``[server]`` table) are :mod:`.operations`'.
     """
     base = settings if settings is not None else ServerSettings.from_env()
     overrides: Dict[str, Any] = {
@@ -115,6 +120,7 @@ def create_app(
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", retrieve_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    install(app, operations)
     if final.access_log:
         ensure_access_handler()
     return app

@@ -10,6 +10,7 @@ from aiohttp import web
 from .. import __version__
 from ..errors import ChatplugError
 from .access import RECORD_KEY, AccessRecord
+from .observe import track
 from .protocol import ApiError, completion_object, parse_chat_request, parse_json_body
 from .sse import stream_events
 from .state import STATE
@@ -61,6 +62,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     assert state.client is not None
     stream = state.client.stream(chat.messages, model=chat.model, **chat.options)
+    track(request, stream, chat.messages, chat.options)
     state.active_streams += 1
     try:
         async with stream:

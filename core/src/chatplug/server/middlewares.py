@@ -1,9 +1,9 @@
-"""The app's middlewares: the access log, OpenAI-shaped errors, and the API key."""
+"""The app's middlewares: the access log, OpenAI-shaped errors, and the API key (its
+checks, limits and accounting live in :mod:`.keys` and :mod:`.observe`)."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from typing import Awaitable, Callable, Optional
@@ -12,10 +12,13 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from .access import CLIENT_CLOSED, RECORD_KEY, AccessRecord, log_access
+from .keys import auth_middleware
 from .protocol import ApiError, api_error
 from .state import SETTINGS
 
 log = logging.getLogger("chatplug.server")
+
+__all__ = ["access_middleware", "auth_middleware", "error_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -91,22 +94,3 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
         content_type="application/json",
         headers=error.headers,
     )
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>``."""
-    key = request.app[SETTINGS].api_key
-    if key is not None and request.path.startswith("/v1"):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), key.encode()
-        ):
-            raise ApiError(
-                401,
-                "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": 'Bearer realm="chatplug"'},
-            )
-    return await handler(request)
