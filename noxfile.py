@@ -19,6 +19,9 @@ TEST_DEPS = [
     "pytest-timeout",
     "hypothesis",
     "openai>=1.0",
+    "openai-agents",  # tests/clients: the Agents SDK's default (Responses) model
+    "anthropic",  # tests/clients: the Messages API through serve
+    "pydantic>=2",  # tests/clients: responses.parse(text_format=...)
     "pexpect",
     "gunicorn",
     "uvloop; sys_platform != 'win32'",  # tests/server: chatplug serve --loop uvloop

@@ -25,6 +25,7 @@ from .access import (
     access_logger,
     ensure_access_handler,
 )
+from .endpoints import create_message, create_response
 from .handlers import chat_completions, health, list_models, retrieve_model
 from .middlewares import access_middleware, auth_middleware, error_middleware
 from .operations import OperationsSettings, install
@@ -120,6 +121,8 @@ def create_app(
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", retrieve_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/responses", create_response)
+    app.router.add_post("/v1/messages", create_message)
     install(app, operations)
     if final.access_log:
         ensure_access_handler()

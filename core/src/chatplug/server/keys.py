@@ -1,8 +1,8 @@
 """Who is asking, and may they: the API key of a ``/v1`` request and its limits.
 
-A request presents ``Authorization: Bearer <key>``.  The key is looked up in the
-:class:`~chatplug.server.limits.KeyRing` of ``[[server.keys]]`` (constant time), then
-compared with the unnamed ``--api-key`` (``hmac.compare_digest``).  From then on only the
+A request presents ``Authorization: Bearer <key>`` (or ``x-api-key: <key>``).  The key is
+looked up in the :class:`~chatplug.server.limits.KeyRing` of ``[[server.keys]]`` (constant
+time), then compared with the unnamed ``--api-key`` (``hmac.compare_digest``).  From then on only the
 key's **name** is used: in the access log, the metrics, the limiter and the log database.
 A generation request (``POST``) of a key with ``rpm``/``tpm`` is then checked against its
 limits: over them, ``429`` in the OpenAI error shape with ``Retry-After``.
@@ -25,12 +25,13 @@ from .protocol import ApiError
 UNNAMED = None
 
 
-def presented_key(request: web.Request) -> Optional[str]:
-    """The bearer token of the request, or ``None``."""
+def presented_key(request: web.Request) -> str:
+    """The key the request presents: ``Authorization: Bearer <key>``, else ``x-api-key:
+    <key>`` (as Anthropic clients send it); ``""`` when none."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
-        return None
+        token = request.headers.get("x-api-key", "")
     return token.strip()
 
 
@@ -56,7 +57,7 @@ def authenticate(request: web.Request, operations: Operations) -> Optional[str]:
             return UNNAMED
     raise ApiError(
         401,
-        "missing or invalid API key: send 'Authorization: Bearer <key>'",
+        "missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
         code="invalid_api_key",
         headers={"WWW-Authenticate": 'Bearer realm="chatplug"'},
     )

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from .access import CLIENT_CLOSED, RECORD_KEY, AccessRecord, log_access
+from .anthropic_stream import MESSAGES_PATH, anthropic_error_body
 from .keys import auth_middleware
 from .protocol import ApiError, api_error
 from .state import SETTINGS
@@ -88,9 +89,10 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
         record.error = error.code
         if record.provider is None:
             record.provider = error.provider
+    anthropic = request.path.startswith(MESSAGES_PATH)  # the Anthropic API's error shape
     return web.Response(
         status=error.status,
-        body=error.body(),
+        body=anthropic_error_body(error) if anthropic else error.body(),
         content_type="application/json",
         headers=error.headers,
     )

@@ -25,7 +25,6 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterable,
     Mapping,
     Optional,
     Tuple,
@@ -35,8 +34,8 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from ..health import ProviderHealth
-from ..messages import text_of
 from ..stream import Stream
+from ..types import Message
 from .access import RECORD_KEY, AccessRecord
 from .operations import OPERATIONS, Operations
 from .protocol import ApiError, api_error, estimate_tokens
@@ -63,7 +62,7 @@ class Served:
     def __init__(self) -> None:
         self.key: Optional[str] = None
         self.stream: Optional[Stream] = None
-        self.messages: Iterable[Mapping[str, Any]] = ()
+        self.messages: Tuple[Message, ...] = ()
         self.exchange: Optional[ExchangeRecord] = None
         #: what the stream raised (seen when the log records the answer)
         self.error: Optional[BaseException] = None
@@ -78,7 +77,7 @@ SERVED_KEY: Any = (
 def track(
     request: web.Request,
     stream: Stream,
-    messages: Iterable[Mapping[str, Any]],
+    messages: Tuple[Message, ...],
     options: Optional[Mapping[str, Any]] = None,
 ) -> None:
     """Tell the accounting what the request serves: its ``stream`` (before iterating it),
@@ -174,7 +173,9 @@ def tokens(served: Served) -> Tuple[int, int, bool]:
         characters += len(call.name) + len(call.arguments)
     if not characters:
         return 0, 0, False
-    prompt = sum(len(text_of(message)) for message in served.messages)
+    from .translation import prompt_characters  # that module's endpoints import this one
+
+    prompt = prompt_characters(served.messages)
     return estimate_tokens(prompt), estimate_tokens(characters), True
 
 
