@@ -91,6 +91,22 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     default=None,
     help="One JSON line per request on stderr [default: on].",
 )
+# -- shared state and the conversation log (chatplug.server.operations) --
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Share provider health and key limits through Redis (env CHATPLUG_REDIS_URL, "
+    "or redis_url in [server]) [default: per process].",
+)
+@click.option(
+    "--log-db",
+    default=None,
+    metavar="PATH",
+    help="Log every exchange served to this SQLite database, with the key's name "
+    "(env CHATPLUG_SERVER_LOG_DB) [default: off].",
+)
 def serve_command(
     host: str,
     port: int,
@@ -103,13 +119,20 @@ def serve_command(
     max_body: Optional[int],
     access_log: Optional[bool],
     loop: str,
+    redis_url: Optional[str],
+    log_db: Optional[str],
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
+    from ..server.operations import OperationsSettings
+
     api_key = api_key or None
-    if api_key is None and not is_loopback(host) and not insecure_public:
+    operations = OperationsSettings.resolve(redis_url=redis_url, log_db=log_db)
+    keyless = api_key is None and not operations.keys
+    if keyless and not is_loopback(host) and not insecure_public:
         raise click.UsageError(
             f"refusing to listen on {host!r} without an API key: anyone on the network could "
-            "use it. Pass --api-key (or set CHATPLUG_API_KEY), or --insecure-public."
+            "use it. Pass --api-key (or set CHATPLUG_API_KEY), declare [[server.keys]] in "
+            "chatplug.toml, or pass --insecure-public."
         )
     urls = parse_base_urls(base_urls)
 
@@ -122,8 +145,9 @@ def serve_command(
         retries=retries,
         max_body=max_body,
         access_log=access_log,
+        operations=operations,
     )
-    if api_key is None and not is_loopback(host):
+    if keyless and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
         run = loop_runner(loop)

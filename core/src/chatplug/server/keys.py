@@ -2,8 +2,9 @@
 
 A request presents ``Authorization: Bearer <key>`` (or ``x-api-key: <key>``).  The key is
 looked up in the :class:`~chatplug.server.limits.KeyRing` of ``[[server.keys]]`` (constant
-time), then compared with the unnamed ``--api-key`` (``hmac.compare_digest``).  From then on only the
-key's **name** is used: in the access log, the metrics, the limiter and the log database.
+time), then compared with the unnamed ``--api-key`` (``hmac.compare_digest``).  From then on
+only the key's **name** is used: in the access log, the metrics, the limiter and the log
+database.
 A generation request (``POST``) of a key with ``rpm``/``tpm`` is then checked against its
 limits: over them, ``429`` in the OpenAI error shape with ``Retry-After``.
 """
