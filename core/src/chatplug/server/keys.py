@@ -18,7 +18,7 @@ from typing import Optional
 from aiohttp import web
 
 from .access import RECORD_KEY
-from .observe import Handler, observe
+from .observe import Handler, Served, observe
 from .operations import OPERATIONS, Operations
 from .protocol import ApiError
 
@@ -100,7 +100,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await observe(request, handler, operations, _admit)
 
 
-async def _admit(request: web.Request, operations: Operations) -> Optional[str]:
-    name = authenticate(request, operations)
-    await check_limits(operations, name)
-    return name
+async def _admit(request: web.Request, operations: Operations, served: Served) -> None:
+    served.key = authenticate(request, operations)
+    await check_limits(operations, served.key)

@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..history import ExchangeRecord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Admit = Callable[[web.Request, Operations], Awaitable[Optional[str]]]
+#: admits a request (its key's name on ``served.key``) or raises the refusal
+Admit = Callable[[web.Request, Operations, "Served"], Awaitable[None]]
 #: the error code of a request whose client went away before the answer ended
 CLIENT_CLOSED = "client_closed"
 
@@ -102,7 +103,7 @@ async def observe(
     request[SERVED_KEY] = served
     code: Optional[str] = None
     try:
-        served.key = await admit(request, operations)
+        await admit(request, operations, served)
         with operations.metrics.active_stream():
             response = await handler(request)
         code = record.error
