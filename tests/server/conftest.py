@@ -7,7 +7,6 @@ on ``PYTHONPATH``, so the server discovers it through its entry points like any 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Dict, Iterator
@@ -17,45 +16,18 @@ from chatplug.emulation import EmulatorThread, RunningEmulator
 
 HERE = Path(__file__).parent
 FAKEPLUGIN = HERE / "fakeplugin"
-PROVIDERS = "servertest,servertwo"
 
 if str(FAKEPLUGIN) not in sys.path:
     sys.path.insert(0, str(FAKEPLUGIN))
 
 import chatplug_servertest  # noqa: E402
-from server_harness import ServerProcess, start_server  # noqa: E402
-
-
-def write_dist_info(root: Path) -> Path:
-    """A minimal installed-distribution record registering the scripted providers."""
-    info = root / "chatplug_servertest-0.1.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: chatplug-servertest\nVersion: 0.1\n", encoding="utf-8"
-    )
-    (info / "entry_points.txt").write_text(
-        "[chatplug.providers]\n"
-        "servertest = chatplug_servertest\n"
-        "servertwo = chatplug_servertest:second\n",
-        encoding="utf-8",
-    )
-    return root
+from server_harness import ServerProcess, plugin_environment, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """Environment for a server subprocess that loads only the scripted providers."""
-    root = write_dist_info(tmp_path_factory.mktemp("site"))
-    env = dict(os.environ)
-    paths = [str(FAKEPLUGIN), str(root)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["CHATPLUG_PLUGINS"] = PROVIDERS
-    env.pop("CHATPLUG_API_KEY", None)
-    env["CHATPLUG_CONFIG"] = ""  # no configuration file: hermetic
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return plugin_environment(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="session")
