@@ -66,15 +66,14 @@ async def attempts(
     loop = asyncio.get_running_loop()
     shared = breaker.shared  # an async (e.g. Redis) store: one read for every candidate
     rests = await _rests(breaker, candidates) if shared else None
+    available = breaker.available if rests is None else (lambda name: rests[name] <= 0)
     # Resting providers are skipped while another candidate is available; when every
     # candidate rests, they are all tried (failing without trying would answer nothing).
-    skip_resting = len(candidates) > 1 and any(
-        _rest(breaker, rests, item.name) <= 0 for item, _ in candidates
-    )
+    skip_resting = len(candidates) > 1 and any(available(item.name) for item, _ in candidates)
     for provider, model in candidates:
         name = provider.name
-        if skip_resting and _rest(breaker, rests, name) > 0:
-            errors[name] = _resting(name, _rest(breaker, rests, name))
+        if skip_resting and not available(name):
+            errors[name] = _resting(name, rests[name] if rests else breaker.resting_for(name))
             continue
         route, settings = routes[name]
         try:
@@ -264,11 +263,6 @@ async def _rests(
     """Seconds each candidate still rests, read from a shared store in one round trip."""
     health = await breaker.ahealth([item.name for item, _ in candidates])
     return {name: breaker.rest_left(state) for name, state in health.items()}
-
-
-def _rest(breaker: CircuitBreaker, rests: Optional[Dict[str, float]], name: str) -> float:
-    """Seconds ``name`` still rests: as read by :func:`_rests`, else from the sync store."""
-    return rests[name] if rests is not None else breaker.resting_for(name)
 
 
 async def _record_failure(breaker: CircuitBreaker, name: str, failure: ChatplugError) -> None:
