@@ -196,6 +196,41 @@ def table(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def section(report: Dict[str, Any]) -> List[str]:
+    """The added-cost section of docs/benchmarks.md (``bench/run.py``)."""
+    lines = [
+        f"`bench/redis_cost.py`: a private `redis-server` on 127.0.0.1 (loopback: the floor of a "
+        "real deployment); what a server request does with the breaker and the limiter, "
+        f"in-process (`MemoryHealthStore`, `MemoryRateLimiter`) and in Redis, over "
+        f"{report['requests']:,} sequential requests (ms).",
+        "",
+        "| per request | in-process p50 | Redis p50 | added p50 | in-process p99 | Redis p99 "
+        "| added p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in report["steps"]:
+        row = report[name]
+        mem, red = row["memory"], row["redis"]
+        lines.append(
+            f"| {name} | {mem['p50_ms']:.3f} | {red['p50_ms']:.3f} | **{row['added_p50_ms']:.3f}** "
+            f"| {mem['p99_ms']:.3f} | {red['p99_ms']:.3f} | {row['added_p99_ms']:.3f} |"
+        )
+    server = report["redis_server_us_per_check"]
+    lines += [
+        "",
+        "Before the first chunk: `limiter.check` then `breaker.ahealth` (one round trip each); "
+        "after the answer (in the background, the response is not delayed): "
+        "`limiter.add_tokens` and `breaker.arecord_success`.",
+        "",
+        "| limiter throughput | checks per second |",
+        "|---|---:|",
+        *[f"| {name} | {rate:,.0f} |" for name, rate in report["throughput_checks_per_s"].items()],
+        "",
+        f"Redis's own CPU time per limiter check: {server:.1f} us.",
+    ]
+    return lines
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:  # one of the processes of the throughput figure
         url, concurrency, seconds, start = sys.argv[2:6]

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from ..health import ProviderHealth
+from ..messages import text_of
 from ..stream import Stream
 from ..types import Message
 from .access import RECORD_KEY, AccessRecord
@@ -174,10 +175,17 @@ def tokens(served: Served) -> Tuple[int, int, bool]:
         characters += len(call.name) + len(call.arguments)
     if not characters:
         return 0, 0, False
-    from .translation import prompt_characters  # that module's endpoints import this one
+    return estimate_tokens(_characters(served.messages)), estimate_tokens(characters), True
 
-    prompt = prompt_characters(served.messages)
-    return estimate_tokens(prompt), estimate_tokens(characters), True
+
+def _characters(messages: Tuple[Message, ...]) -> int:
+    """The characters of a conversation's text, tool calls and tool results."""
+    total = 0
+    for message in messages:
+        total += len(text_of(message))
+        for call in message.get("tool_calls") or ():
+            total += len(call["function"]["name"]) + len(call["function"]["arguments"])
+    return total
 
 
 def _breaker_state(request: web.Request, operations: Operations, stream: Stream) -> None:

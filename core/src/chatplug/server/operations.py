@@ -24,7 +24,8 @@ from ..config.server import ServerKey, check_redis_url
 from ..health import CircuitBreaker
 from .limits import KeyRing, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .metrics import Metrics
-from .state import STATE
+from .probes import Probes
+from .state import SETTINGS, STATE
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..history import Recorder
@@ -159,18 +160,16 @@ def install(app: web.Application, settings: Optional[OperationsSettings] = None)
     """Add the operations to ``app`` (settings: :meth:`OperationsSettings.resolve` by
     default): the probes' and the metrics' routes, and the shared breaker of the app's own
     client once it is open.  The key check and the accounting are :mod:`.keys`' middleware."""
-    from .probes import live, metrics, ready
-    from .state import SETTINGS
-
     operations = Operations(
         settings if settings is not None else OperationsSettings.resolve(),
         app[SETTINGS].api_key,
     )
     app[OPERATIONS] = operations
     app.cleanup_ctx.append(_operations_context)
-    app.router.add_get("/health/live", live)
-    app.router.add_get("/health/ready", ready)
-    app.router.add_get("/metrics", metrics)
+    probes = Probes(operations)
+    app.router.add_get("/health/live", probes.live)
+    app.router.add_get("/health/ready", probes.ready)
+    app.router.add_get("/metrics", probes.metrics)
     return operations
 
 
