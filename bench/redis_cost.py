@@ -175,27 +175,6 @@ async def server_cost(url: str) -> float:
     return float(stats["cmdstat_evalsha"]["usec_per_call"])
 
 
-def table(report: Dict[str, Any]) -> str:
-    lines = [
-        f"per request, {report['requests']:,} sequential requests on loopback (ms)",
-        "| | memory p50 | redis p50 | added p50 | memory p99 | redis p99 | added p99 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name in report["steps"]:
-        row = report[name]
-        mem, red = row["memory"], row["redis"]
-        lines.append(
-            f"| {name} | {mem['p50_ms']:.3f} | {red['p50_ms']:.3f} | {row['added_p50_ms']:.3f} "
-            f"| {mem['p99_ms']:.3f} | {red['p99_ms']:.3f} | {row['added_p99_ms']:.3f} |"
-        )
-    lines += ["", "limiter throughput (check calls per second)"]
-    server = report["redis_server_us_per_check"]
-    for name, rate in report["throughput_checks_per_s"].items():
-        lines.append(f"| {name} | {rate:,.0f} |")
-    lines.append(f"Redis server CPU per check: {server:.1f} us (one core: ~{1e6 / server:,.0f}/s)")
-    return "\n".join(lines)
-
-
 def section(report: Dict[str, Any]) -> List[str]:
     """The added-cost section of docs/benchmarks.md (``bench/run.py``)."""
     lines = [
@@ -241,7 +220,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests, shorter runs")
     args = parser.parse_args()
     report = measure(2_000, 1.0) if args.quick else measure()
-    print(table(report))
+    print("\n".join(section(report)))
     print(json.dumps(report, indent=2))
 
 

@@ -63,14 +63,17 @@ def test_a_public_address_with_named_keys_starts(
         assert process.stop() == 0
 
 
-def test_the_refusal_to_listen_publicly_names_the_server_keys(plugin_env: Dict[str, str]) -> None:
+def serve_exits(env: Dict[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
+    """``chatplug serve --port 0 <args>`` that is expected to stop before listening."""
     result = subprocess.run(
-        serve_args("--host", "0.0.0.0", "--port", "0"),
-        env=plugin_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        serve_args("--port", "0", *args), env=env, capture_output=True, text=True, timeout=60
     )
+    assert result.returncode != 0 and "listening" not in result.stderr
+    return result
+
+
+def test_the_refusal_to_listen_publicly_names_the_server_keys(plugin_env: Dict[str, str]) -> None:
+    result = serve_exits(plugin_env, "--host", "0.0.0.0")
     assert result.returncode == 2 and "[[server.keys]]" in result.stderr
 
 
@@ -78,21 +81,11 @@ def test_a_key_whose_variable_is_unset_stops_serve_naming_the_variable(
     keyed_env: Dict[str, str],
 ) -> None:
     env = {name: value for name, value in keyed_env.items() if name != "TEAM_KEY"}
-    result = subprocess.run(
-        serve_args("--port", "0"), env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode != 0 and "listening" not in result.stderr
+    result = serve_exits(env)
     assert "(team): the environment variable TEAM_KEY is not set" in result.stderr
 
 
 def test_a_redis_option_that_is_not_a_redis_url_stops_serve(plugin_env: Dict[str, str]) -> None:
-    result = subprocess.run(
-        serve_args("--port", "0", "--redis", "http://user:pw-123@redis:6379"),
-        env=plugin_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0 and "listening" not in result.stderr
+    result = serve_exits(plugin_env, "--redis", "http://user:pw-123@redis:6379")
     assert "--redis" in result.stderr and "is not a Redis URL" in result.stderr
     assert "pw-123" not in result.stderr
