@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Sequence
 
 import pytest
+from chatplug.testing import write_distribution
 
 if TYPE_CHECKING:
     from chatplug import CompletionRequest, ModelInfo, Registry
@@ -21,11 +21,11 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """Install a provider plugin as a real distribution (module + dist-info) on ``sys.path``.
 
     ``install_plugin("acme", source)`` writes module ``chatplug_acme`` with ``source`` and an
-    ``entry_points.txt`` registering it under ``chatplug.providers``; importlib-metadata
-    discovers it exactly as it discovers a pip-installed plugin.
+    ``entry_points.txt`` registering it under ``chatplug.providers``
+    (``chatplug.testing.write_distribution``); importlib-metadata discovers it exactly as it
+    discovers a pip-installed plugin.
     """
     site = tmp_path / "site"
-    site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     modules: List[str] = []
 
@@ -39,21 +39,16 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         extra_entry_points: Dict[str, Dict[str, str]] | None = None,
     ) -> Path:
         module = module or "chatplug_" + name.replace("-", "_")
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
-        dist = f"chatplug-{name}"
-        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
         groups = {"chatplug.providers": {name: value or module}}
         groups.update(extra_entry_points or {})
-        (info / "entry_points.txt").write_text(
-            "".join(
-                f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()) + "\n"
-                for group, entries in groups.items()
-            )
+        write_distribution(
+            site,
+            f"chatplug-{name}",
+            groups,
+            version=version,
+            modules={module: textwrap.dedent(source)},
         )
         modules.append(module)
-        importlib.invalidate_caches()
         return site / f"{module}.py"
 
     yield install

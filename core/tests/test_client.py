@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -17,103 +16,103 @@ from chatplug import (
     Registry,
     RetryPolicy,
 )
-from chatplug.emulation import EmulatorThread, run_emulator
+from chatplug.emulation import run_emulator
+from chatplug.testing import Reply, ScriptedUpstream
 
 from .conftest import Install, echo_plugin
-from .upstream import Upstream, expected
+from .upstream import echo, expected
 
 HOOKS = ("list_models", "stream_completion")
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[tuple]:
-    server = Upstream()
-    async with run_emulator(server.app) as running:
-        yield server, running
+async def upstream() -> AsyncIterator[ScriptedUpstream]:
+    async with ScriptedUpstream(handler=echo()) as server:
+        yield server
 
 
 async def test_async_client_streams_text_through_an_installed_plugin(
-    acme: Registry, upstream: tuple
+    acme: Registry, upstream: ScriptedUpstream
 ) -> None:
-    _, running = upstream
-    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+    async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
         pieces = [piece async for piece in client.stream("Hi ✓")]
     assert "".join(pieces) == expected("Hi ✓")
     assert len(pieces) > 1
 
 
 async def test_stream_reports_the_provider_and_model_answering(
-    acme: Registry, upstream: tuple
+    acme: Registry, upstream: ScriptedUpstream
 ) -> None:
-    _, running = upstream
-    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+    async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
         async with client.stream("Hi", model="acme/big") as stream:
             text = "".join([piece async for piece in stream])
     assert (stream.provider, stream.model, stream.text_length) == ("acme", "large", len(text))
 
 
 async def test_the_plugin_receives_model_prompt_and_options(
-    acme: Registry, upstream: tuple
+    acme: Registry, upstream: ScriptedUpstream
 ) -> None:
-    server, running = upstream
     messages = [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": "b"},
         {"role": "user", "content": "c"},
     ]
-    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+    async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
         await client.complete(messages, model="big", temperature=0.2, system="Be brief.")
-    body = server.requests[0]["body"]
+    body = upstream.requests[0].json()
     assert body["model"] == "large"
     assert body["prompt"] == "User: a\nAssistant: b\nUser: c\nAssistant:"
     assert body["options"] == {"temperature": 0.2, "system": "Be brief."}
 
 
 async def test_a_per_call_base_url_overrides_the_client_one(
-    acme: Registry, upstream: tuple
+    acme: Registry, upstream: ScriptedUpstream
 ) -> None:
-    server, running = upstream
     async with AsyncClient(
         registry=acme, base_urls={"acme": "http://127.0.0.1:9"}, retry=1
     ) as client:
-        text = await client.complete("x", base_url=running.url)
+        text = await client.complete("x", base_url=upstream.url)
     assert text == expected("x")
-    assert len(server.requests) == 1
+    assert len(upstream.requests) == 1
 
 
-async def test_one_pooled_session_reuses_the_connection(acme: Registry, upstream: tuple) -> None:
-    server, running = upstream
-    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+async def test_one_pooled_session_reuses_the_connection(
+    acme: Registry, upstream: ScriptedUpstream
+) -> None:
+    async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
         await client.complete("one")
         await client.complete("two")
-    assert len(server.peers) == 2
-    assert server.peers[0] == server.peers[1]
+    peers = [request.connection.peer for request in upstream.requests]
+    assert len(peers) == 2
+    assert peers[0] == peers[1]
 
 
-async def test_invalid_messages_fail_before_any_request(acme: Registry, upstream: tuple) -> None:
-    server, running = upstream
-    async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+async def test_invalid_messages_fail_before_any_request(
+    acme: Registry, upstream: ScriptedUpstream
+) -> None:
+    async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
         with pytest.raises(InvalidRequestError):
             client.stream([{"role": "user", "content": None}])
         with pytest.raises(ModelNotFoundError):
             client.stream("x", model="acme/nope")
-    assert server.requests == []
+    assert upstream.requests == []
 
 
 async def test_breaking_out_early_closes_the_upstream_response(acme: Registry) -> None:
-    server = Upstream(pieces=["tick "] * 2000, delay=0.001)
-    async with run_emulator(server.app) as running:
+    async with ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running:
         async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
             async with client.stream("x") as stream:
                 async for _ in stream:
                     break
             connector = client.session.connector
             assert connector is not None
-            await asyncio.wait_for(server.closed_early.wait(), 5)
+            assert await running.wait_client_closed(5)
             assert not connector._acquired  # type: ignore[attr-defined]
 
 
-async def test_the_proxy_is_passed_to_the_plugin_request(acme: Registry, upstream: tuple) -> None:
+async def test_the_proxy_is_passed_to_the_plugin_request(
+    acme: Registry, upstream: ScriptedUpstream
+) -> None:
     from aiohttp import web
 
     seen = []
@@ -139,12 +138,11 @@ async def test_the_proxy_is_passed_to_the_plugin_request(acme: Registry, upstrea
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", proxy)
-    _, running = upstream
     async with run_emulator(app) as proxy_server:
-        async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
+        async with AsyncClient(registry=acme, base_urls={"acme": upstream.url}) as client:
             text = await client.complete("via proxy", proxy=proxy_server.url)
     assert text == expected("via proxy")
-    assert seen == [running.url + "/chat"]
+    assert seen == [upstream.url + "/chat"]
 
 
 def test_import_chatplug_imports_neither_aiohttp_nor_plugins() -> None:
@@ -171,17 +169,10 @@ def test_creating_a_client_session_loads_aiohttp() -> None:
 
 
 def test_an_upstream_http_error_is_typed_with_status_and_body(acme: Registry) -> None:
-    from aiohttp import web
-
-    async def fail(request: web.Request) -> web.Response:
-        return web.json_response({"error": "model overloaded"}, status=400)
-
-    app = web.Application()
-    app.router.add_post("/chat", fail)
     from chatplug import UpstreamHTTPError
 
     with (
-        EmulatorThread(app) as running,
+        ScriptedUpstream(Reply.json({"error": "model overloaded"}, status=400)) as running,
         Client(registry=acme, base_urls={"acme": running.url}) as client,
     ):
         with pytest.raises(UpstreamHTTPError) as caught:

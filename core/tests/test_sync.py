@@ -8,14 +8,14 @@ import sys
 
 import pytest
 from chatplug import Client, Registry
-from chatplug.emulation import EmulatorThread
+from chatplug.testing import ScriptedUpstream
 
-from .upstream import Upstream, expected
+from .upstream import echo, expected
 
 
 def test_sync_client_streams_and_completes(acme: Registry) -> None:
     with (
-        EmulatorThread(Upstream().app) as running,
+        ScriptedUpstream(handler=echo()) as running,
         Client(registry=acme, base_urls={"acme": running.url}) as client,
     ):
         pieces = list(client.stream("sync ✓"))
@@ -25,9 +25,8 @@ def test_sync_client_streams_and_completes(acme: Registry) -> None:
 
 
 def test_sync_client_breaking_out_closes_the_upstream_response(acme: Registry) -> None:
-    server = Upstream(pieces=["tick "] * 2000, delay=0.001)
     with (
-        EmulatorThread(server.app) as running,
+        ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running,
         Client(registry=acme, base_urls={"acme": running.url}) as client,
     ):
         for _ in client.stream("x"):
@@ -49,7 +48,7 @@ def test_sync_client_refuses_to_run_inside_an_event_loop(acme: Registry) -> None
 
 
 def test_sync_stream_is_a_context_manager_that_says_who_answered(acme: Registry) -> None:
-    with EmulatorThread(Upstream().app) as running:
+    with ScriptedUpstream(handler=echo()) as running:
         with Client(registry=acme, base_urls={"acme": running.url}) as client:
             with client.stream("hi", model="acme/big") as stream:
                 text = "".join(stream)
@@ -63,10 +62,9 @@ def test_closing_the_sync_client_closes_a_stream_still_held(acme: Registry) -> N
 import sys
 sys.path[:0] = {sys.path!r}
 from chatplug import Client, Registry
-from chatplug.emulation import EmulatorThread
-from core_tests_upstream import Upstream
-server = Upstream(pieces=["tick "] * 2000, delay=0.001)
-with EmulatorThread(server.app) as running:
+from chatplug.testing import ScriptedUpstream
+from core_tests_upstream import echo
+with ScriptedUpstream(handler=echo(["tick "] * 2000, delay=0.001)) as running:
     with Client(registry=Registry(discover=False), base_urls={{"acme": running.url}}) as client:
         client.async_client.registry.register("acme", __import__("acme_plugin"))
         held = client.stream("x", provider="acme")

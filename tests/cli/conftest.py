@@ -8,33 +8,36 @@ Three provider plugins are installed for these tests only, as dist-infos on PYTH
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from chatplug.testing import write_distribution
 
 HERE = Path(__file__).parent
 FAKE_PLUGINS = HERE / "fake_plugins"
 
-DIST_INFOS = {
+#: module -> (distribution, version, entry points)
+DISTRIBUTIONS: Dict[str, Tuple[str, str, Dict[str, Dict[str, str]]]] = {
     "chatplug_clitest": (
         "chatplug-clitest",
         "0.3.1",
-        "[chatplug.providers]\nclitest = chatplug_clitest\n\n"
-        "[chatplug.emulators]\nclitest = chatplug_clitest:emulator\n",
+        {
+            "chatplug.providers": {"clitest": "chatplug_clitest"},
+            "chatplug.emulators": {"clitest": "chatplug_clitest:emulator"},
+        },
     ),
     "chatplug_clinoemu": (
         "chatplug-clinoemu",
         "1.0",
-        "[chatplug.providers]\nclinoemu = chatplug_clinoemu\n",
+        {"chatplug.providers": {"clinoemu": "chatplug_clinoemu"}},
     ),
     "chatplug_clibroken": (
         "chatplug-clibroken",
         "0.0.1",
-        "[chatplug.providers]\nclibroken = chatplug_clibroken\n",
+        {"chatplug.providers": {"clibroken": "chatplug_clibroken"}},
     ),
 }
 
@@ -51,15 +54,9 @@ def chatplug_command() -> List[str]:
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding the test plugins' modules and dist-infos."""
     root = tmp_path_factory.mktemp("cli-plugins")
-    for module, (name, version, entry_points) in DIST_INFOS.items():
-        shutil.copy(FAKE_PLUGINS / f"{module}.py", root / f"{module}.py")
-        info = root / f"{module}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
-        )
-        (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
-        (info / "top_level.txt").write_text(module + "\n", encoding="utf-8")
+    for module, (name, version, entry_points) in DISTRIBUTIONS.items():
+        source = (FAKE_PLUGINS / f"{module}.py").read_text(encoding="utf-8")
+        write_distribution(root, name, entry_points, version=version, modules={module: source})
     return root
 
 

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from chatplug import Registry
+from chatplug.testing import write_distribution
 
 PLUGIN_SOURCE = """
 from chatplug import ModelInfo, hookimpl, open_stream
@@ -36,12 +37,13 @@ async def stream_completion(request, session):
 
 def install_plugin(site: Path) -> None:
     """``chatplug_cfgecho`` as an installed distribution (module + dist-info) in ``site``."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "chatplug_cfgecho.py").write_text(textwrap.dedent(PLUGIN_SOURCE))
-    info = site / "chatplug_cfgecho-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chatplug-cfgecho\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[chatplug.providers]\ncfgecho = chatplug_cfgecho\n")
+    write_distribution(
+        site,
+        "chatplug-cfgecho",
+        {"chatplug.providers": {"cfgecho": "chatplug_cfgecho"}},
+        version="1.0",
+        modules={"chatplug_cfgecho": textwrap.dedent(PLUGIN_SOURCE)},
+    )
 
 
 async def _read_listening(process: Any) -> str:

@@ -1,7 +1,8 @@
 """The fault-injection suite: scripted upstreams on 127.0.0.1 and in-test plugins.
 
-``faultkit`` (next to this file) holds the scripted server and the plugins; it is put on
-``sys.path`` here so the test modules can import it under ``--import-mode=importlib``.
+``faultkit`` (next to this file) holds the scripted replies (for the kit's
+``ScriptedUpstream``) and the plugins; it is put on ``sys.path`` here so the test modules
+can import it under ``--import-mode=importlib``.
 """
 
 from __future__ import annotations

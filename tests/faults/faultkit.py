@@ -1,10 +1,11 @@
-"""Scripted upstreams and in-test provider plugins for the fault-injection suite.
+"""Scripted replies and in-test provider plugins for the fault-injection suite.
 
-The upstream is a raw ``asyncio.start_server`` on 127.0.0.1 so that every byte, pause,
-reset and half-written frame is under the test's control.  Each accepted connection runs
-the next *script* (an ``async def script(conn)``); the last script repeats.  The server
-records every request and whether the client closed its side (the proof that an abandoned
-stream released its connection).
+The upstream is the kit's :class:`~chatplug.testing.ScriptedUpstream` on 127.0.0.1: each
+request gets the next scripted :class:`~chatplug.testing.Reply` (the last one repeats), so
+that every byte, pause, reset and half-written frame is under the test's control; it
+records every request and whether the client closed its connection (the proof that an
+abandoned stream released it).  The builders here (:func:`sse_ok`, :func:`status`,
+:func:`stream`) answer keep-alive, like a real HTTP/1.1 server.
 
 The plugins speak three wire formats through the core decoders: SSE (like Vitalentum),
 NDJSON (like AiChatOnline) and plain text (like AI365VIP); ``BrokenPlugin`` raises inside
@@ -16,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import struct
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Sequence
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence
 
 import chatplug
 from chatplug import (
@@ -33,6 +33,7 @@ from chatplug import (
     open_stream,
 )
 from chatplug.decoders import iter_ndjson, iter_sse, iter_text, parse_json
+from chatplug.testing import Reply
 
 MODEL = "m"
 UNUSED_URL = "http://127.0.0.1:9"  # plugins' own default; every test overrides it
@@ -41,6 +42,8 @@ UNUSED_URL = "http://127.0.0.1:9"  # plugins' own default; every test overrides 
 FAST_TIMEOUT = Timeout(connect=1.0, first_byte=1.0, idle=1.0, total=None)
 NO_RETRY = RetryPolicy(attempts=1)
 QUICK_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05, max_time=2.0, jitter=0.1)
+SSE = "text/event-stream"
+DONE = b"data: [DONE]\n\n"
 
 
 # --------------------------------------------------------------------------- wire formats
@@ -53,7 +56,7 @@ def sse_event(text: str) -> bytes:
 
 
 def sse_body(pieces: Sequence[str], done: bool = True) -> bytes:
-    return b"".join(sse_event(piece) for piece in pieces) + (b"data: [DONE]\n\n" if done else b"")
+    return b"".join(sse_event(piece) for piece in pieces) + (DONE if done else b"")
 
 
 def ndjson_line(text: str) -> bytes:
@@ -65,198 +68,38 @@ def ndjson_body(pieces: Sequence[str]) -> bytes:
 
 
 def chunk(data: bytes) -> bytes:
-    """One HTTP/1.1 chunked-encoding frame."""
+    """One HTTP/1.1 chunked-encoding frame (for bodies that cut the framing itself)."""
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-# --------------------------------------------------------------------------- the upstream
+# --------------------------------------------------------------------------- replies
 
 
-@dataclass
-class Seen:
-    """One request as the upstream saw it."""
-
-    method: str
-    path: str
-    headers: Dict[str, str]
-    body: bytes
+def stream(*frames: bytes, content_type: str = SSE, **fields: Any) -> Reply:
+    """A 200 response whose body is ``frames``, each written on its own (a chunk when the
+    framing is chunked); ``fields`` are :class:`Reply` fields (``end``, ``delay``...)."""
+    fields.setdefault("keep_alive", True)
+    return Reply(chunks=frames, headers={"Content-Type": content_type}, **fields)
 
 
-REASONS = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 503: "Unavailable"}
+def raw_chunked(data: bytes, *, content_type: str = SSE, **fields: Any) -> Reply:
+    """A chunked response whose body bytes (frames included) are ``data`` exactly."""
+    headers = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
+    return Reply(chunks=[data], headers=headers, framing="eof", **fields)
 
 
-def _status_line(status: int) -> str:
-    return f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"
+def sse_ok(pieces: Sequence[str] = ("Hel", "lo ", "wörld")) -> Reply:
+    return stream(*map(sse_event, pieces), DONE)
 
 
-class Conn:
-    """One accepted connection, driven by a script."""
-
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "Scripted"
-    ) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.server = server
-        self.sent = 0
-
-    async def request(self) -> Seen:
-        """Read one HTTP request (headers and Content-Length body)."""
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, path, _ = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                key, _, value = line.partition(":")
-                headers[key.strip().lower()] = value.strip()
-        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
-        seen = Seen(method, path, headers, body)
-        self.server.requests.append(seen)
-        return seen
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-        self.sent += len(data)
-        self.server.bytes_sent += len(data)
-
-    async def head(
-        self,
-        status: int = 200,
-        headers: Optional[Dict[str, str]] = None,
-        *,
-        chunked: bool = True,
-        content_type: str = "text/event-stream",
-    ) -> None:
-        """The status line and headers; the body is chunked or delimited by closing."""
-        lines = [_status_line(status), f"Content-Type: {content_type}"]
-        lines.append("Transfer-Encoding: chunked" if chunked else "Connection: close")
-        lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-
-    async def respond(
-        self,
-        status: int,
-        body: bytes,
-        headers: Optional[Dict[str, str]] = None,
-        content_type: str = "text/plain",
-    ) -> None:
-        """A whole response with a Content-Length."""
-        extra = {"Content-Length": str(len(body)), **(headers or {})}
-        lines = [_status_line(status), f"Content-Type: {content_type}"]
-        lines += [f"{key}: {value}" for key, value in extra.items()]
-        await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-
-    async def body(self, data: bytes) -> None:
-        """A complete chunked body in one frame plus the last-chunk marker."""
-        await self.send(chunk(data) + LAST_CHUNK)
-
-    async def drip(self, data: bytes, every: float, *, chunked: bool = False) -> None:
-        for i in range(len(data)):
-            await self.send(chunk(data[i : i + 1]) if chunked else data[i : i + 1])
-            await asyncio.sleep(every)
-
-    async def end(self) -> None:
-        """Close our side cleanly (FIN): ends a body delimited by closing."""
-        self.writer.write_eof()
-        await self.writer.drain()
-
-    async def stall(self, limit: float = 10.0) -> None:
-        """Send nothing until the client goes away (or ``limit`` seconds pass)."""
-        try:
-            while await asyncio.wait_for(self.reader.read(65536), limit):
-                pass
-        except (asyncio.TimeoutError, ConnectionError):
-            return
-
-    def reset(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0)."""
-        sock = self.writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
+def status(code: int, headers: Optional[Dict[str, str]] = None, body: bytes = b"nope") -> Reply:
+    return Reply.error(code, body, headers=headers, keep_alive=True)
 
 
-Script = Callable[[Conn], Awaitable[None]]
-
-
-class Scripted:
-    """A scripted HTTP/1.1 upstream on 127.0.0.1; use as ``async with Scripted(*scripts)``."""
-
-    def __init__(self, *scripts: Script) -> None:
-        self.scripts = list(scripts)
-        self.requests: List[Seen] = []
-        self.connections = 0  # TCP connections accepted
-        self.exchanges = 0  # scripts run (one per request, keep-alive included)
-        self.bytes_sent = 0
-        self.client_closed = 0  # connections the client closed while the script waited
-        self.closed_event = asyncio.Event()
-        self._server: Optional[asyncio.base_events.Server] = None
-        self._tasks: List["asyncio.Task[None]"] = []
-        self.errors: List[BaseException] = []
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aenter__(self) -> "Scripted":
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-        if self.errors and exc_info[0] is None:
-            raise AssertionError(f"the upstream's script failed: {self.errors[0]!r}")
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.append(task)
-        self.connections += 1
-        conn = Conn(reader, writer, self)
-        try:
-            while True:  # one script per exchange; keep-alive connections run the next one
-                script = self.scripts[min(self.exchanges, len(self.scripts) - 1)]
-                self.exchanges += 1
-                await script(conn)
-                more = await asyncio.wait_for(reader.read(65536), 5.0)
-                if not more:  # the client closed its side
-                    break
-                reader.feed_data(more)  # a new request on the same connection
-            self.client_closed += 1
-            self.closed_event.set()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            self.client_closed += 1
-            self.closed_event.set()
-        except (asyncio.CancelledError, asyncio.TimeoutError):
-            pass
-        except Exception as error:  # a broken script must fail the test, not hide
-            self.errors.append(error)
-        finally:
-            writer.transport.abort()
-
-    async def wait_client_closed(self, count: int = 1, limit: float = 3.0) -> None:
-        """Until the client has closed ``count`` connections (fails after ``limit`` s)."""
-        deadline = asyncio.get_running_loop().time() + limit
-        while self.client_closed < count:
-            remaining = deadline - asyncio.get_running_loop().time()
-            assert remaining > 0, f"client closed {self.client_closed} of {count} connections"
-            self.closed_event.clear()
-            try:
-                await asyncio.wait_for(self.closed_event.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+# --------------------------------------------------------------------------- addresses
 
 
 def unresponsive_url() -> "tuple[str, Callable[[], None]]":
@@ -291,28 +134,6 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-# --------------------------------------------------------------------------- scripts
-
-
-def sse_ok(pieces: Sequence[str] = ("Hel", "lo ", "wörld")) -> Script:
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head()
-        for piece in pieces:
-            await conn.send(chunk(sse_event(piece)))
-        await conn.send(chunk(b"data: [DONE]\n\n") + LAST_CHUNK)
-
-    return script
-
-
-def status(code: int, headers: Optional[Dict[str, str]] = None, body: bytes = b"nope") -> Script:
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.respond(code, body, headers)
-
-    return script
 
 
 # --------------------------------------------------------------------------- plugins

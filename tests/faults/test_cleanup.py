@@ -7,57 +7,49 @@ upstream saw the client close the connection.
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any, Iterator
 
 import pytest
 from chatplug import Client, Timeout, UpstreamTimeoutError
+from chatplug.testing import ScriptedUpstream
 from faultkit import (
     FAST_TIMEOUT,
     KINDS,
     MODEL,
-    Conn,
     Registry,
-    Script,
-    Scripted,
     acquired,
-    chunk,
     make_client,
     settle,
     sse_event,
     sse_ok,
+    stream,
 )
 
 pytestmark = pytest.mark.timeout(20)
 
-
-async def one_event_then_stall(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.send(chunk(sse_event("first ")))
-    await conn.stall()
+one_event_then_stall = stream(sse_event("first "), end="hang")
 
 
 # --------------------------------------------------------------------------- async client
 
 
 async def test_breaking_out_of_a_stream_context_releases_the_connection_at_once() -> None:
-    async with Scripted(one_event_then_stall) as up:
+    async with ScriptedUpstream(one_event_then_stall) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             async with client.stream("hi") as stream:
                 async for piece in stream:
                     assert piece == "first "
                     break
             assert acquired(client) == 0  # no waiting, no finalizer needed
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
 
 
 async def test_breaking_out_of_a_bare_async_for_releases_the_connection() -> None:
-    async with Scripted(one_event_then_stall) as up:
+    async with ScriptedUpstream(one_event_then_stall) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             async for _ in client.stream("hi"):
                 break
-            await up.wait_client_closed()  # the event loop's async-generator finalizer
+            assert await up.wait_client_closed()  # the event loop's async-generator finalizer
             assert await settle(client) == 0
 
 
@@ -68,26 +60,23 @@ async def test_cancelling_the_task_mid_stream_releases_the_connection() -> None:
         async for _ in client.stream("hi"):
             received.set()
 
-    async with Scripted(one_event_then_stall) as up:
+    async with ScriptedUpstream(one_event_then_stall) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             task = asyncio.ensure_future(consume(client))
             await asyncio.wait_for(received.wait(), 2)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
             assert await settle(client) == 0
 
 
-async def stall_after_headers(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.stall()
+stall_after_headers = stream(end="hang")
 
 
 async def test_cancelling_before_the_first_byte_is_a_cancellation_not_a_timeout() -> None:
     timeout = Timeout(connect=1.0, first_byte=0.4, idle=5.0)
-    async with Scripted(stall_after_headers) as up:
+    async with ScriptedUpstream(stall_after_headers) as up:
         async with make_client({"a": ("sse", up.url)}, timeout=timeout) as client:
             task = asyncio.ensure_future(client.complete("hi"))
             await asyncio.sleep(0.1)
@@ -96,21 +85,21 @@ async def test_cancelling_before_the_first_byte_is_a_cancellation_not_a_timeout(
                 await task
             await asyncio.sleep(0.5)  # past the first-byte deadline: no stray cancel fires
             assert await settle(client) == 0
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
 
 
 async def test_a_callers_own_wait_for_releases_the_connection() -> None:
-    async with Scripted(stall_after_headers) as up:
+    async with ScriptedUpstream(stall_after_headers) as up:
         async with make_client({"a": ("sse", up.url)}, timeout=Timeout(first_byte=5)) as client:
             with pytest.raises(asyncio.TimeoutError) as raised:
                 await asyncio.wait_for(client.complete("hi"), 0.3)
             assert not isinstance(raised.value, UpstreamTimeoutError)
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
             assert await settle(client) == 0
 
 
 async def test_fifty_abandoned_streams_leave_nothing_checked_out() -> None:
-    async with Scripted(one_event_then_stall) as up:
+    async with ScriptedUpstream(one_event_then_stall) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
 
             async def first_piece() -> str:
@@ -122,65 +111,27 @@ async def test_fifty_abandoned_streams_leave_nothing_checked_out() -> None:
             pieces = await asyncio.gather(*[first_piece() for _ in range(50)])
             assert pieces == ["first "] * 50
             assert acquired(client) == 0
-            await up.wait_client_closed(50)
+            assert await up.wait_client_closed(count=50)
 
 
 async def test_a_completed_stream_returns_its_connection_to_the_pool_for_reuse() -> None:
-    async with Scripted(sse_ok()) as up:
+    async with ScriptedUpstream(sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             assert await client.complete("one") == "Hello wörld"
             assert await client.complete("two") == "Hello wörld"
             assert acquired(client) == 0
-            assert up.connections == 1  # one pooled keep-alive connection served both
+            assert len(up.connections) == 1  # one pooled keep-alive connection served both
 
 
 async def test_closing_the_client_closes_pooled_connections() -> None:
-    async with Scripted(sse_ok()) as up:
+    async with ScriptedUpstream(sse_ok()) as up:
         client = make_client({"a": ("sse", up.url)})
         async with client:
             await client.complete("hi")
-        await up.wait_client_closed()
+        assert await up.wait_client_closed()
 
 
 # --------------------------------------------------------------------------- sync client
-
-
-class ThreadedUpstream:
-    """A :class:`Scripted` upstream running in a background thread (for the sync client)."""
-
-    def __init__(self, *scripts: Script) -> None:
-        self.scripts = scripts
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.stop: "asyncio.Future[None] | None" = None
-        self.upstream: "Scripted | None" = None
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),))
-
-    async def _main(self) -> None:
-        self.stop = self.loop.create_future()
-        async with Scripted(*self.scripts) as upstream:
-            self.upstream = upstream
-            self.ready.set()
-            await self.stop
-
-    def __enter__(self) -> Scripted:
-        self.thread.start()
-        assert self.ready.wait(5)
-        assert self.upstream is not None
-        return self.upstream
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self.stop is not None
-        self.loop.call_soon_threadsafe(self.stop.set_result, None)
-        self.thread.join(5)
-        self.loop.close()
-
-    def wait_client_closed(self, count: int = 1) -> None:
-        assert self.upstream is not None
-        future = asyncio.run_coroutine_threadsafe(
-            self.upstream.wait_client_closed(count), self.loop
-        )
-        future.result(5)
 
 
 @pytest.fixture
@@ -205,19 +156,17 @@ def sync_acquired(client: Client) -> int:
 
 
 def test_breaking_out_of_the_sync_client_releases_the_connection(sync_client: Any) -> None:
-    server = ThreadedUpstream(one_event_then_stall)
-    with server as up:
+    with ScriptedUpstream(one_event_then_stall) as up:
         client = sync_client(up.url)
         for piece in client.stream("hi", model=MODEL):
             assert piece == "first "
             break
         assert sync_acquired(client) == 0
-        server.wait_client_closed()
+        assert up.wait_client_closed_sync()
 
 
 def test_ctrl_c_in_the_sync_client_releases_the_connection(sync_client: Any) -> None:
-    server = ThreadedUpstream(one_event_then_stall)
-    with server as up:
+    with ScriptedUpstream(one_event_then_stall) as up:
         client = sync_client(up.url, timeout=Timeout(first_byte=5, idle=5))
 
         def interrupt() -> None:
@@ -232,13 +181,12 @@ def test_ctrl_c_in_the_sync_client_releases_the_connection(sync_client: Any) -> 
         assert pieces == ["first "]
         stream.close()  # type: ignore[attr-defined]
         assert sync_acquired(client) == 0
-        server.wait_client_closed()
+        assert up.wait_client_closed_sync()
         client.close()  # and the client still closes cleanly
 
 
 def test_the_sync_client_is_usable_after_a_ctrl_c(sync_client: Any) -> None:
-    server = ThreadedUpstream(one_event_then_stall, sse_ok())
-    with server as up:
+    with ScriptedUpstream(one_event_then_stall, sse_ok()) as up:
         client = sync_client(up.url, timeout=Timeout(first_byte=5, idle=5))
         stream = client.stream("hi")
         assert next(stream) == "first "

@@ -11,9 +11,9 @@ from chatplug import (
     PluginError,
     UpstreamHTTPError,
 )
+from chatplug.testing import ScriptedUpstream
 from faultkit import (
     MODEL,
-    Scripted,
     collect,
     make_client,
     settle,
@@ -49,7 +49,7 @@ async def test_a_plugin_raising_inside_stream_completion_is_a_plugin_error() -> 
 
 
 async def test_a_plugin_error_is_not_retried_and_a_fallback_provider_answers() -> None:
-    async with Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("broken", "http://127.0.0.1:9"), "b": ("sse", good.url)}
         async with make_client(providers) as client:
             outcome = await collect(client, retry=5)
@@ -59,7 +59,7 @@ async def test_a_plugin_error_is_not_retried_and_a_fallback_provider_answers() -
 
 
 async def test_a_plugin_raising_after_text_propagates_with_the_partial_length() -> None:
-    async with Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("halfbroken", "http://127.0.0.1:9"), "b": ("sse", good.url)}
         async with make_client(providers) as client:
             outcome = await collect(client)
@@ -70,7 +70,7 @@ async def test_a_plugin_raising_after_text_propagates_with_the_partial_length() 
 
 
 async def test_when_every_provider_fails_the_error_lists_every_cause() -> None:
-    async with Scripted(status(503)) as down:
+    async with ScriptedUpstream(status(503)) as down:
         providers = {"a": ("broken", "http://127.0.0.1:9"), "b": ("sse", down.url)}
         async with make_client(providers) as client:
             outcome = await collect(client)
@@ -87,7 +87,7 @@ async def test_when_every_provider_fails_the_error_lists_every_cause() -> None:
 
 
 async def test_a_bare_model_id_offered_by_several_providers_falls_back_across_them() -> None:
-    async with Scripted(status(503)) as down, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(status(503)) as down, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", down.url), "b": ("sse", good.url)}
         async with make_client(providers, order=[]) as client:  # no order: every provider
             outcome = await collect(client, model=MODEL)
@@ -96,7 +96,10 @@ async def test_a_bare_model_id_offered_by_several_providers_falls_back_across_th
 
 
 async def test_the_given_order_is_followed() -> None:
-    async with Scripted(sse_ok(["from a"])) as one, Scripted(sse_ok(["from b"])) as two:
+    async with (
+        ScriptedUpstream(sse_ok(["from a"])) as one,
+        ScriptedUpstream(sse_ok(["from b"])) as two,
+    ):
         providers = {"a": ("sse", one.url), "b": ("sse", two.url)}
         async with make_client(providers, order=["b", "a"]) as client:
             outcome = await collect(client)
@@ -106,7 +109,10 @@ async def test_the_given_order_is_followed() -> None:
 
 async def test_healthiest_first_tries_the_provider_with_fewer_recent_failures() -> None:
     breaker = CircuitBreaker(threshold=10, cooldown=30)
-    async with Scripted(status(503), sse_ok(["from a"])) as one, Scripted(sse_ok(["b"])) as two:
+    async with (
+        ScriptedUpstream(status(503), sse_ok(["from a"])) as one,
+        ScriptedUpstream(sse_ok(["b"])) as two,
+    ):
         providers = {"a": ("sse", one.url), "b": ("sse", two.url)}
         async with make_client(providers, fallback="healthiest", breaker=breaker) as client:
             first = await collect(client)
@@ -122,7 +128,7 @@ async def test_healthiest_first_tries_the_provider_with_fewer_recent_failures() 
 async def test_a_provider_failing_repeatedly_is_skipped_for_the_cool_down() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=2, cooldown=30, clock=clock)
-    async with Scripted(status(503)) as down, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(status(503)) as down, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", down.url), "b": ("sse", good.url)}
         async with make_client(providers, breaker=breaker) as client:
             for _ in range(2):
@@ -139,8 +145,8 @@ async def test_a_provider_failing_repeatedly_is_skipped_for_the_cool_down() -> N
 async def test_after_the_cool_down_the_provider_is_tried_again_and_recovers() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=2, cooldown=30, clock=clock)
-    async with Scripted(status(503), status(503), sse_ok(["a is back"])) as flaky:
-        async with Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(status(503), status(503), sse_ok(["a is back"])) as flaky:
+        async with ScriptedUpstream(sse_ok()) as good:
             providers = {"a": ("sse", flaky.url), "b": ("sse", good.url)}
             async with make_client(providers, breaker=breaker) as client:
                 await collect(client)
@@ -155,7 +161,7 @@ async def test_after_the_cool_down_the_provider_is_tried_again_and_recovers() ->
 async def test_a_failed_probe_after_the_cool_down_rests_the_provider_again() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=2, cooldown=30, clock=clock)
-    async with Scripted(status(503)) as down, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(status(503)) as down, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", down.url), "b": ("sse", good.url)}
         async with make_client(providers, breaker=breaker) as client:
             await collect(client)
@@ -171,7 +177,10 @@ async def test_a_failed_probe_after_the_cool_down_rests_the_provider_again() -> 
 async def test_when_every_candidate_is_resting_they_are_still_tried() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=1, cooldown=30, clock=clock)
-    async with Scripted(status(503), sse_ok(["recovered"])) as one, Scripted(status(503)) as two:
+    async with (
+        ScriptedUpstream(status(503), sse_ok(["recovered"])) as one,
+        ScriptedUpstream(status(503)) as two,
+    ):
         providers = {"a": ("sse", one.url), "b": ("sse", two.url)}
         async with make_client(providers, breaker=breaker) as client:
             await collect(client)
@@ -183,7 +192,7 @@ async def test_when_every_candidate_is_resting_they_are_still_tried() -> None:
 async def test_a_resting_provider_asked_for_explicitly_is_still_tried() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=1, cooldown=30, clock=clock)
-    async with Scripted(status(503), sse_ok(["ok now"])) as up:
+    async with ScriptedUpstream(status(503), sse_ok(["ok now"])) as up:
         async with make_client({"a": ("sse", up.url)}, breaker=breaker) as client:
             await collect(client)
             assert not breaker.available("a")
@@ -192,7 +201,7 @@ async def test_a_resting_provider_asked_for_explicitly_is_still_tried() -> None:
 
 async def test_a_consumer_stopping_early_is_not_a_provider_failure() -> None:
     breaker = CircuitBreaker(threshold=1, cooldown=30)
-    async with Scripted(sse_ok()) as up:
+    async with ScriptedUpstream(sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, breaker=breaker) as client:
             async with client.stream("hi") as stream:
                 async for _ in stream:
@@ -204,7 +213,10 @@ async def test_a_consumer_stopping_early_is_not_a_provider_failure() -> None:
 async def test_resting_providers_are_listed_as_skipped_when_everything_else_fails() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=1, cooldown=30, clock=clock)
-    async with Scripted(status(503)) as one, Scripted(status(503), status(400)) as two:
+    async with (
+        ScriptedUpstream(status(503)) as one,
+        ScriptedUpstream(status(503), status(400)) as two,
+    ):
         providers = {"a": ("sse", one.url), "b": ("sse", two.url)}
         async with make_client(providers, breaker=breaker, order=["a", "b"]) as client:
             await collect(client)  # both fail: both rest

@@ -10,7 +10,8 @@ from chatplug import (
     RetryPolicy,
     UpstreamHTTPError,
 )
-from faultkit import NO_RETRY, QUICK_RETRY, Scripted, collect, make_client, settle, sse_ok, status
+from chatplug.testing import ScriptedUpstream
+from faultkit import NO_RETRY, QUICK_RETRY, collect, make_client, settle, sse_ok, status
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(20)
 
 
 async def test_429_with_retry_after_waits_that_long_then_succeeds() -> None:
-    async with Scripted(status(429, {"Retry-After": "0.3"}), sse_ok()) as up:
+    async with ScriptedUpstream(status(429, {"Retry-After": "0.3"}), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == "Hello wörld"
@@ -30,7 +31,7 @@ async def test_429_with_retry_after_waits_that_long_then_succeeds() -> None:
 
 async def test_429_without_retry_after_backs_off_exponentially_then_succeeds() -> None:
     retry = RetryPolicy(attempts=3, backoff=0.1, max_backoff=1.0, max_time=5.0, jitter=0.0)
-    async with Scripted(status(429), status(429), sse_ok()) as up:
+    async with ScriptedUpstream(status(429), status(429), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=retry) as client:
             outcome = await collect(client)
             assert outcome.complete
@@ -41,7 +42,7 @@ async def test_429_without_retry_after_backs_off_exponentially_then_succeeds() -
 
 async def test_429_whose_retry_after_exceeds_the_retry_budget_is_not_waited_for() -> None:
     retry = RetryPolicy(attempts=3, backoff=0.01, max_time=1.0)
-    async with Scripted(status(429, {"Retry-After": "120"}), sse_ok()) as up:
+    async with ScriptedUpstream(status(429, {"Retry-After": "120"}), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=retry) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, RateLimitedError)
@@ -53,7 +54,7 @@ async def test_429_whose_retry_after_exceeds_the_retry_budget_is_not_waited_for(
 
 async def test_429_beyond_the_budget_falls_back_to_the_next_provider() -> None:
     limited = status(429, {"Retry-After": "120"})
-    async with Scripted(limited) as busy, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(limited) as busy, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", busy.url), "b": ("sse", good.url)}
         async with make_client(providers, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
@@ -65,7 +66,7 @@ async def test_429_beyond_the_budget_falls_back_to_the_next_provider() -> None:
 
 
 async def test_503_then_success_is_retried_and_answers() -> None:
-    async with Scripted(status(503, body=b"overloaded"), sse_ok()) as up:
+    async with ScriptedUpstream(status(503, body=b"overloaded"), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == "Hello wörld"
@@ -74,7 +75,7 @@ async def test_503_then_success_is_retried_and_answers() -> None:
 
 
 async def test_persistent_503_stops_after_the_attempt_bound_with_the_body_excerpt() -> None:
-    async with Scripted(status(503, body=b"overloaded, go away")) as up:
+    async with ScriptedUpstream(status(503, body=b"overloaded, go away")) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamHTTPError)
@@ -86,7 +87,7 @@ async def test_persistent_503_stops_after_the_attempt_bound_with_the_body_excerp
 
 async def test_retries_stop_at_the_total_time_bound() -> None:
     retry = RetryPolicy(attempts=50, backoff=0.1, max_backoff=0.1, max_time=0.5, jitter=0.0)
-    async with Scripted(status(502)) as up:
+    async with ScriptedUpstream(status(502)) as up:
         async with make_client({"a": ("sse", up.url)}, retry=retry) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamHTTPError)
@@ -102,7 +103,7 @@ async def test_retries_stop_at_the_total_time_bound() -> None:
     [(400, UpstreamHTTPError), (404, UpstreamHTTPError), (401, AuthenticationError)],
 )
 async def test_4xx_is_never_retried(code: int, error_type: type) -> None:
-    async with Scripted(status(code), sse_ok()) as up:
+    async with ScriptedUpstream(status(code), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, error_type)
@@ -112,7 +113,7 @@ async def test_4xx_is_never_retried(code: int, error_type: type) -> None:
 
 
 async def test_4xx_still_falls_back_to_another_provider() -> None:
-    async with Scripted(status(400)) as bad, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(status(400)) as bad, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", bad.url), "b": ("sse", good.url)}
         async with make_client(providers, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
@@ -124,7 +125,7 @@ async def test_4xx_still_falls_back_to_another_provider() -> None:
 
 
 async def test_per_call_retry_overrides_the_client_policy_upwards() -> None:
-    async with Scripted(status(503), sse_ok()) as up:
+    async with ScriptedUpstream(status(503), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=NO_RETRY) as client:
             outcome = await collect(client, retry=RetryPolicy(attempts=2, backoff=0.01))
             assert outcome.complete
@@ -132,7 +133,7 @@ async def test_per_call_retry_overrides_the_client_policy_upwards() -> None:
 
 
 async def test_per_call_retry_overrides_the_client_policy_downwards() -> None:
-    async with Scripted(status(503), sse_ok()) as up:
+    async with ScriptedUpstream(status(503), sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client, retry=1)
             assert isinstance(outcome.error, UpstreamHTTPError)
@@ -140,7 +141,7 @@ async def test_per_call_retry_overrides_the_client_policy_downwards() -> None:
 
 
 async def test_all_providers_failing_lists_each_cause() -> None:
-    async with Scripted(status(503)) as one, Scripted(status(400)) as two:
+    async with ScriptedUpstream(status(503)) as one, ScriptedUpstream(status(400)) as two:
         providers = {"a": ("sse", one.url), "b": ("sse", two.url)}
         async with make_client(providers) as client:
             outcome = await collect(client)

@@ -14,18 +14,18 @@ from typing import List
 
 import pytest
 from chatplug import Timeout
+from chatplug.testing import Reply, ScriptedUpstream
 from faultkit import (
     LAST_CHUNK,
-    Conn,
     Outcome,
-    Script,
-    Scripted,
     chunk,
     collect,
     make_client,
     ndjson_body,
+    raw_chunked,
     settle,
     sse_body,
+    stream,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,8 +47,8 @@ def body_for(kind: str, texts: List[str]) -> bytes:
     return sse_body(texts) if kind == "sse" else ndjson_body(texts)
 
 
-async def run_once(kind: str, script: Script) -> Outcome:
-    async with Scripted(script) as up:
+async def run_once(kind: str, script: Reply) -> Outcome:
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": (kind, up.url)}, timeout=TIMEOUT) as client:
             outcome = await collect(client)
             assert await settle(client) == 0
@@ -61,15 +61,7 @@ def test_any_chunk_split_gives_exactly_the_text(
     texts: List[str], points: List[int], kind: str
 ) -> None:
     body = body_for(kind, texts)
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head()
-        for part in split(body, points):
-            await conn.send(chunk(part))
-            await asyncio.sleep(0.001)  # separate network reads
-        await conn.send(LAST_CHUNK)
-
+    script = stream(*split(body, points), delay=0.001, end_delay=0.001)  # separate reads
     outcome = asyncio.run(run_once(kind, script))
     assert outcome.error is None, outcome.error
     assert outcome.text == "".join(texts)
@@ -88,20 +80,10 @@ def test_a_fault_at_any_position_never_passes_for_a_complete_answer(
     body = body_for(kind, texts)
     cut = position % (len(body) + 1)
     intended = "".join(texts)
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(chunked=False)  # delimited by closing: only the protocol can tell
-        if cut:
-            await conn.send(body[:cut])
-        await asyncio.sleep(0.01)
-        if fault == "close":
-            await conn.end()
-        elif fault == "reset":
-            conn.reset()
-        else:
-            await conn.stall(limit=2.0)
-
+    # delimited by closing: only the protocol can tell where the body was meant to end
+    frames = [body[:cut]] if cut else []
+    end = {"close": "close", "reset": "reset", "stall": "hang"}[fault]
+    script = stream(*frames, framing="eof", end_delay=0.01, end=end)
     outcome = asyncio.run(run_once(kind, script))
     assert intended.startswith(outcome.text)
     if outcome.error is None:
@@ -127,14 +109,7 @@ def test_a_chunked_plain_text_body_cut_anywhere_is_never_complete(
     intended = "".join(texts)
     framed = chunk(intended.encode()) + LAST_CHUNK
     cut = position % len(framed)  # strictly inside the framing: the body never finishes
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(content_type="text/plain")
-        await conn.send(framed[:cut])
-        await asyncio.sleep(0.01)
-        await conn.end()
-
+    script = raw_chunked(framed[:cut], content_type="text/plain", end_delay=0.01, end="close")
     outcome = asyncio.run(run_once("text", script))
     assert intended.startswith(outcome.text)
     assert outcome.error is not None, "a cut-off body was reported as a complete answer"

@@ -6,7 +6,6 @@ Each seed provider is pointed (``base_urls``) at a scripted upstream speaking it
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 from typing import Callable, Dict, Tuple
@@ -20,7 +19,8 @@ from chatplug import (
     UpstreamConnectionError,
     UpstreamTimeoutError,
 )
-from faultkit import LAST_CHUNK, Conn, Outcome, Script, Scripted, chunk, collect, settle
+from chatplug.testing import Reply, ScriptedUpstream
+from faultkit import Outcome, collect, settle, status, stream
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -39,14 +39,11 @@ def ai365vip_piece(text: str) -> bytes:
     return text.encode()
 
 
-async def unique_id(conn: Conn) -> None:  # AiChatOnline's first request
-    await conn.request()
-    body = json.dumps({"data": "uid-1"}).encode()
-    await conn.respond(200, body, content_type="application/json")
+unique_id = Reply.json({"data": "uid-1"}, keep_alive=True)  # AiChatOnline's first request
 
 
 # provider -> (module, piece encoder, content type, end marker, scripts before the chat)
-SEEDS: Dict[str, Tuple[str, Callable[[str], bytes], str, bytes, Tuple[Script, ...]]] = {
+SEEDS: Dict[str, Tuple[str, Callable[[str], bytes], str, bytes, Tuple[Reply, ...]]] = {
     "vitalentum": (
         "chatplug_vitalentum",
         vitalentum_piece,
@@ -65,15 +62,15 @@ SEEDS: Dict[str, Tuple[str, Callable[[str], bytes], str, bytes, Tuple[Script, ..
 }
 
 
-def seed(name: str) -> Tuple[Callable[[str], bytes], str, bytes, Tuple[Script, ...]]:
+def seed(name: str) -> Tuple[Callable[[str], bytes], str, bytes, Tuple[Reply, ...]]:
     module, piece, content_type, end, before = SEEDS[name]
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed")
     return piece, content_type, end, before
 
 
-async def run(name: str, *scripts: Script, before: Tuple[Script, ...] = ()) -> Outcome:
-    async with Scripted(*before, *scripts) as up:
+async def run(name: str, *scripts: Reply, before: Tuple[Reply, ...] = ()) -> Outcome:
+    async with ScriptedUpstream(*before, *scripts) as up:
         client = AsyncClient(
             registry=Registry(enabled=[name]),
             base_urls={name: up.url},
@@ -92,13 +89,7 @@ async def test_seed_plugin_stall_mid_stream_is_an_idle_timeout_with_partial_text
     name: str,
 ) -> None:
     piece, content_type, _, before = seed(name)
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(content_type=content_type)
-        await conn.send(chunk(piece("abc")))
-        await conn.stall()
-
+    script = stream(piece("abc"), content_type=content_type, end="hang")
     outcome = await run(name, script, before=before)
     assert outcome.text == "abc"
     assert isinstance(outcome.error, UpstreamTimeoutError) and outcome.error.phase == "idle"
@@ -109,14 +100,7 @@ async def test_seed_plugin_reset_mid_stream_is_a_connection_error_with_partial_t
     name: str,
 ) -> None:
     piece, content_type, _, before = seed(name)
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(content_type=content_type)
-        await conn.send(chunk(piece("abc")))
-        await asyncio.sleep(0.05)
-        conn.reset()
-
+    script = stream(piece("abc"), content_type=content_type, end_delay=0.05, end="reset")
     outcome = await run(name, script, before=before)
     assert outcome.text == "abc"
     assert isinstance(outcome.error, UpstreamConnectionError)
@@ -125,12 +109,7 @@ async def test_seed_plugin_reset_mid_stream_is_a_connection_error_with_partial_t
 @pytest.mark.parametrize("name", sorted(SEEDS))
 async def test_seed_plugin_silent_upstream_is_a_first_byte_timeout(name: str) -> None:
     _, content_type, _, before = seed(name)
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(content_type=content_type)
-        await conn.stall()
-
+    script = stream(content_type=content_type, end="hang")
     outcome = await run(name, script, before=before)
     assert isinstance(outcome.error, UpstreamTimeoutError)
     assert outcome.error.phase == "first_byte"
@@ -139,17 +118,8 @@ async def test_seed_plugin_silent_upstream_is_a_first_byte_timeout(name: str) ->
 @pytest.mark.parametrize("name", sorted(SEEDS))
 async def test_seed_plugin_503_then_success_is_retried(name: str) -> None:
     piece, content_type, end, before = seed(name)
-
-    async def busy(conn: Conn) -> None:
-        await conn.request()
-        await conn.respond(503, b"busy")
-
-    async def ok(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(content_type=content_type)
-        await conn.send(chunk(piece("Hé") + piece("llo")) + (chunk(end) if end else b""))
-        await conn.send(LAST_CHUNK)
-
+    busy = status(503, body=b"busy")
+    ok = stream(piece("Hé") + piece("llo"), *([end] if end else []), content_type=content_type)
     outcome = await run(name, busy, ok, before=before)
     assert outcome.error is None, outcome.error
     assert outcome.text == "Héllo"

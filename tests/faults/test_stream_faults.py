@@ -6,25 +6,21 @@ Each test checks the outcome, that no connection stays checked out, and (through
 
 from __future__ import annotations
 
-import asyncio
 import tracemalloc
 
 import pytest
 from chatplug import StreamProtocolError
 from chatplug.decoders import DEFAULT_MAX_SIZE
+from chatplug.testing import Reply, ScriptedUpstream
 from faultkit import (
-    LAST_CHUNK,
     QUICK_RETRY,
-    Conn,
-    Script,
-    Scripted,
-    chunk,
     collect,
     make_client,
     ndjson_line,
     settle,
     sse_event,
     sse_ok,
+    stream,
 )
 
 pytestmark = pytest.mark.timeout(20)
@@ -32,44 +28,30 @@ pytestmark = pytest.mark.timeout(20)
 TEN_MB = 10 * 1024 * 1024
 
 
-def sends(*frames: bytes, chunked: bool = True, content_type: str = "text/event-stream") -> Script:
+def sends(*frames: bytes, chunked: bool = True, content_type: str = "text/event-stream") -> Reply:
     """A 200 response made of ``frames`` (each a chunk when ``chunked``), then a clean end."""
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(chunked=chunked, content_type=content_type)
-        for frame in frames:
-            await conn.send(chunk(frame) if chunked else frame)
-            await asyncio.sleep(0.01)  # separate reads, so text before a fault is yielded
-        if chunked:
-            await conn.send(LAST_CHUNK)
-        else:
-            await conn.end()
-
-    return script
+    return stream(
+        *frames,
+        content_type=content_type,
+        framing="chunked" if chunked else "eof",
+        delay=0.01,  # separate reads, so text before a fault is yielded
+        end_delay=0.01,
+    )
 
 
 # --------------------------------------------------------------------------- 10 MB single line
 
 
-def huge_line(prefix: bytes) -> Script:
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head()
-        await conn.send(chunk(prefix))
-        piece = b"x" * 65536
-        for _ in range(TEN_MB // len(piece)):
-            await conn.send(chunk(piece))
-        await conn.send(chunk(b"\n\n") + LAST_CHUNK)
-
-    return script
+def huge_line(prefix: bytes) -> Reply:
+    piece = b"x" * 65536
+    return stream(prefix, *[piece] * (TEN_MB // len(piece)), b"\n\n")
 
 
 @pytest.mark.parametrize(("kind", "prefix"), [("sse", b"data: "), ("ndjson", b'{"data": "')])
 async def test_a_10mb_single_line_is_rejected_at_the_bound_with_bounded_memory(
     kind: str, prefix: bytes
 ) -> None:
-    async with Scripted(huge_line(prefix)) as up:
+    async with ScriptedUpstream(huge_line(prefix)) as up:
         async with make_client({kind: (kind, up.url)}) as client:
             tracemalloc.start()
             try:
@@ -83,7 +65,7 @@ async def test_a_10mb_single_line_is_rejected_at_the_bound_with_bounded_memory(
             # the bound (1 MiB) plus socket buffers: nowhere near the 10 MB sent
             assert peak < 4 * DEFAULT_MAX_SIZE, f"peak {peak} bytes while reading a 10 MB line"
             assert up.bytes_sent < TEN_MB  # the client hung up instead of reading it all
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
             assert await settle(client) == 0
 
 
@@ -92,7 +74,7 @@ async def test_a_10mb_single_line_is_rejected_at_the_bound_with_bounded_memory(
 
 async def test_invalid_utf8_after_text_is_a_protocol_error_with_the_partial_length() -> None:
     script = sends(b"ok ", b"\xff\xfe rest", chunked=False, content_type="text/plain")
-    async with Scripted(script) as up:
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": ("text", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "ok "
@@ -104,7 +86,7 @@ async def test_invalid_utf8_after_text_is_a_protocol_error_with_the_partial_leng
 
 async def test_a_stream_ending_inside_a_utf8_character_is_not_complete() -> None:
     script = sends(b"ab", "é".encode()[:1], chunked=False, content_type="text/plain")
-    async with Scripted(script) as up:
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": ("text", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "ab"
@@ -114,7 +96,10 @@ async def test_a_stream_ending_inside_a_utf8_character_is_not_complete() -> None
 
 
 async def test_invalid_utf8_in_an_event_before_any_text_falls_back() -> None:
-    async with Scripted(sends(b"data: \xc3\x28\n\n")) as bad, Scripted(sse_ok()) as good:
+    async with (
+        ScriptedUpstream(sends(b"data: \xc3\x28\n\n")) as bad,
+        ScriptedUpstream(sse_ok()) as good,
+    ):
         async with make_client({"a": ("sse", bad.url), "b": ("sse", good.url)}) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == "Hello wörld"
@@ -127,7 +112,7 @@ async def test_invalid_utf8_in_an_event_before_any_text_falls_back() -> None:
 
 
 async def test_malformed_json_in_an_event_is_a_protocol_error_not_skipped() -> None:
-    async with Scripted(sends(sse_event("fine "), b"data: {not json\n\n")) as up:
+    async with ScriptedUpstream(sends(sse_event("fine "), b"data: {not json\n\n")) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "fine "
@@ -137,7 +122,10 @@ async def test_malformed_json_in_an_event_is_a_protocol_error_not_skipped() -> N
 
 
 async def test_malformed_json_before_any_text_falls_back_and_lists_nothing_partial() -> None:
-    async with Scripted(sends(b"data: {oops\n\n")) as bad, Scripted(sse_ok()) as good:
+    async with (
+        ScriptedUpstream(sends(b"data: {oops\n\n")) as bad,
+        ScriptedUpstream(sse_ok()) as good,
+    ):
         async with make_client({"a": ("sse", bad.url), "b": ("sse", good.url)}) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.provider == "b"
@@ -146,7 +134,7 @@ async def test_malformed_json_before_any_text_falls_back_and_lists_nothing_parti
 
 async def test_an_html_page_instead_of_sse_is_a_protocol_error() -> None:
     page = b"<html><body>Checking your browser...</body></html>\n"
-    async with Scripted(sends(page)) as up:
+    async with ScriptedUpstream(sends(page)) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, StreamProtocolError)
@@ -156,7 +144,7 @@ async def test_an_html_page_instead_of_sse_is_a_protocol_error() -> None:
 
 async def test_ndjson_keepalive_and_status_lines_are_skipped() -> None:
     body = [b"keep-alive\n", ndjson_line("Hi"), b'{"status": "thinking"}\n', ndjson_line(" there")]
-    async with Scripted(sends(*body)) as up:
+    async with ScriptedUpstream(sends(*body)) as up:
         async with make_client({"a": ("ndjson", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == "Hi there"
@@ -164,7 +152,7 @@ async def test_ndjson_keepalive_and_status_lines_are_skipped() -> None:
 
 
 async def test_ndjson_stream_with_no_text_at_all_is_an_error_not_an_empty_answer() -> None:
-    async with Scripted(sends(b"keep-alive\n", b'{"status": "busy"}\n')) as up:
+    async with ScriptedUpstream(sends(b"keep-alive\n", b'{"status": "busy"}\n')) as up:
         async with make_client({"a": ("ndjson", up.url)}) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, StreamProtocolError)
@@ -173,7 +161,7 @@ async def test_ndjson_stream_with_no_text_at_all_is_an_error_not_an_empty_answer
 
 
 async def test_empty_200_body_is_an_error_not_an_empty_answer() -> None:
-    async with Scripted(sends()) as up:
+    async with ScriptedUpstream(sends()) as up:
         async with make_client({"a": ("text", up.url)}) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, StreamProtocolError)
@@ -194,7 +182,7 @@ TRUNCATIONS = {
 @pytest.mark.parametrize("case", sorted(TRUNCATIONS))
 async def test_truncated_final_event_is_a_protocol_error_with_partial_length(case: str) -> None:
     kind, script = TRUNCATIONS[case]
-    async with Scripted(script) as up:
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": (kind, up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "abc"
@@ -206,13 +194,8 @@ async def test_truncated_final_event_is_a_protocol_error_with_partial_length(cas
 # --------------------------------------------------------------------------- malformed HTTP
 
 
-def raw_reply(data: bytes) -> Script:
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.send(data)
-        await conn.stall(limit=2.0)
-
-    return script
+def raw_reply(data: bytes) -> Reply:
+    return Reply(chunks=[data], raw=True, end="hang")
 
 
 MALFORMED_HTTP = {
@@ -223,7 +206,7 @@ MALFORMED_HTTP = {
 
 @pytest.mark.parametrize("case", sorted(MALFORMED_HTTP))
 async def test_a_malformed_http_response_is_a_protocol_error_not_retried(case: str) -> None:
-    async with Scripted(raw_reply(MALFORMED_HTTP[case])) as up:
+    async with ScriptedUpstream(raw_reply(MALFORMED_HTTP[case])) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, StreamProtocolError)
@@ -233,15 +216,9 @@ async def test_a_malformed_http_response_is_a_protocol_error_not_retried(case: s
 
 
 async def test_a_body_shorter_than_its_content_length_is_not_complete() -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
-
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.send(head + b"hello")
-        await asyncio.sleep(0.01)
-        await conn.end()
-
-    async with Scripted(script) as up:
+    body = b"hello".ljust(100, b".")  # Content-Length: 100, then only "hello"
+    script = Reply.truncated(body, 5, headers={"Content-Type": "text/plain"}, end_delay=0.01)
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": ("text", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "hello"

@@ -7,8 +7,6 @@ plus a pytest-timeout bound), that no connection stays checked out of the pool, 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from chatplug import (
     RetryPolicy,
@@ -17,18 +15,19 @@ from chatplug import (
     UpstreamConnectionError,
     UpstreamTimeoutError,
 )
+from chatplug.testing import Reply, ScriptedUpstream, split_bytes
 from faultkit import (
     FAST_TIMEOUT,
     QUICK_RETRY,
-    Conn,
-    Scripted,
     chunk,
     collect,
     make_client,
+    raw_chunked,
     refused_url,
     settle,
     sse_event,
     sse_ok,
+    stream,
     unresponsive_url,
 )
 
@@ -49,7 +48,7 @@ async def test_connection_refused_is_a_connection_error_after_bounded_retries() 
 
 
 async def test_connection_refused_falls_back_to_the_next_provider() -> None:
-    async with Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", refused_url()), "b": ("sse", good.url)}
         async with make_client(providers) as client:
             outcome = await collect(client)
@@ -62,16 +61,14 @@ async def test_connection_refused_falls_back_to_the_next_provider() -> None:
 # --------------------------------------------------------------------------- reset
 
 
-async def reset_after_first_event(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.send(chunk(sse_event("abc")))
-    await asyncio.sleep(0.05)
-    conn.reset()
+reset_after_first_event = stream(sse_event("abc"), end_delay=0.05, end="reset")
 
 
 async def test_reset_mid_stream_raises_with_the_partial_length_and_no_fallback() -> None:
-    async with Scripted(reset_after_first_event) as flaky, Scripted(sse_ok()) as good:
+    async with (
+        ScriptedUpstream(reset_after_first_event) as flaky,
+        ScriptedUpstream(sse_ok()) as good,
+    ):
         providers = {"a": ("sse", flaky.url), "b": ("sse", good.url)}
         async with make_client(providers, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
@@ -84,13 +81,11 @@ async def test_reset_mid_stream_raises_with_the_partial_length_and_no_fallback()
             assert await settle(client) == 0
 
 
-async def reset_before_response(conn: Conn) -> None:
-    await conn.request()
-    conn.reset()
+reset_before_response = Reply(raw=True, end="reset")
 
 
 async def test_reset_before_any_text_is_retried_then_succeeds() -> None:
-    async with Scripted(reset_before_response, sse_ok()) as up:
+    async with ScriptedUpstream(reset_before_response, sse_ok()) as up:
         async with make_client({"a": ("sse", up.url)}, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == "Hello wörld"
@@ -98,15 +93,11 @@ async def test_reset_before_any_text_is_retried_then_succeeds() -> None:
             assert await settle(client) == 0
 
 
-async def close_mid_chunked_body(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.send(chunk(sse_event("abc")) + b"40\r\ndata: {")  # a frame cut short
-    await conn.end()
+close_mid_chunked_body = raw_chunked(chunk(sse_event("abc")) + b"40\r\ndata: {")  # frame cut short
 
 
 async def test_connection_closed_inside_a_chunk_is_not_a_complete_answer() -> None:
-    async with Scripted(close_mid_chunked_body) as up:
+    async with ScriptedUpstream(close_mid_chunked_body) as up:
         async with make_client({"a": ("sse", up.url)}) as client:
             outcome = await collect(client)
             assert outcome.text == "abc"
@@ -118,33 +109,26 @@ async def test_connection_closed_inside_a_chunk_is_not_a_complete_answer() -> No
 # --------------------------------------------------------------------------- stalls
 
 
-async def stall_before_headers(conn: Conn) -> None:
-    await conn.request()
-    await conn.stall()
-
-
-async def stall_after_headers(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.stall()
+stall_before_headers = Reply(raw=True, end="hang")
+stall_after_headers = stream(end="hang")
 
 
 @pytest.mark.parametrize("script", [stall_before_headers, stall_after_headers])
-async def test_stall_before_first_byte_is_a_first_byte_timeout(script: object) -> None:
+async def test_stall_before_first_byte_is_a_first_byte_timeout(script: Reply) -> None:
     timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
-    async with Scripted(script) as up:  # type: ignore[arg-type]
+    async with ScriptedUpstream(script) as up:
         async with make_client({"a": ("sse", up.url)}, timeout=timeout) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamTimeoutError)
             assert outcome.error.phase == "first_byte"
             assert 0.25 < outcome.elapsed < 2.0
-            await up.wait_client_closed()  # the upstream saw the connection go
+            assert await up.wait_client_closed()  # the upstream saw the connection go
             assert await settle(client) == 0
 
 
 async def test_first_byte_timeout_falls_back_to_the_next_provider() -> None:
     timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
-    async with Scripted(stall_after_headers) as slow, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(stall_after_headers) as slow, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", slow.url), "b": ("sse", good.url)}
         async with make_client(providers, timeout=timeout, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
@@ -155,7 +139,7 @@ async def test_first_byte_timeout_falls_back_to_the_next_provider() -> None:
 
 async def test_waiting_for_headers_is_bounded_by_the_idle_timeout() -> None:
     timeout = Timeout(connect=1.0, first_byte=5.0, idle=0.3)
-    async with Scripted(stall_before_headers) as up:
+    async with ScriptedUpstream(stall_before_headers) as up:
         async with make_client({"a": ("sse", up.url)}, timeout=timeout) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamTimeoutError)
@@ -164,16 +148,12 @@ async def test_waiting_for_headers_is_bounded_by_the_idle_timeout() -> None:
             assert await settle(client) == 0
 
 
-async def stall_mid_stream(conn: Conn) -> None:
-    await conn.request()
-    await conn.head()
-    await conn.send(chunk(sse_event("abc")))
-    await conn.stall()
+stall_mid_stream = stream(sse_event("abc"), end="hang")
 
 
 async def test_stall_mid_stream_is_an_idle_timeout_with_the_partial_length() -> None:
     timeout = Timeout(connect=1.0, first_byte=1.0, idle=0.3)
-    async with Scripted(stall_mid_stream) as up, Scripted(sse_ok()) as good:
+    async with ScriptedUpstream(stall_mid_stream) as up, ScriptedUpstream(sse_ok()) as good:
         providers = {"a": ("sse", up.url), "b": ("sse", good.url)}
         async with make_client(providers, timeout=timeout, retry=QUICK_RETRY) as client:
             outcome = await collect(client)
@@ -182,27 +162,23 @@ async def test_stall_mid_stream_is_an_idle_timeout_with_the_partial_length() -> 
             assert outcome.error.phase == "idle"
             assert outcome.error.partial_length == 3
             assert good.requests == []
-            await up.wait_client_closed()
+            assert await up.wait_client_closed()
             assert await settle(client) == 0
 
 
 # --------------------------------------------------------------------------- slow drip, total
 
 
-def drip(body: bytes, every: float = 0.05) -> object:
-    async def script(conn: Conn) -> None:
-        await conn.request()
-        await conn.head(chunked=False, content_type="text/plain")
-        await conn.drip(body, every)
-        await conn.end()
-
-    return script
+def drip(body: bytes, every: float = 0.05) -> Reply:
+    """One byte at a time, ``every`` seconds apart, in a body delimited by closing."""
+    chunks = split_bytes(body, [1])
+    return stream(*chunks, content_type="text/plain", framing="eof", delay=every, end_delay=every)
 
 
 async def test_slow_drip_one_byte_per_50ms_succeeds_when_idle_is_larger() -> None:
     text = "slow drip ✓"  # 13 bytes: the check mark arrives one byte at a time
     timeout = Timeout(connect=1.0, first_byte=1.0, idle=1.0)
-    async with Scripted(drip(text.encode())) as up:  # type: ignore[arg-type]
+    async with ScriptedUpstream(drip(text.encode())) as up:
         async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
             outcome = await collect(client)
             assert outcome.complete and outcome.text == text
@@ -212,7 +188,7 @@ async def test_slow_drip_one_byte_per_50ms_succeeds_when_idle_is_larger() -> Non
 
 async def test_slow_drip_slower_than_the_idle_timeout_is_an_idle_timeout() -> None:
     timeout = Timeout(connect=1.0, first_byte=2.0, idle=0.2)
-    async with Scripted(drip(b"abcdef", every=0.5)) as up:  # type: ignore[arg-type]
+    async with ScriptedUpstream(drip(b"abcdef", every=0.5)) as up:
         async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamTimeoutError)
@@ -223,7 +199,7 @@ async def test_slow_drip_slower_than_the_idle_timeout_is_an_idle_timeout() -> No
 
 async def test_total_timeout_bounds_a_drip_that_never_idles() -> None:
     timeout = Timeout(connect=1.0, first_byte=1.0, idle=1.0, total=0.6)
-    async with Scripted(drip(b"x" * 40)) as up:  # type: ignore[arg-type]
+    async with ScriptedUpstream(drip(b"x" * 40)) as up:
         async with make_client({"a": ("text", up.url)}, timeout=timeout) as client:
             outcome = await collect(client)
             assert isinstance(outcome.error, UpstreamTimeoutError)
@@ -253,7 +229,7 @@ async def test_connect_timeout_names_the_connect_phase_and_is_retried() -> None:
 
 
 async def test_per_call_timeout_overrides_the_client_timeout() -> None:
-    async with Scripted(stall_after_headers) as up:
+    async with ScriptedUpstream(stall_after_headers) as up:
         async with make_client({"a": ("sse", up.url)}, timeout=FAST_TIMEOUT) as client:
             outcome = await collect(client, timeout=Timeout(connect=1.0, first_byte=0.2, idle=5))
             assert isinstance(outcome.error, UpstreamTimeoutError)
@@ -263,7 +239,7 @@ async def test_per_call_timeout_overrides_the_client_timeout() -> None:
 
 async def test_waiting_for_a_free_pooled_connection_is_bounded_by_first_byte() -> None:
     timeout = Timeout(connect=1.0, first_byte=0.3, idle=5.0)
-    async with Scripted(stall_mid_stream) as up:
+    async with ScriptedUpstream(stall_mid_stream) as up:
         async with make_client(
             {"a": ("sse", up.url)}, timeout=timeout, connection_limit=1
         ) as client:
@@ -277,11 +253,9 @@ async def test_waiting_for_a_free_pooled_connection_is_bounded_by_first_byte() -
 
 
 async def test_a_proxy_refusing_the_tunnel_is_a_connection_error_naming_the_proxy() -> None:
-    async def refuse(conn: Conn) -> None:
-        await conn.request()  # CONNECT upstream.invalid:443
-        await conn.respond(403, b"", content_type="text/plain")
+    refuse = Reply(status=403, headers={"Content-Type": "text/plain"}, framing="length")
 
-    async with Scripted(refuse) as proxy:
+    async with ScriptedUpstream(refuse) as proxy:  # answers CONNECT upstream.invalid:443
         target = {"a": ("sse", "https://upstream.invalid")}  # never reached: the proxy refuses
         async with make_client(target, proxy=proxy.url) as client:
             outcome = await collect(client)

@@ -15,13 +15,13 @@ from types import ModuleType
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import pytest
+from chatplug.cli.check import check_command
 from chatplug.scaffold import generate
-from chatplug.testing import conformance
 from chatplug.testing.conformance import (
     CHECK_NAMES,
     CheckResult,
-    check_command,
     conformance_tests,
+    limits,
     run_conformance,
     select_checks,
 )
@@ -243,8 +243,8 @@ def test_a_broken_plugin_fails_the_check_that_explains_it(
     check: str,
     phrases: List[str],
 ) -> None:
-    monkeypatch.setattr(conformance, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
-    monkeypatch.setattr(conformance, "IDLE_SLACK", 1.5)
+    monkeypatch.setattr(limits, "FIRST_PIECE_WAIT", 1.0)  # a hang fails sooner
+    monkeypatch.setattr(limits, "IDLE_SLACK", 1.5)
     result = run(source, tmp_path, patches, only=[check])[check]
     assert not result.passed
     for phrase in phrases:
@@ -288,6 +288,12 @@ def test_check_command_refuses_an_unknown_check() -> None:
     result = CliRunner().invoke(check_command, ["acme", "--only", "bogus"])
     assert result.exit_code == 2
     assert "unknown conformance check" in result.output
+
+
+def test_the_check_command_is_still_found_in_the_conformance_package() -> None:
+    from chatplug.testing import conformance
+
+    assert conformance.check_command is check_command
 
 
 def test_failure_messages_name_no_internal_detail(source: Dict[str, str], tmp_path: Path) -> None:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
+import struct
 import time
 
 import aiohttp
 import pytest
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream, split_bytes, split_utf8
+from aiohttp import web
+from chatplug.decoders import iter_sse
+from chatplug.emulation import EmulatorThread
+from chatplug.testing import (
+    ForwardProxy,
+    Reply,
+    ScriptedUpstream,
+    SSEEvent,
+    split_bytes,
+    split_utf8,
+)
 
 
 async def test_reply_chunks_arrive_as_scripted() -> None:
@@ -111,6 +124,33 @@ async def test_head_delay_holds_back_the_status_line() -> None:
             assert time.monotonic() - started >= 0.25
 
 
+def test_a_client_resetting_mid_body_is_recorded_as_the_client_closing() -> None:
+    reply = Reply(chunks=[b"x" * 65536] * 160)  # 10 MB: the server is still writing
+    with ScriptedUpstream(reply) as upstream:
+        port = int(upstream.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            client.recv(65536)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert upstream.wait_client_closed_sync()
+        [connection] = upstream.connections
+        assert connection.closed_by == "client"
+        assert upstream.bytes_sent < 160 * 65536
+
+
+async def test_end_delay_pauses_between_the_last_chunk_and_the_end() -> None:
+    reply = Reply(chunks=[b"abc"], framing="eof", end_delay=0.3, end="close")
+    async with ScriptedUpstream(reply) as upstream:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(upstream.url) as response:
+                first = await response.content.readany()
+                started = time.monotonic()
+                rest = await response.content.read()
+                waited = time.monotonic() - started
+    assert (first, rest) == (b"abc", b"")
+    assert waited >= 0.25
+
+
 async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
     async with ScriptedUpstream(Reply.text("x", keep_alive=True)) as upstream:
         async with aiohttp.ClientSession() as session:
@@ -160,3 +200,104 @@ async def test_forward_proxy_refuses_non_loopback_targets() -> None:
         async with aiohttp.ClientSession() as session:
             async with session.get("http://example.invalid/", proxy=proxy.url) as response:
                 assert response.status == 403
+
+
+async def test_sse_scripts_named_events_ids_and_multiline_data() -> None:
+    items = [
+        SSEEvent({"type": "message_start"}, event="message_start", id="1"),
+        SSEEvent(event="ping"),
+        {"text": "plain"},
+        SSEEvent("two\nlines", event="note", retry=50),
+    ]
+    async with ScriptedUpstream(Reply.sse(items, done=False)) as upstream:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(upstream.url) as response:
+                body = await response.read()
+    assert body == (
+        b'event: message_start\nid: 1\ndata: {"type": "message_start"}\n\n'
+        b"event: ping\n\n"
+        b'data: {"text": "plain"}\n\n'
+        b"event: note\nretry: 50\ndata: two\ndata: lines\n\n"
+    )
+
+
+async def test_sse_events_decode_with_the_cores_sse_decoder() -> None:
+    reply = Reply.sse([SSEEvent("a", event="x"), SSEEvent("b\nc")])
+    async with ScriptedUpstream(reply) as upstream:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(upstream.url) as response:
+                datas = [data async for data in iter_sse(response)]
+    assert datas == ["a", "b\nc", "[DONE]"]
+
+
+async def test_bytes_sent_counts_what_reached_the_wire() -> None:
+    reply = Reply.text(b"0123456789", framing="length")
+    async with ScriptedUpstream(reply) as upstream:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(upstream.url) as response:
+                await response.read()
+                head = sum(len(k) + len(v) + 4 for k, v in response.raw_headers) + 2
+                status_line = len(b"HTTP/1.1 200 OK\r\n")
+    assert upstream.bytes_sent == status_line + head + 10
+
+
+async def test_wait_client_closed_counts_connections() -> None:
+    async with ScriptedUpstream(Reply(chunks=[b"x"], end="hang")) as upstream:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                response = await session.get(upstream.url)
+                await response.content.readexactly(1)
+                response.close()
+            assert await upstream.wait_client_closed(count=3)
+            assert not await upstream.wait_client_closed(0.1, count=4)
+
+
+def _queued_connects(port: int, count: int) -> int:
+    """How many of ``count`` simultaneous connects the kernel completes on its own."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            sockets.append(sock)
+        time.sleep(0.3)
+        _, writable, _ = select.select([], sockets, [], 0)
+        return sum(
+            1 for sock in writable if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _blocking_reply(request: object) -> Reply:
+    time.sleep(1.0)  # blocks the server's loop: it accepts nothing meanwhile
+    return Reply.text("ok")
+
+
+def _blocking_emulator() -> web.Application:
+    async def block(request: web.Request) -> web.Response:
+        time.sleep(1.0)  # blocks the emulator's loop: it accepts nothing meanwhile
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", block)
+    return app
+
+
+SERVERS = {
+    "scripted upstream": lambda: ScriptedUpstream(handler=_blocking_reply),
+    "emulator": lambda: EmulatorThread(_blocking_emulator()),
+}
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_a_busy_server_queues_a_burst_of_connections(server: str) -> None:
+    """The listen backlog (LISTEN_BACKLOG, not the usual 128) holds a burst of connects."""
+    with SERVERS[server]() as running:
+        port = int(running.url.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port)) as busy:
+            busy.sendall(b"GET /block HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            time.sleep(0.1)  # the server's loop now sleeps in the handler
+            assert _queued_connects(port, 600) == 600

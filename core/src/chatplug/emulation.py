@@ -23,8 +23,11 @@ REPLIES = web.AppKey("chatplug.replies", list)
 BASE_PATH = web.AppKey("chatplug.base_path", str)
 #: the default split of writes: awkward on purpose (splits UTF-8 characters and events)
 AWKWARD_SIZES = (1, 3, 2, 7, 5, 11, 4, 13)
-#: the listen backlog of a running emulator (load tests open many connections at once)
-BACKLOG = 1024
+#: the listen backlog of emulators and test servers: a burst of hundreds of connections at
+#: once must not wait for SYN retries (the usual default, 128, stalls 500 connects for ~1 s)
+LISTEN_BACKLOG = 1024
+#: an alias of :data:`LISTEN_BACKLOG`
+BACKLOG = LISTEN_BACKLOG
 
 AppFactory = Callable[[], web.Application]
 
@@ -92,14 +95,15 @@ async def run_emulator(
 ) -> AsyncIterator[RunningEmulator]:
     """Serve ``app`` in the running loop for the duration of the block.
 
-    On exit, requests still being handled get ``shutdown_timeout`` seconds to finish.
+    It listens with a backlog of :data:`LISTEN_BACKLOG`.  On exit, requests still being
+    handled get ``shutdown_timeout`` seconds to finish.
     """
     app.setdefault(REPLIES, [])  # type: ignore[arg-type]
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
     await site.start()
     bound = runner.addresses[0]
     try:

@@ -10,11 +10,10 @@ from typing import Any, List, Optional
 
 import pytest
 from chatplug import AsyncClient, Registry
-from chatplug.emulation import run_emulator
 from chatplug.history import Exchange, LogStore, Recorder
+from chatplug.testing import ScriptedUpstream
 
-from ..conftest import Install, echo_plugin
-from ..upstream import REPLY, Upstream
+from ..upstream import echo, expected
 from .conftest import Log
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
@@ -255,20 +254,17 @@ def test_recording_does_not_change_the_callers_messages(log: Log) -> None:
 
 
 async def test_a_stream_from_a_client_is_logged_with_who_answered(
-    install_plugin: Install, recorder: Recorder, store: LogStore
+    acme: Registry, recorder: Recorder, store: LogStore
 ) -> None:
-    install_plugin("acme", echo_plugin("acme"))
     messages = [{"role": "user", "content": "Hi"}]
-    async with run_emulator(Upstream().app) as running:
-        async with AsyncClient(
-            registry=Registry(enabled=["acme"]), base_urls={"acme": running.url}
-        ) as client:
+    async with ScriptedUpstream(handler=echo()) as running:
+        async with AsyncClient(registry=acme, base_urls={"acme": running.url}) as client:
             async with recorder.record(messages, options={"temperature": 0}) as exchange:
                 async with client.stream(messages, model="acme/big", temperature=0) as stream:
                     async for text in stream:
                         exchange.add_text(text)
                 exchange.finish(stream)
     row = only(store)
-    assert row.answer == "".join(REPLY) + "Hi"
+    assert row.answer == expected("Hi")
     assert (row.provider, row.model, row.options) == ("acme", "large", {"temperature": 0})
     assert row.first_chunk_ms is not None and row.error_type is None

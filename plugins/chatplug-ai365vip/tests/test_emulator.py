@@ -7,9 +7,9 @@ from typing import Any, AsyncIterator, Dict, List, Tuple
 
 import aiohttp
 import pytest
+from chatplug import emulator_kit
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.testing import split_bytes
-from chatplug_ai365vip import emulator as emulator_module
 from chatplug_ai365vip.emulator import REQUESTS, create_app, last_user_turn, write_sizes
 
 MODEL = {"id": "gpt-4o", "name": "GPT-4o", "maxLength": 3000, "tokenLimit": 2048}
@@ -93,13 +93,13 @@ async def test_bad_bodies_are_400_with_a_short_error(served, body, error) -> Non
 
 async def test_writes_cut_every_multibyte_character(served, monkeypatch) -> None:
     writes: List[bytes] = []
-    original = emulator_module.write_awkwardly
+    original = emulator_kit.write_awkwardly
 
     async def recording(response: Any, data: bytes, **kwargs: Any) -> None:
         writes.extend(split_bytes(data, kwargs["sizes"]))
         await original(response, data, **kwargs)
 
-    monkeypatch.setattr(emulator_module, "write_awkwardly", recording)
+    monkeypatch.setattr(emulator_kit, "write_awkwardly", recording)
     status, text = await post(served, GOOD)
     assert status == 200
     assert b"".join(writes) == text.encode()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Awaitable, Callable, List
 
 import aiohttp
 import chatplug_ai365vip
 from chatplug import CompletionRequest, Timeout
-from chatplug.emulation import run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, StreamItem
 from chatplug.testing import Reply, ScriptedUpstream
 from chatplug.types import WEB_CHAT
 from chatplug_ai365vip import stream_completion
-from chatplug_ai365vip.emulator import create_app
 
 
 def request(base_url: str) -> CompletionRequest:
@@ -31,10 +30,12 @@ async def items_from(base_url: str) -> List[StreamItem]:
         return [item async for item in stream_completion(request(base_url), session)]
 
 
-async def test_the_answer_ends_with_finish_stop() -> None:
-    async with run_emulator(create_app()) as emulator:
-        items = await items_from(emulator.url)
-    assert "".join(i for i in items if isinstance(i, str)) == emulator.replies[-1]
+async def test_the_answer_ends_with_finish_stop(
+    emulator: Callable[..., Awaitable[RunningEmulator]],
+) -> None:
+    upstream = await emulator()
+    items = await items_from(upstream.url)
+    assert "".join(i for i in items if isinstance(i, str)) == upstream.replies[-1]
     assert [i for i in items if not isinstance(i, str)] == [Finish("stop")]
     assert items[-1] == Finish("stop")
 

@@ -1,34 +1,31 @@
-"""Fixtures: the emulator, a scripted upstream, a forward HTTP proxy, all on 127.0.0.1."""
+"""Fixtures: this plugin's emulator, a scripted upstream answering both endpoints, and
+direct calls of the plugin's hook.  The rest comes from the kit: ``registry`` and the
+polling ``wait_for`` (``chatplug.testing.plugin_fixtures``), ``scripted_upstream`` and
+``forward_proxy`` (the kit's pytest fixtures), all on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
+from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 import pytest
-from aiohttp import web
-from chatplug import CompletionRequest, Registry, Timeout
-from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import ForwardProxy
+from chatplug import CompletionRequest, Timeout
+from chatplug.emulation import RunningEmulator
+from chatplug.testing import RecordedRequest, Reply, ScriptedUpstream, plugin_fixtures
 from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, stream_completion
 from chatplug_aichatonline.emulator import create_app
-from multidict import CIMultiDict
 
 RunHook = Callable[..., Awaitable[List[str]]]
 
-
-@pytest.fixture
-def registry() -> Registry:
-    """Only this plugin, whatever else is installed in the environment."""
-    return Registry(enabled=["aichatonline"])
+kit = plugin_fixtures("aichatonline", create_app)
+registry, start_emulator, wait_for = kit.registry, kit.emulator, kit.wait_until
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    async with run_emulator(create_app()) as running:
-        yield running
+async def emulator(start_emulator: Callable[..., Awaitable[RunningEmulator]]) -> RunningEmulator:
+    """The healthy emulator, running for the test."""
+    return await start_emulator()
 
 
 @pytest.fixture
@@ -74,9 +71,15 @@ def run_hook(session: aiohttp.ClientSession) -> RunHook:
     return run
 
 
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
 @dataclass
 class Script:
-    """A scripted upstream: getUniqueId and chat answer exactly what the test sets."""
+    """A scripted upstream's answers, set by each test: getUniqueId, then chat.
+
+    Served by the kit's ``ScriptedUpstream`` (``server``), which records every request.
+    """
 
     chunks: List[bytes] = field(
         default_factory=lambda: [b'{"data":{"message":"Hi"}}\n', b'{"data":{"message":"!"}}\n']
@@ -90,68 +93,49 @@ class Script:
     rejected_ids: List[str] = field(default_factory=list)
     #: cut the connection after the chunks instead of ending the body properly
     cut: bool = False
-    gets: int = 0
-    posts: List[Dict[str, Any]] = field(default_factory=list)
-    url: str = ""
+    server: Optional[ScriptedUpstream] = None
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get(UNIQUE_ID_PATH, self._unique_id)
-        app.router.add_post(CHAT_PATH, self._chat)
-        return app
-
-    async def _unique_id(self, request: web.Request) -> web.Response:
-        self.gets += 1
-        return web.Response(
-            status=self.id_status, body=self.id_body, content_type="application/json"
-        )
-
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        self.posts.append({"headers": CIMultiDict(request.headers), "body": await request.json()})
-        if request.headers.get("UniqueId") in self.rejected_ids:
-            return web.json_response({"code": 401, "message": "UniqueId expired"}, status=401)
+    def __call__(self, request: RecordedRequest) -> Reply:
+        route = (request.method, request.path)
+        if route == ("GET", UNIQUE_ID_PATH):
+            headers = {"Content-Type": "application/json"}
+            return Reply(self.id_status, [self.id_body], headers, framing="length")
+        if route != ("POST", CHAT_PATH):
+            return Reply.error(404)
+        if request.headers.get("uniqueid") in self.rejected_ids:
+            return Reply.json({"code": 401, "message": "UniqueId expired"}, status=401)
         if self.status != 200:
-            return web.Response(status=self.status, body=self.body, headers=self.headers)
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        if self.cut:
-            response.content_length = sum(map(len, self.chunks)) + 1000
-        await response.prepare(request)
-        for chunk in self.chunks:
-            await response.write(chunk)
-        if self.cut:
-            assert request.transport is not None
-            request.transport.close()
-            return response
-        await response.write_eof()
-        return response
+            return Reply(self.status, [self.body], self.headers, framing="length")
+        if self.cut:  # a Content-Length longer than what is sent, then the connection closes
+            return Reply(
+                chunks=self.chunks,
+                headers=NDJSON,
+                framing="length",
+                content_length=sum(map(len, self.chunks)) + 1000,
+                end="close",
+            )
+        return Reply(chunks=self.chunks, headers=NDJSON)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def _requests(self, path: str) -> List[RecordedRequest]:
+        assert self.server is not None
+        return [request for request in self.server.requests if request.path == path]
+
+    @property
+    def gets(self) -> int:
+        return len(self._requests(UNIQUE_ID_PATH))
+
+    @property
+    def posts(self) -> List[RecordedRequest]:
+        return self._requests(CHAT_PATH)
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Script]:
+def upstream(scripted_upstream: Callable[..., ScriptedUpstream]) -> Script:
     script = Script()
-    async with run_emulator(script.app()) as running:
-        script.url = running.url
-        yield script
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[ForwardProxy]:
-    """The core's recording forward proxy on 127.0.0.1."""
-    async with ForwardProxy() as forward:
-        yield forward
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``check`` until it holds (generous: the test machine is shared and slow)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Awaitable[bool]]:
-    return eventually
+    script.server = scripted_upstream(handler=script)
+    return script

@@ -52,13 +52,13 @@ async def test_async_client_reuses_the_unique_id_across_completions(
 
 
 async def test_async_client_passes_its_proxy_to_the_plugin(
-    emulator: RunningEmulator, registry: Registry, proxy: Any
+    emulator: RunningEmulator, registry: Registry, forward_proxy: Any
 ) -> None:
     async with AsyncClient(
-        registry=registry, base_urls={"aichatonline": emulator.url}, proxy=proxy.url
+        registry=registry, base_urls={"aichatonline": emulator.url}, proxy=forward_proxy.url
     ) as client:
         await client.complete("hi", provider="aichatonline")
-    assert [r.method for r in proxy.requests] == ["GET", "POST"]
+    assert [r.method for r in forward_proxy.requests] == ["GET", "POST"]
 
 
 def test_sync_client_streams_the_reply(registry: Registry) -> None:

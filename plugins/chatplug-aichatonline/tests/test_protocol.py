@@ -199,15 +199,15 @@ async def test_without_base_url_the_plugin_uses_its_own_api_url(
 
 
 async def test_the_proxy_carries_both_requests(
-    emulator: RunningEmulator, proxy: Any, run_hook: Any
+    emulator: RunningEmulator, forward_proxy: Any, run_hook: Any
 ) -> None:
-    pieces = await run_hook(emulator.url, "through the proxy", proxy=proxy.url)
+    pieces = await run_hook(emulator.url, "through the proxy", proxy=forward_proxy.url)
     assert "through the proxy" in "".join(pieces)
-    assert [(r.method, r.url.split("?")[0]) for r in proxy.requests] == [
+    assert [(r.method, r.url.split("?")[0]) for r in forward_proxy.requests] == [
         ("GET", emulator.url + UNIQUE_ID_PATH),
         ("POST", emulator.url + CHAT_PATH),
     ]
-    assert proxy.requests[0].url.startswith(emulator.url + UNIQUE_ID_PATH + "?canvas=-")
+    assert forward_proxy.requests[0].url.startswith(emulator.url + UNIQUE_ID_PATH + "?canvas=-")
 
 
 async def test_a_dead_proxy_fails_the_request_instead_of_going_direct(

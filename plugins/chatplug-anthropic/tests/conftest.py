@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
 import aiohttp
 import pytest
 from chatplug import CompletionRequest, Timeout
-from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import StreamItem
+from chatplug.testing import plugin_fixtures
 from chatplug_anthropic import stream_completion
 from chatplug_anthropic.emulator import create_app
 
@@ -27,11 +28,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+#: ``await start_emulator(**options)`` runs ``create_app(**options)`` for the test
+StartEmulator = Callable[..., Awaitable[RunningEmulator]]
+start_emulator = plugin_fixtures("anthropic", create_app).emulator
+
+
 @pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
+async def emulator(start_emulator: StartEmulator) -> RunningEmulator:
     """The Anthropic emulator (default settings) on 127.0.0.1."""
-    async with run_emulator(create_app()) as running:
-        yield running
+    return await start_emulator()
 
 
 def make_request(

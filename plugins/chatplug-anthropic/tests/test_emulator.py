@@ -12,9 +12,10 @@ from typing import Any, AsyncIterator, Dict, Optional, Tuple
 
 import aiohttp
 import pytest
-from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory, run_emulator
+from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
 from chatplug_anthropic import MessageStream
-from chatplug_anthropic.emulator import create_app
+
+from .conftest import StartEmulator
 
 HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 GOOD: Dict[str, Any] = {
@@ -26,8 +27,10 @@ USE = {"role": "user", "content": "x"}
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
-    async with run_emulator(create_app()) as emulator, aiohttp.ClientSession() as session:
+async def served(
+    emulator: RunningEmulator,
+) -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
+    async with aiohttp.ClientSession() as session:
         yield emulator, session
 
 
@@ -77,13 +80,15 @@ async def test_a_streaming_request_sends_the_named_events_in_order(served: Any) 
     assert text == served[0].replies[-1]
 
 
-async def test_the_stream_is_written_in_pieces_that_split_characters() -> None:
-    async with run_emulator(create_app(delay=0.002)) as emulator:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                emulator.url + "/v1/messages", json={**GOOD, "stream": True}, headers=HEADERS
-            ) as response:
-                chunks = [chunk async for chunk in response.content.iter_any()]
+async def test_the_stream_is_written_in_pieces_that_split_characters(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(delay=0.002)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            emulator.url + "/v1/messages", json={**GOOD, "stream": True}, headers=HEADERS
+        ) as response:
+            chunks = [chunk async for chunk in response.content.iter_any()]
     assert len(chunks) > 10
     assert any(not valid_utf8(chunk) for chunk in chunks)
 
@@ -243,8 +248,11 @@ async def test_a_non_streaming_tool_answer_has_tool_use_blocks(served: Any) -> N
     assert [block["type"] for block in message["content"]] == ["text", "tool_use"]
 
 
-async def test_keys_refuse_a_wrong_key_and_require_key_a_missing_one() -> None:
-    async with run_emulator(create_app(keys=["k1"])) as emulator, aiohttp.ClientSession() as s:
+async def test_keys_refuse_a_wrong_key_and_require_key_a_missing_one(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(keys=["k1"])
+    async with aiohttp.ClientSession() as s:
         served = (emulator, s)
         assert (await post(served, GOOD, {**HEADERS, "x-api-key": "k1"}))[0] == 200
         status, answer, _ = await post(served, GOOD, {**HEADERS, "x-api-key": "k2"})
@@ -257,22 +265,26 @@ async def test_the_default_app_accepts_no_key(served: Any) -> None:
     assert (await post(served, GOOD))[0] == 200
 
 
-async def test_a_scripted_429_carries_retry_after_and_the_rate_limit_type() -> None:
-    async with run_emulator(create_app(status=429, retry_after="3")) as emulator:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                emulator.url + "/v1/messages", json=GOOD, headers=HEADERS
-            ) as response:
-                assert response.status == 429
-                assert response.headers["retry-after"] == "3"
-                assert (await response.json())["error"]["type"] == "rate_limit_error"
+async def test_a_scripted_429_carries_retry_after_and_the_rate_limit_type(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(status=429, retry_after="3")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            emulator.url + "/v1/messages", json=GOOD, headers=HEADERS
+        ) as response:
+            assert response.status == 429
+            assert response.headers["retry-after"] == "3"
+            assert (await response.json())["error"]["type"] == "rate_limit_error"
 
 
-async def test_a_scripted_error_event_ends_the_stream_without_message_stop() -> None:
-    async with run_emulator(create_app(error_event="overloaded_error")) as emulator:
-        async with aiohttp.ClientSession() as session:
-            served = (emulator, session)
-            _, _, raw = await post(served, {**GOOD, "stream": True})
+async def test_a_scripted_error_event_ends_the_stream_without_message_stop(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(error_event="overloaded_error")
+    async with aiohttp.ClientSession() as session:
+        served = (emulator, session)
+        _, _, raw = await post(served, {**GOOD, "stream": True})
     assert b"event: error" in raw and b"overloaded_error" in raw
     assert b"message_stop" not in raw
 

@@ -13,7 +13,7 @@ from chatplug import (
     StreamProtocolError,
     UpstreamHTTPError,
 )
-from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import (
     Finish,
     ReasoningDelta,
@@ -24,9 +24,9 @@ from chatplug.events import (
 )
 from chatplug.types import Tool
 from chatplug_anthropic import list_models, stream_completion
-from chatplug_anthropic.emulator import REDACTED_TRIGGER, REQUESTS, create_app
+from chatplug_anthropic.emulator import REDACTED_TRIGGER, REQUESTS
 
-from .conftest import MODEL, collect, make_request, text_of
+from .conftest import MODEL, StartEmulator, collect, make_request, text_of
 
 KEY = "sk-ant-test-0123456789SECRET"
 WEATHER = Tool(
@@ -333,30 +333,33 @@ async def test_prompt_cache_reports_cached_input_tokens_on_the_second_request(
 # --- errors ----------------------------------------------------------------------------------
 
 
-async def test_429_with_retry_after_is_rate_limited() -> None:
-    async with run_emulator(create_app(status=429, retry_after="7")) as emulator:
-        with pytest.raises(RateLimitedError) as caught:
-            await collect(make_request(emulator.url))
+async def test_429_with_retry_after_is_rate_limited(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(status=429, retry_after="7")
+    with pytest.raises(RateLimitedError) as caught:
+        await collect(make_request(emulator.url))
     assert caught.value.retry_after == 7
     assert "rate_limit_error" in caught.value.message
 
 
-async def test_529_overloaded_is_a_retryable_error_with_a_hint() -> None:
-    async with run_emulator(create_app(status=529)) as emulator:
-        with pytest.raises(UpstreamHTTPError) as caught:
-            await collect(make_request(emulator.url))
+async def test_529_overloaded_is_a_retryable_error_with_a_hint(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(status=529)
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await collect(make_request(emulator.url))
     assert caught.value.status == 529 and caught.value.retryable
     assert "overloaded" in (caught.value.hint or "")
     assert caught.value.body == "Overloaded"
 
 
 async def test_a_refused_key_names_the_variable_and_never_shows_the_key(
+    start_emulator: StartEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    async with run_emulator(create_app(keys=["sk-ant-other"])) as emulator:
-        with pytest.raises(AuthenticationError) as caught:
-            await collect(make_request(emulator.url))
+    emulator = await start_emulator(keys=["sk-ant-other"])
+    with pytest.raises(AuthenticationError) as caught:
+        await collect(make_request(emulator.url))
     assert "ANTHROPIC_API_KEY" in (caught.value.hint or "")
     assert "set but was refused" in (caught.value.hint or "")
     assert KEY not in str(caught.value) + (caught.value.hint or "")
@@ -368,25 +371,27 @@ async def test_an_unknown_model_is_a_404_naming_it(emulator: RunningEmulator) ->
     assert caught.value.status == 404 and "claude-9" in caught.value.body
 
 
-async def test_an_overloaded_error_event_mid_stream_comes_after_the_text() -> None:
+async def test_an_overloaded_error_event_mid_stream_comes_after_the_text(
+    start_emulator: StartEmulator,
+) -> None:
     items: List[StreamItem] = []
-    async with run_emulator(create_app(error_event="overloaded_error")) as emulator:
-        with pytest.raises(UpstreamHTTPError) as caught:
-            async with aiohttp.ClientSession() as session:
-                request = make_request(emulator.url)
-                async for item in stream_completion(request=request, session=session):
-                    items.append(item)
+    emulator = await start_emulator(error_event="overloaded_error")
+    with pytest.raises(UpstreamHTTPError) as caught:
+        async with aiohttp.ClientSession() as session:
+            request = make_request(emulator.url)
+            async for item in stream_completion(request=request, session=session):
+                items.append(item)
     assert caught.value.status == 529 and caught.value.retryable
     assert text_of(items) and emulator.replies[-1].startswith(text_of(items))
 
 
-async def test_a_rate_limit_error_event_is_rate_limited() -> None:
-    async with run_emulator(create_app(error_event="rate_limit_error")) as emulator:
-        with pytest.raises(RateLimitedError):
-            await collect(make_request(emulator.url))
+async def test_a_rate_limit_error_event_is_rate_limited(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(error_event="rate_limit_error")
+    with pytest.raises(RateLimitedError):
+        await collect(make_request(emulator.url))
 
 
-async def test_a_truncated_stream_is_a_protocol_error() -> None:
-    async with run_emulator(create_app(truncate=True)) as emulator:
-        with pytest.raises(StreamProtocolError, match="message_stop"):
-            await collect(make_request(emulator.url))
+async def test_a_truncated_stream_is_a_protocol_error(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(truncate=True)
+    with pytest.raises(StreamProtocolError, match="message_stop"):
+        await collect(make_request(emulator.url))

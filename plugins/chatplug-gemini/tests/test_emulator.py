@@ -7,8 +7,10 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import aiohttp
 import pytest
-from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory, run_emulator
+from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
 from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app
+
+from .conftest import StartEmulator
 
 KEY = "AIza-emulator-key-0123456789"
 USER = {"role": "user", "parts": [{"text": "Quoi de neuf ? ✓"}]}
@@ -427,43 +429,47 @@ async def test_an_unknown_method_is_not_found(emulator: RunningEmulator) -> None
     assert answer.status == 404 and answer.json()["error"]["status"] == "NOT_FOUND"
 
 
-async def test_without_a_key_when_one_is_required_permission_is_denied() -> None:
-    async with run_emulator(create_app(require_key=True)) as emulator:
-        answer = await post(emulator, {"contents": [USER]})
+async def test_without_a_key_when_one_is_required_permission_is_denied(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(require_key=True)
+    answer = await post(emulator, {"contents": [USER]})
     assert answer.status == 403
     assert answer.json()["error"]["status"] == "PERMISSION_DENIED"
 
 
-async def test_a_wrong_key_is_400_api_key_invalid() -> None:
-    async with run_emulator(create_app(keys=[KEY])) as emulator:
-        answer = await post(emulator, {"contents": [USER]}, key="AIza-wrong")
+async def test_a_wrong_key_is_400_api_key_invalid(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(keys=[KEY])
+    answer = await post(emulator, {"contents": [USER]}, key="AIza-wrong")
     error = answer.json()["error"]
     assert answer.status == 400 and error["status"] == "INVALID_ARGUMENT"
     assert error["details"][0]["reason"] == "API_KEY_INVALID"
 
 
-async def test_the_right_key_passes_in_the_header_or_the_query() -> None:
-    async with run_emulator(create_app(keys=[KEY])) as emulator:
-        by_header = await post(emulator, {"contents": [USER]}, key=KEY)
-        async with aiohttp.ClientSession() as session:
-            url = f"{emulator.url}/v1beta/models/gemini-2.0-flash:generateContent"
-            async with session.post(
-                url, params={"key": KEY}, json={"contents": [USER]}
-            ) as response:
-                by_query = response.status
+async def test_the_right_key_passes_in_the_header_or_the_query(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(keys=[KEY])
+    by_header = await post(emulator, {"contents": [USER]}, key=KEY)
+    async with aiohttp.ClientSession() as session:
+        url = f"{emulator.url}/v1beta/models/gemini-2.0-flash:generateContent"
+        async with session.post(url, params={"key": KEY}, json={"contents": [USER]}) as response:
+            by_query = response.status
     assert (by_header.status, by_query) == (200, 200)
 
 
 # --- faults ----------------------------------------------------------------------------
 
 
-async def test_the_fault_script_is_consumed_one_request_at_a_time() -> None:
-    async with run_emulator(create_app(faults=["rate_limit:3", "unavailable", None])) as emulator:
-        limited = await post(emulator, {"contents": [USER]})
-        overloaded = await post(emulator, {"contents": [USER]})
-        normal = await post(emulator, {"contents": [USER]})
-        after = await post(emulator, {"contents": [USER]})
-        assert emulator.app[FAULTS] == []
+async def test_the_fault_script_is_consumed_one_request_at_a_time(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(faults=["rate_limit:3", "unavailable", None])
+    limited = await post(emulator, {"contents": [USER]})
+    overloaded = await post(emulator, {"contents": [USER]})
+    normal = await post(emulator, {"contents": [USER]})
+    after = await post(emulator, {"contents": [USER]})
+    assert emulator.app[FAULTS] == []
     assert limited.status == 429 and limited.headers["Retry-After"] == "3"
     error = limited.json()["error"]
     assert error["status"] == "RESOURCE_EXHAUSTED"

@@ -3,7 +3,6 @@ items it yields, keys, errors, proxy, base_url and cancellation."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Dict, List
 
@@ -15,14 +14,14 @@ from chatplug import (
     StreamProtocolError,
     UpstreamHTTPError,
 )
-from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ReasoningDelta, ResponseMetadata, ToolCallDelta, Usage
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
+from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream, wait_until
 from chatplug.types import ResponseFormat, Tool
 from chatplug_gemini import stream_completion
-from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app
+from chatplug_gemini.emulator import FAULTS, STREAM_ENDS
 
-from .conftest import chunk, collect, make_request, of_type, sent, text_of
+from .conftest import StartEmulator, chunk, collect, make_request, of_type, sent, text_of
 
 KEY = "AIza-test-0123456789SECRET"
 WEATHER = Tool(
@@ -276,22 +275,25 @@ async def test_a_tool_round_trip_is_accepted_and_answered(emulator: RunningEmula
 
 
 async def test_a_refused_key_is_an_authentication_error_naming_the_variables(
+    start_emulator: StartEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    async with run_emulator(create_app(keys=["AIza-the-right-one"])) as emulator:
-        with pytest.raises(AuthenticationError) as caught:
-            await collect(make_request(emulator.url))
+    emulator = await start_emulator(keys=["AIza-the-right-one"])
+    with pytest.raises(AuthenticationError) as caught:
+        await collect(make_request(emulator.url))
     error = caught.value
     assert error.status == 400 and "API key not valid" in str(error)
     assert "GEMINI_API_KEY or GOOGLE_API_KEY" in (error.hint or "")
     assert "is set but was refused" in (error.hint or "")
 
 
-async def test_a_missing_key_is_an_authentication_error_saying_it_is_not_set() -> None:
-    async with run_emulator(create_app(require_key=True)) as emulator:
-        with pytest.raises(AuthenticationError) as caught:
-            await collect(make_request(emulator.url))
+async def test_a_missing_key_is_an_authentication_error_saying_it_is_not_set(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(require_key=True)
+    with pytest.raises(AuthenticationError) as caught:
+        await collect(make_request(emulator.url))
     assert caught.value.status == 403
     assert "is not set" in (caught.value.hint or "")
 
@@ -412,15 +414,12 @@ async def test_the_proxy_is_used(emulator: RunningEmulator) -> None:
     ]
 
 
-async def test_stopping_early_closes_the_upstream_connection() -> None:
-    async with run_emulator(create_app(delay=0.05)) as emulator:
-        async with aiohttp.ClientSession() as session:
-            stream = stream_completion(request=make_request(emulator.url), session=session)
-            first = await stream.__anext__()  # type: ignore[attr-defined]
-            await stream.aclose()  # type: ignore[attr-defined]
-            assert isinstance(first, ResponseMetadata)
-            for _ in range(200):
-                if emulator.app[STREAM_ENDS]:
-                    break
-                await asyncio.sleep(0.05)
-        assert emulator.app[STREAM_ENDS] == ["disconnected"]
+async def test_stopping_early_closes_the_upstream_connection(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(delay=0.05)
+    async with aiohttp.ClientSession() as session:
+        stream = stream_completion(request=make_request(emulator.url), session=session)
+        first = await stream.__anext__()  # type: ignore[attr-defined]
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert isinstance(first, ResponseMetadata)
+        await wait_until(lambda: emulator.app[STREAM_ENDS])
+    assert emulator.app[STREAM_ENDS] == ["disconnected"]

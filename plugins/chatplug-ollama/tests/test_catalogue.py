@@ -8,9 +8,11 @@ from pathlib import Path
 import chatplug_ollama
 import pytest
 from chatplug import Registry, UpstreamHTTPError
-from chatplug.emulation import EmulatorThread, run_emulator
+from chatplug.emulation import EmulatorThread
 from chatplug_ollama import async_refresh_models, cache_path, clear_cache, refresh_models
 from chatplug_ollama.emulator import create_app
+
+from .conftest import StartEmulator
 
 SERVED = {"llama3.2:latest": ["tools"], "qwen3:8b": ["tools", "thinking"], "llava:7b": ["vision"]}
 
@@ -44,9 +46,11 @@ def test_refresh_caches_the_servers_models_and_capabilities(clean_env: Path) -> 
     assert cached[1] == {"id": "qwen3:8b", "capabilities": ["completion", "tools", "thinking"]}
 
 
-async def test_list_models_then_lists_exactly_the_servers_models() -> None:
-    async with run_emulator(create_app(models=SERVED)) as emulator:
-        await async_refresh_models("ollama", emulator.url)
+async def test_list_models_then_lists_exactly_the_servers_models(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(models=SERVED)
+    await async_refresh_models("ollama", emulator.url)
     models = {m.id: m for m in chatplug_ollama.list_models()}
     assert list(models) == list(SERVED)
     assert models["llama3.2:latest"].aliases == ("llama3.2",)
@@ -56,18 +60,20 @@ async def test_list_models_then_lists_exactly_the_servers_models() -> None:
     assert models["qwen3:8b"].metadata["source"] == "cache"
 
 
-async def test_clear_cache_brings_back_the_built_in_catalogue() -> None:
-    async with run_emulator(create_app(models=SERVED)) as emulator:
-        await async_refresh_models("ollama", emulator.url)
+async def test_clear_cache_brings_back_the_built_in_catalogue(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(models=SERVED)
+    await async_refresh_models("ollama", emulator.url)
     assert clear_cache("ollama")
     assert chatplug_ollama.list_models()[0].id == "llama3.2"
     assert not clear_cache("ollama")
 
 
-async def test_a_failed_refresh_keeps_no_cache() -> None:
-    async with run_emulator(create_app()) as emulator:
-        with pytest.raises(UpstreamHTTPError, match="404"):
-            await async_refresh_models("ollama", emulator.url + "/nowhere")
+async def test_a_failed_refresh_keeps_no_cache(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator()
+    with pytest.raises(UpstreamHTTPError, match="404"):
+        await async_refresh_models("ollama", emulator.url + "/nowhere")
     assert not cache_path("ollama").exists()
 
 

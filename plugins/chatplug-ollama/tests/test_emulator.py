@@ -12,16 +12,19 @@ from typing import Any, AsyncIterator, Dict, Tuple
 
 import aiohttp
 import pytest
-from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory, run_emulator
+from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
 from chatplug_ollama import ChatStream
-from chatplug_ollama.emulator import create_app
+
+from .conftest import StartEmulator
 
 GOOD: Dict[str, Any] = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi ✓"}]}
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
-    async with run_emulator(create_app()) as emulator, aiohttp.ClientSession() as session:
+async def served(
+    emulator: RunningEmulator,
+) -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
+    async with aiohttp.ClientSession() as session:
         yield emulator, session
 
 
@@ -111,20 +114,22 @@ async def test_show_gives_a_models_capabilities(served: Any) -> None:
     assert status == 404
 
 
-async def test_a_scripted_error_record_ends_the_stream_without_done() -> None:
-    async with run_emulator(create_app(error_event="boom")) as emulator:
-        async with aiohttp.ClientSession() as session:
-            _, raw = await post((emulator, session), GOOD)
+async def test_a_scripted_error_record_ends_the_stream_without_done(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(error_event="boom")
+    async with aiohttp.ClientSession() as session:
+        _, raw = await post((emulator, session), GOOD)
     lines = [json.loads(line) for line in raw.splitlines()]
     assert lines[-1] == {"error": "boom"}
     assert not any(line.get("done") for line in lines)
 
 
-async def test_a_dropped_connection_cuts_the_body() -> None:
-    async with run_emulator(create_app(drop=True)) as emulator:
-        async with aiohttp.ClientSession() as session:
-            with pytest.raises(aiohttp.ClientPayloadError):
-                await post((emulator, session), GOOD)
+async def test_a_dropped_connection_cuts_the_body(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(drop=True)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await post((emulator, session), GOOD)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import aiohttp
 import pytest
 from chatplug import RateLimitedError, StreamProtocolError, UpstreamError, UpstreamHTTPError
-from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import (
     Finish,
     ReasoningDelta,
@@ -19,9 +19,9 @@ from chatplug.events import (
 )
 from chatplug.types import ResponseFormat, Tool
 from chatplug_ollama import stream_completion
-from chatplug_ollama.emulator import REQUESTS, create_app
+from chatplug_ollama.emulator import REQUESTS
 
-from .conftest import collect, make_request, text_of
+from .conftest import StartEmulator, collect, make_request, text_of
 
 WEATHER = Tool(
     "weather", "The weather", {"type": "object", "properties": {"city": {"type": "string"}}}
@@ -161,32 +161,34 @@ async def test_an_unknown_model_is_a_404_with_a_pull_hint(emulator: RunningEmula
     assert "ollama pull" in (caught.value.hint or "")
 
 
-async def test_429_with_retry_after_is_rate_limited() -> None:
-    async with run_emulator(create_app(status=429, retry_after="7")) as emulator:
-        with pytest.raises(RateLimitedError) as caught:
-            await collect(make_request(emulator.url))
+async def test_429_with_retry_after_is_rate_limited(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(status=429, retry_after="7")
+    with pytest.raises(RateLimitedError) as caught:
+        await collect(make_request(emulator.url))
     assert caught.value.retry_after == 7
 
 
-async def test_503_is_a_retryable_error() -> None:
-    async with run_emulator(create_app(status=503)) as emulator:
-        with pytest.raises(UpstreamHTTPError) as caught:
-            await collect(make_request(emulator.url))
+async def test_503_is_a_retryable_error(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(status=503)
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await collect(make_request(emulator.url))
     assert caught.value.retryable and caught.value.body == "server busy, please try again"
 
 
-async def test_an_error_record_mid_stream_comes_after_the_text() -> None:
+async def test_an_error_record_mid_stream_comes_after_the_text(
+    start_emulator: StartEmulator,
+) -> None:
     items: List[StreamItem] = []
-    async with run_emulator(create_app(error_event="CUDA error: out of memory")) as emulator:
-        with pytest.raises(UpstreamError, match="out of memory"):
-            async with aiohttp.ClientSession() as session:
-                request = make_request(emulator.url)
-                async for item in stream_completion(request=request, session=session):
-                    items.append(item)
+    emulator = await start_emulator(error_event="CUDA error: out of memory")
+    with pytest.raises(UpstreamError, match="out of memory"):
+        async with aiohttp.ClientSession() as session:
+            request = make_request(emulator.url)
+            async for item in stream_completion(request=request, session=session):
+                items.append(item)
     assert text_of(items) and emulator.replies[-1].startswith(text_of(items))
 
 
-async def test_a_truncated_stream_is_a_protocol_error() -> None:
-    async with run_emulator(create_app(truncate=True)) as emulator:
-        with pytest.raises(StreamProtocolError, match="done record"):
-            await collect(make_request(emulator.url))
+async def test_a_truncated_stream_is_a_protocol_error(start_emulator: StartEmulator) -> None:
+    emulator = await start_emulator(truncate=True)
+    with pytest.raises(StreamProtocolError, match="done record"):
+        await collect(make_request(emulator.url))

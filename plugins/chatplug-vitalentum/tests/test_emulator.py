@@ -7,10 +7,10 @@ from typing import Any, AsyncIterator, List, Tuple
 
 import aiohttp
 import pytest
+from chatplug import emulator_kit
 from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.testing import split_bytes
 from chatplug_vitalentum import EventStream
-from chatplug_vitalentum import emulator as emulator_module
 from chatplug_vitalentum.emulator import REQUESTS, create_app, reply_text, write_sizes
 
 GOOD = {
@@ -97,13 +97,13 @@ async def test_bad_bodies_are_400_with_a_json_error(served, body, error) -> None
 
 async def test_writes_split_characters_and_events_and_coalesce_events(served, monkeypatch) -> None:
     writes: List[bytes] = []
-    original = emulator_module.write_awkwardly
+    original = emulator_kit.write_awkwardly
 
     async def recording(response: Any, data: bytes, **kwargs: Any) -> None:
         writes.extend(split_bytes(data, kwargs["sizes"]))
         await original(response, data, **kwargs)
 
-    monkeypatch.setattr(emulator_module, "write_awkwardly", recording)
+    monkeypatch.setattr(emulator_kit, "write_awkwardly", recording)
     status, _ = await post(served, GOOD)
     assert status == 200
     assert any(_splits_a_character(piece) for piece in writes)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 import chatplug_vitalentum
 from chatplug import CompletionRequest, Timeout
-from chatplug.emulation import run_emulator
+from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ResponseMetadata, StreamItem
 from chatplug.testing import Reply, ScriptedUpstream
 from chatplug.types import WEB_CHAT
 from chatplug_vitalentum import stream_completion
-from chatplug_vitalentum.emulator import create_app
 
 
 def request(base_url: str) -> CompletionRequest:
@@ -37,11 +36,13 @@ def chunk(content: Optional[str] = None, finish: Optional[str] = None) -> Dict[s
     return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
-async def test_the_emulators_answer_ends_with_finish_stop() -> None:
-    async with run_emulator(create_app()) as emulator:
-        items = await items_from(emulator.url)
+async def test_the_emulators_answer_ends_with_finish_stop(
+    emulator: Callable[..., Awaitable[RunningEmulator]],
+) -> None:
+    upstream = await emulator()
+    items = await items_from(upstream.url)
     assert items[0] == ResponseMetadata("chatcmpl-emulator", "gpt-3.5-turbo")
-    assert "".join(i for i in items if isinstance(i, str)) == emulator.replies[-1]
+    assert "".join(i for i in items if isinstance(i, str)) == upstream.replies[-1]
     assert items[-1] == Finish("stop", "stop")
 
 

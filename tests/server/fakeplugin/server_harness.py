@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import chatplug_servertest
 from chatplug.emulation import RunningEmulator
+from chatplug.testing import write_distribution
 
 STARTUP_TIMEOUT = 60.0
 HERE = Path(__file__).parent
@@ -25,17 +26,8 @@ PROVIDERS = "servertest,servertwo"
 
 def write_dist_info(root: Path) -> Path:
     """A minimal installed-distribution record registering the scripted providers."""
-    info = root / "chatplug_servertest-0.1.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: chatplug-servertest\nVersion: 0.1\n", encoding="utf-8"
-    )
-    (info / "entry_points.txt").write_text(
-        "[chatplug.providers]\n"
-        "servertest = chatplug_servertest\n"
-        "servertwo = chatplug_servertest:second\n",
-        encoding="utf-8",
-    )
+    providers = {"servertest": "chatplug_servertest", "servertwo": "chatplug_servertest:second"}
+    write_distribution(root, "chatplug-servertest", {"chatplug.providers": providers})
     return root
 
 

@@ -5,8 +5,8 @@ Every sub-command lives in its own module and is imported only when invoked (see
 does not need: :mod:`~chatplug.cli.listing` (``plugins``, ``models``, ``--version``),
 :mod:`~chatplug.cli.chat` (``chat``; :mod:`~chatplug.cli.interactive` for the terminal
 loop, :mod:`~chatplug.cli.session` and :mod:`~chatplug.cli.emulate` under both),
-:mod:`~chatplug.cli.config`, :mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin`,
-and ``check`` from :mod:`chatplug.testing.conformance`.  Errors and exit codes:
+:mod:`~chatplug.cli.config`, :mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin`
+and :mod:`~chatplug.cli.check`.  Errors and exit codes:
 :mod:`~chatplug.cli.errors`.
 """
 
@@ -51,7 +51,7 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "Chat with a model: stream the answer to PROMPT as it arrives.",
     ),
     "check": (
-        "chatplug.testing.conformance",
+        "chatplug.cli.check",
         "check_command",
         "Run the conformance suite against an installed plugin.",
     ),

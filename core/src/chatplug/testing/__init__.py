@@ -1,20 +1,26 @@
 """The plugin author kit: test helpers, pytest fixtures and the conformance suite.
 
-Importable without pytest (only :mod:`chatplug.testing.plugin` needs it).  Names load
+Importable without pytest (only :mod:`.plugin` and :mod:`.fixtures` import it).  Names load
 lazily, so importing this package (as pytest does for the ``pytest11`` plugin) is cheap.
 
 - :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
   exactly as scripted (status, headers, chunks, delays, then finish, close, reset or hang)
-  and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`).
+  and records requests and whether the client closed (see :mod:`chatplug.testing.upstream`);
+  :class:`SSEEvent`: a named Server-Sent Event (``event: x``) for ``Reply.sse``.
 - :class:`ForwardProxy`: a recording HTTP forward proxy on 127.0.0.1.
 - :func:`start_emulator` / :func:`emulator_thread`: run a plugin's emulator on 127.0.0.1.
 - :func:`make_client` / :func:`make_sync_client` / :func:`make_registry`: a client (or
   registry) bound to one provider.
+- :func:`write_distribution`: install a plugin for a test (modules and a ``.dist-info``
+  in a directory), discovered through its entry points like a pip-installed one.
 - :func:`conformance_tests` / :func:`run_conformance`: the conformance suite
   (:mod:`chatplug.testing.conformance`).
 - pytest fixtures (registered by the ``pytest11`` entry point, :mod:`chatplug.testing.plugin`):
   ``chatplug_client``, ``chatplug_sync_client``, ``chatplug_emulator``,
   ``scripted_upstream``, ``forward_proxy``; option ``--chatplug PROVIDER``.
+- :func:`plugin_fixtures`: a plugin's own async fixtures (``emulator``, ``client``,
+  ``registry``, ``wait_until``) in one conftest line (:mod:`chatplug.testing.fixtures`);
+  :func:`wait_until`: poll a condition.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
         conformance_tests,
         run_conformance,
     )
+    from .fixtures import PluginFixtures, plugin_fixtures, wait_until
     from .helpers import (
         distribution_problems,
         emulator_thread,
@@ -39,23 +46,19 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
+    from .install import write_distribution
     from .proxy import ForwardProxy, ProxiedRequest
-    from .upstream import (
-        ConnectionRecord,
-        RecordedRequest,
-        Reply,
-        ScriptedUpstream,
-        split_bytes,
-        split_utf8,
-    )
+    from .replies import Reply, SSEEvent, split_bytes, split_utf8
+    from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
 
 _NAMES: Dict[str, str] = {
     "ConnectionRecord": "upstream",
     "RecordedRequest": "upstream",
-    "Reply": "upstream",
+    "Reply": "replies",
+    "SSEEvent": "replies",
     "ScriptedUpstream": "upstream",
-    "split_bytes": "upstream",
-    "split_utf8": "upstream",
+    "split_bytes": "replies",
+    "split_utf8": "replies",
     "ForwardProxy": "proxy",
     "ProxiedRequest": "proxy",
     "distribution_problems": "helpers",
@@ -64,6 +67,10 @@ _NAMES: Dict[str, str] = {
     "make_registry": "helpers",
     "make_sync_client": "helpers",
     "start_emulator": "helpers",
+    "write_distribution": "install",
+    "PluginFixtures": "fixtures",
+    "plugin_fixtures": "fixtures",
+    "wait_until": "fixtures",
     "CHECKS": "conformance",
     "Check": "conformance",
     "CheckResult": "conformance",
@@ -80,19 +87,24 @@ __all__ = [
     "ConformanceFailure",
     "ConnectionRecord",
     "ForwardProxy",
+    "PluginFixtures",
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",
+    "SSEEvent",
     "ScriptedUpstream",
     "conformance_tests",
     "emulator_thread",
     "make_client",
     "make_registry",
     "make_sync_client",
+    "plugin_fixtures",
     "run_conformance",
     "split_bytes",
     "split_utf8",
     "start_emulator",
+    "wait_until",
+    "write_distribution",
 ]
 
 

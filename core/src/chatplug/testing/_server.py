@@ -43,9 +43,13 @@ class LoopbackServer:
     # in the running loop -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Start listening in the running loop."""
+        """Start listening in the running loop (backlog: ``emulation.LISTEN_BACKLOG``)."""
+        from ..emulation import LISTEN_BACKLOG
+
         self.loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.port, backlog=LISTEN_BACKLOG
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

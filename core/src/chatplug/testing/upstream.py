@@ -19,7 +19,8 @@ The API (stable; the fault suite and the conformance suite rely on it):
 
 - ``status`` (200), ``reason`` (default: the standard phrase), ``headers`` (mapping),
 - ``chunks``: the body as a sequence of ``bytes``, each written (and drained) on its own,
-- ``delay``: seconds to wait between two chunks; ``head_delay``: before the status line,
+- ``delay``: seconds to wait between two chunks; ``head_delay``: before the status line;
+  ``end_delay``: after the last chunk, before the ``end`` (e.g. some text, a pause, a reset),
 - ``framing``: ``"chunked"`` (default), ``"length"`` (``Content-Length: content_length``,
   default the chunks' total) or ``"eof"`` (no length; the body ends when the connection
   closes, HTTP/1.0 style),
@@ -32,7 +33,8 @@ The API (stable; the fault suite and the conformance suite rely on it):
   response (default: ``Connection: close``).
 
 Constructors: ``Reply.text(body, sizes=None, ...)``, ``Reply.json(value, ...)``,
-``Reply.error(status, body="", retry_after=None)``, ``Reply.sse(datas, done=True)``,
+``Reply.error(status, body="", retry_after=None)``, ``Reply.sse(items, done=True)`` (an
+item is an event's data, or an :class:`SSEEvent` for a named event: ``event: x``),
 ``Reply.ndjson(values)``, ``Reply.truncated(body, at, end="close")`` (declares the full
 length, sends ``body[:at]``, then closes), and ``reply.but(**changes)``.  Helpers:
 :func:`split_bytes` (cut bytes into pieces of the given sizes) and :func:`split_utf8`
@@ -48,11 +50,16 @@ length, sends ``body[:at]``, then closes), and ``reply.but(**changes)``.  Helper
   ``json()``, ``text()``, ``connection``); ``connections``: every
   :class:`ConnectionRecord` (``requests``, ``closed_by``: ``None`` while open, then
   ``"client"`` or ``"server"``, ``client_closed``); ``errors``: exceptions raised by
-  ``handler`` (answered with HTTP 500).
+  ``handler`` (answered with HTTP 500); ``bytes_sent``: bytes written to clients in all.
 - ``async with`` serves in the running loop; ``with`` serves from a background thread.
-- ``await upstream.wait_client_closed(timeout)`` / ``upstream.wait_client_closed_sync(timeout)``:
-  ``True`` once the client closed a connection that the server was still serving
+- ``await upstream.wait_client_closed(timeout, count=1)`` (or
+  ``upstream.wait_client_closed_sync(...)`` from synchronous code): ``True`` once the
+  client closed ``count`` connections that the server was still serving or keeping alive
   (the proof that an abandoned stream released its connection).
+
+The replies live in :mod:`chatplug.testing.replies`, reading requests in
+:mod:`chatplug.testing._requests`; the server listens with a backlog of
+:data:`~chatplug.emulation.LISTEN_BACKLOG` (see :mod:`chatplug.testing._server`).
 """
 
 from __future__ import annotations
@@ -64,189 +71,51 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import (
-    Any,
-    Awaitable,
-    Callable,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+
+from ._requests import MAX_HEAD, BadRequest, RequestReader
+from ._server import LoopbackServer
+from .replies import (
+    CHUNKED,
+    CLOSE,
+    COMPLETE,
+    ENDS,
+    EOF,
+    FRAMINGS,
+    HANG,
+    LENGTH,
+    RESET,
+    Reply,
+    SSEEvent,
+    split_bytes,
+    split_utf8,
 )
 
-from ._server import LoopbackServer
-
-COMPLETE, CLOSE, RESET, HANG = "complete", "close", "reset", "hang"
-ENDS = (COMPLETE, CLOSE, RESET, HANG)
-CHUNKED, LENGTH, EOF = "chunked", "length", "eof"
-FRAMINGS = (CHUNKED, LENGTH, EOF)
-MAX_HEAD = 64 * 1024
 #: how long a reset waits after the last chunk, so that the bytes reach the client first
 RESET_GRACE = 0.05
 
-
-def split_bytes(data: bytes, sizes: Iterable[int]) -> List[bytes]:
-    """``data`` cut into pieces of the given sizes, cycling through ``sizes``."""
-    cycle = [size for size in sizes if size > 0] or [len(data) or 1]
-    pieces: List[bytes] = []
-    position = index = 0
-    while position < len(data):
-        size = cycle[index % len(cycle)]
-        pieces.append(data[position : position + size])
-        position += size
-        index += 1
-    return pieces
-
-
-def split_utf8(data: bytes) -> List[bytes]:
-    """``data`` cut in the middle of every multi-byte UTF-8 character (and nowhere else)."""
-    cuts: List[int] = []
-    position = 0
-    while position < len(data):
-        byte = data[position]
-        width = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
-        if width > 1 and position + 1 < len(data):
-            cuts.append(position + 1)
-        position += width
-    pieces: List[bytes] = []
-    start = 0
-    for cut in cuts:
-        pieces.append(data[start:cut])
-        start = cut
-    pieces.append(data[start:])
-    return [piece for piece in pieces if piece]
-
-
-def _as_bytes(value: Union[str, bytes]) -> bytes:
-    return value.encode() if isinstance(value, str) else value
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted HTTP response (see the module docstring)."""
-
-    status: int = 200
-    chunks: Sequence[bytes] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    head_delay: float = 0.0
-    end: str = COMPLETE
-    framing: str = CHUNKED
-    content_length: Optional[int] = None
-    raw: bool = False
-    keep_alive: bool = False
-    reason: Optional[str] = None
-
-    def __post_init__(self) -> None:
-        if self.end not in ENDS:
-            raise ValueError(f"end must be one of {', '.join(ENDS)}, not {self.end!r}")
-        if self.framing not in FRAMINGS:
-            raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}, not {self.framing!r}")
-        object.__setattr__(self, "chunks", tuple(_as_bytes(chunk) for chunk in self.chunks))
-
-    @property
-    def body(self) -> bytes:
-        """The chunks joined."""
-        return b"".join(self.chunks)
-
-    def but(self, **changes: Any) -> "Reply":
-        """A copy with some fields changed."""
-        return replace(self, **changes)
-
-    @classmethod
-    def text(
-        cls,
-        body: Union[str, bytes],
-        *,
-        sizes: Optional[Iterable[int]] = None,
-        content_type: str = "text/plain; charset=utf-8",
-        status: int = 200,
-        headers: Optional[Mapping[str, str]] = None,
-        **fields: Any,
-    ) -> "Reply":
-        """``body`` (cut into pieces of ``sizes``, or in one chunk)."""
-        data = _as_bytes(body)
-        chunks = split_bytes(data, sizes) if sizes is not None else ([data] if data else [])
-        merged = {"Content-Type": content_type, **dict(headers or {})}
-        return cls(status=status, chunks=chunks, headers=merged, **fields)
-
-    @classmethod
-    def json(cls, value: Any, *, status: int = 200, **fields: Any) -> "Reply":
-        """A JSON document."""
-        return cls.text(
-            _json.dumps(value, ensure_ascii=False),
-            content_type="application/json",
-            status=status,
-            **fields,
-        )
-
-    @classmethod
-    def error(
-        cls,
-        status: int,
-        body: Union[str, bytes] = "",
-        *,
-        retry_after: Optional[Union[int, float, str]] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        **fields: Any,
-    ) -> "Reply":
-        """An HTTP error status (``retry_after`` sets the ``Retry-After`` header)."""
-        merged = dict(headers or {})
-        if retry_after is not None:
-            merged["Retry-After"] = str(retry_after)
-        data = _as_bytes(body) or f"error {status}".encode()
-        return cls.text(data, status=status, headers=merged, framing=LENGTH, **fields)
-
-    @classmethod
-    def sse(cls, datas: Iterable[Union[str, Any]], *, done: bool = True, **fields: Any) -> "Reply":
-        """Server-Sent Events, one per item (non-strings are JSON-encoded); then ``[DONE]``."""
-        events = [
-            b"data: " + _as_bytes(item if isinstance(item, str) else _json.dumps(item)) + b"\n\n"
-            for item in datas
-        ]
-        if done:
-            events.append(b"data: [DONE]\n\n")
-        fields.setdefault("headers", {"Content-Type": "text/event-stream"})
-        return cls(chunks=events, **fields)
-
-    @classmethod
-    def ndjson(cls, values: Iterable[Any], **fields: Any) -> "Reply":
-        """Newline-delimited JSON, one line per value."""
-        lines = [_json.dumps(value, ensure_ascii=False).encode() + b"\n" for value in values]
-        fields.setdefault("headers", {"Content-Type": "application/x-ndjson"})
-        return cls(chunks=lines, **fields)
-
-    @classmethod
-    def truncated(
-        cls,
-        body: Union[str, bytes],
-        at: int,
-        *,
-        end: str = CLOSE,
-        sizes: Optional[Iterable[int]] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        status: int = 200,
-        **fields: Any,
-    ) -> "Reply":
-        """Declare ``Content-Length`` of the whole ``body`` but send ``body[:at]``, then ``end``."""
-        data = _as_bytes(body)
-        sent = data[:at]
-        chunks = split_bytes(sent, sizes) if sizes is not None else ([sent] if sent else [])
-        return cls(
-            status=status,
-            chunks=chunks,
-            headers=dict(headers or {}),
-            framing=LENGTH,
-            content_length=len(data),
-            end=end,
-            **fields,
-        )
+__all__ = [
+    "CHUNKED",
+    "CLOSE",
+    "COMPLETE",
+    "ENDS",
+    "EOF",
+    "FRAMINGS",
+    "HANG",
+    "LENGTH",
+    "MAX_HEAD",
+    "RESET",
+    "ConnectionRecord",
+    "RecordedRequest",
+    "Reply",
+    "ReplyFunction",
+    "SSEEvent",
+    "ScriptedUpstream",
+    "split_bytes",
+    "split_utf8",
+]
 
 
 class ConnectionRecord:
@@ -256,6 +125,8 @@ class ConnectionRecord:
         self.peer = peer
         self.opened_at = time.monotonic()
         self.requests: List["RecordedRequest"] = []
+        #: bytes written to the client on this connection (head and body)
+        self.bytes_sent = 0
         #: ``None`` while open; then ``"client"`` or ``"server"`` (who closed first)
         self.closed_by: Optional[str] = None
         self.closed_at: Optional[float] = None
@@ -305,100 +176,6 @@ class RecordedRequest:
 ReplyFunction = Callable[[RecordedRequest], Union[Reply, Awaitable[Reply]]]
 
 
-class _BadRequest(Exception):
-    pass
-
-
-class _Connection:
-    """The reading side of one connection: a buffer filled by a background task."""
-
-    def __init__(self, reader: asyncio.StreamReader, record: ConnectionRecord) -> None:
-        self.reader = reader
-        self.record = record
-        self.buffer = bytearray()
-        self.eof = False
-        self.server_closing = False
-        self.changed = asyncio.Event()
-        self.task = asyncio.ensure_future(self._pump())
-
-    async def _pump(self) -> None:
-        try:
-            while True:
-                data = await self.reader.read(65536)
-                if not data:
-                    break
-                self.buffer += data
-                self.changed.set()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.eof = True
-            if not self.server_closing:
-                self.record._close("client")
-            self.changed.set()
-
-    async def wait(self) -> None:
-        self.changed.clear()
-        await self.changed.wait()
-
-    async def read_until(self, separator: bytes, limit: int) -> Optional[bytes]:
-        while True:
-            index = self.buffer.find(separator)
-            if index >= 0:
-                end = index + len(separator)
-                data = bytes(self.buffer[:end])
-                del self.buffer[:end]
-                return data
-            if len(self.buffer) > limit:
-                raise _BadRequest("request head too large")
-            if self.eof:
-                return None
-            await self.wait()
-
-    async def read_exactly(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            if self.eof:
-                raise _BadRequest("the client closed before sending the whole body")
-            await self.wait()
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
-
-    async def read_request(self) -> Optional[Tuple[str, str, str, List[Tuple[str, str]], bytes]]:
-        head = await self.read_until(b"\r\n\r\n", MAX_HEAD)
-        if head is None:
-            return None
-        lines = head[:-4].decode("latin-1").split("\r\n")
-        try:
-            method, target, version = lines[0].split(" ", 2)
-        except ValueError:
-            raise _BadRequest(f"bad request line {lines[0]!r}") from None
-        raw_headers: List[Tuple[str, str]] = []
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            raw_headers.append((name.strip(), value.strip()))
-        headers = {name.lower(): value for name, value in raw_headers}
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = []
-            while True:
-                size_line = await self.read_until(b"\r\n", MAX_HEAD)
-                if size_line is None:
-                    raise _BadRequest("the client closed inside a chunked body")
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while True:  # trailers, up to the blank line
-                        trailer = await self.read_until(b"\r\n", MAX_HEAD)
-                        if trailer is None or trailer == b"\r\n":
-                            break
-                    break
-                parts.append(await self.read_exactly(size))
-                await self.read_exactly(2)
-            body = b"".join(parts)
-        else:
-            body = await self.read_exactly(int(headers.get("content-length", "0") or 0))
-        return method, target, version, raw_headers, body
-
-
 class ScriptedUpstream(LoopbackServer):
     """An HTTP server on 127.0.0.1 that answers with scripted :class:`Reply` objects."""
 
@@ -423,23 +200,28 @@ class ScriptedUpstream(LoopbackServer):
 
     # waiting on the client -------------------------------------------------------
 
-    def client_closed(self) -> bool:
-        """Whether the client closed any connection before the server did."""
-        return any(conn.client_closed for conn in self.connections)
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written to clients on every connection (heads and bodies)."""
+        return sum(conn.bytes_sent for conn in self.connections)
 
-    async def wait_client_closed(self, timeout: float = 5.0) -> bool:
-        """Wait until the client closed a connection first (``False`` after ``timeout``)."""
+    def client_closed(self, count: int = 1) -> bool:
+        """Whether the client closed (at least ``count``) connections before the server did."""
+        return sum(conn.client_closed for conn in self.connections) >= count
+
+    async def wait_client_closed(self, timeout: float = 5.0, *, count: int = 1) -> bool:
+        """Until the client closed ``count`` connections first (``False`` after ``timeout``)."""
         deadline = time.monotonic() + timeout
-        while not self.client_closed():
+        while not self.client_closed(count):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.01)
         return True
 
-    def wait_client_closed_sync(self, timeout: float = 5.0) -> bool:
+    def wait_client_closed_sync(self, timeout: float = 5.0, *, count: int = 1) -> bool:
         """:meth:`wait_client_closed` for synchronous code (server in a thread)."""
         deadline = time.monotonic() + timeout
-        while not self.client_closed():
+        while not self.client_closed(count):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
@@ -464,12 +246,12 @@ class ScriptedUpstream(LoopbackServer):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         record = ConnectionRecord(writer.get_extra_info("peername"))
         self.connections.append(record)
-        conn = _Connection(reader, record)
+        conn = RequestReader(reader, record)
         try:
             while True:
                 try:
                     parsed = await conn.read_request()
-                except _BadRequest as error:
+                except BadRequest as error:
                     await self._write_reply(conn, writer, Reply.error(400, str(error)))
                     return
                 if parsed is None:
@@ -495,6 +277,8 @@ class ScriptedUpstream(LoopbackServer):
                 wants_close = request.headers.get("connection", "").lower() == "close"
                 if not keep_open or wants_close:
                     return
+        except ConnectionError:  # a write failed: the client closed (or reset) its side first
+            record._close("client")
         finally:
             conn.server_closing = conn.server_closing or not conn.eof
             if not conn.eof:
@@ -504,7 +288,7 @@ class ScriptedUpstream(LoopbackServer):
                 writer.transport.abort()
 
     async def _write_reply(
-        self, conn: _Connection, writer: asyncio.StreamWriter, reply: Reply
+        self, conn: RequestReader, writer: asyncio.StreamWriter, reply: Reply
     ) -> bool:
         """Send ``reply``; ``True`` when the connection stays open for another request."""
         keep_alive = reply.keep_alive and reply.end == COMPLETE and reply.framing != EOF
@@ -517,22 +301,20 @@ class ScriptedUpstream(LoopbackServer):
             except OSError:  # pragma: no cover - defensive
                 pass
         if not reply.raw:
-            writer.write(self._head(reply, keep_alive))
-            await writer.drain()
+            await self._send(conn, writer, self._head(reply, keep_alive))
         for index, chunk in enumerate(reply.chunks):
             if index and reply.delay:
                 await asyncio.sleep(reply.delay)
             if conn.eof:  # the client is gone: stop writing
                 return False
             if reply.framing == CHUNKED and not reply.raw:
-                writer.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            else:
-                writer.write(chunk)
-            await writer.drain()
+                chunk = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+            await self._send(conn, writer, chunk)
+        if reply.end_delay and not conn.eof:
+            await asyncio.sleep(reply.end_delay)
         if reply.end == COMPLETE:
             if reply.framing == CHUNKED and not reply.raw:
-                writer.write(b"0\r\n\r\n")
-                await writer.drain()
+                await self._send(conn, writer, b"0\r\n\r\n")
             if keep_alive:
                 return True
             await self._close(conn, writer)
@@ -552,7 +334,13 @@ class ScriptedUpstream(LoopbackServer):
                 await conn.wait()
         return False
 
-    async def _close(self, conn: _Connection, writer: asyncio.StreamWriter) -> None:
+    @staticmethod
+    async def _send(conn: RequestReader, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        conn.record.bytes_sent += len(data)
+        await writer.drain()
+
+    async def _close(self, conn: RequestReader, writer: asyncio.StreamWriter) -> None:
         conn.server_closing = not conn.eof
         if not conn.eof:
             conn.record._close("server")

@@ -12,58 +12,43 @@ short ``Error: ...`` text).  The reply is deterministic and reflects the request
 where the last user text and the turn count come from the rendered prompt (its
 ``User: ...`` lines, or the whole prompt for a single message).  Tests read what arrived
 from ``app[REQUESTS]`` and the replies from ``chatplug.emulation.REPLIES``; the keyword
-arguments of :func:`create_app` script failures.
+arguments of :func:`create_app` script failures (``chatplug.emulator_kit`` holds the
+request log, the fault script and the writing).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from aiohttp import web
-from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
-from multidict import CIMultiDict
+from chatplug.emulation import record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
+from chatplug.emulator_kit import (
+    FAULTS,
+    Faults,
+    emulator_app,
+    read_logged_json,
+    scripted_error,
+    stream_body,
+)
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import write_sizes as write_sizes
 
 PATH = "/api/chat"
 #: the models the service knows, with their display names
 MODELS = {"gpt-3.5-turbo": "GPT-3.5", "gpt-3.5-turbo-16k": "GPT-3.5-16K", "gpt-4o": "GPT-4o"}
 ROLES = ("system", "user", "assistant")
 
-#: every request received: {"method", "path", "headers", "body", "peer"} (body: parsed JSON)
-REQUESTS = web.AppKey("ai365vip.requests", list)
-#: one entry per stream the client closed before its end
-DISCONNECTS = web.AppKey("ai365vip.disconnects", list)
-SCRIPT = web.AppKey("ai365vip.script", dict)
 
-
-def create_app(
-    *,
-    status: Optional[int] = None,
-    error_body: Optional[str] = None,
-    retry_after: Optional[str] = None,
-    truncate: bool = False,
-    drop: bool = False,
-    delay: float = 0.0,
-) -> web.Application:
+def create_app(**faults: Any) -> web.Application:
     """The emulator app; without arguments it behaves like the healthy service.
 
-    ``status``: answer valid requests with this HTTP status and ``error_body`` (plus a
-    ``Retry-After: retry_after`` header when given).  ``truncate``: end the body cleanly in
-    the middle of a multi-byte character.  ``drop``: reset the connection in the middle of
-    the body.  ``delay``: seconds to sleep between writes.
+    ``faults`` script failures (``chatplug.emulator_kit.Faults``): ``status``,
+    ``error_body``, ``retry_after``; ``truncate`` ends the body cleanly in the middle of a
+    multi-byte character; ``drop`` resets the connection there; ``delay`` sleeps between
+    writes.
     """
-    app = web.Application()
-    app[REQUESTS] = []
-    app[DISCONNECTS] = []
-    app[SCRIPT] = {
-        "status": status,
-        "error_body": error_body,
-        "retry_after": retry_after,
-        "truncate": truncate,
-        "drop": drop,
-        "delay": delay,
-    }
+    app = emulator_app(Faults(**faults))
     app.router.add_post(PATH, chat)
     return app
 
@@ -118,57 +103,23 @@ def reply_text(prompt: str, name: str) -> str:
     return f"Hello from the AI365VIP emulator ✓ — you said: {text} (turn {turn}, {name})"
 
 
-def write_sizes(data: bytes) -> List[int]:
-    """Sizes of the writes of ``data``: small uneven pieces that cut every multi-byte UTF-8
-    character in two."""
-    cuts = set(
-        itertools.takewhile(
-            lambda cut: cut < len(data), itertools.accumulate(itertools.cycle(AWKWARD_SIZES))
-        )
-    )
-    cuts.update(i + 1 for i, byte in enumerate(data) if byte >= 0xC0)  # after a lead byte
-    cuts.add(len(data))
-    points = sorted(cut for cut in cuts if 0 < cut <= len(data))
-    return [b - a for a, b in zip([0, *points], points)]
-
-
 async def chat(request: web.Request) -> web.StreamResponse:
-    script = request.app[SCRIPT]
-    raw = await request.read()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    request.app[REQUESTS].append(
-        {
-            "method": request.method,
-            "path": request.path_qs,
-            "headers": CIMultiDict(request.headers),  # names case-insensitive
-            "body": body,
-            "peer": request.transport.get_extra_info("peername") if request.transport else None,
-        }
-    )
+    body = await read_logged_json(request)
     problem = "the body must be JSON" if body is None else _problem(body)
     if problem is not None:
         return web.Response(status=400, text=f"Error: {problem}")
-    if script["status"] is not None:
-        headers = {"Retry-After": script["retry_after"]} if script["retry_after"] else None
-        text = script["error_body"] or "Error"
-        return web.Response(status=script["status"], text=text, headers=headers)
+    failure = scripted_error(request, "Error")
+    if failure is not None:
+        return failure
 
+    faults = request.app[FAULTS]
     reply = reply_text(body["messages"][-1]["content"], body["model"]["name"])
     data = reply.encode()
-    if script["truncate"] or script["drop"]:
+    if faults.truncate or faults.drop:
         middle = reply.index("✓")  # cut inside a multi-byte character
         data = reply[:middle].encode() + "✓".encode()[:1]
     record_reply(request, reply)
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await response.prepare(request)
-    try:
-        await write_awkwardly(response, data, sizes=write_sizes(data), delay=script["delay"])
-        if script["drop"]:
-            assert request.transport is not None
-            request.transport.abort()
-    except ConnectionError:  # the client went away before the end
-        request.app[DISCONNECTS].append(request.path_qs)
+    await stream_body(request, response, data)
     return response

@@ -14,28 +14,33 @@ API base ``https://aichatonlineorg.erweima.ai``:
 
 The reply is deterministic and reflects the request: ``Hello from the AiChatOnline emulator
 ✓ — you said: <last line of the prompt> (turn N)``, N being the number of ``User:`` lines
-of the rendered prompt (at least 1).  Every request is logged in ``app[REQUESTS]``; the
-ids issued are ``app[UNIQUE_IDS]`` (clear it to make every id stale); each stream's end
-is logged in ``app[STREAM_ENDS]`` (``"complete"`` or ``"disconnected"``).
+of the rendered prompt (at least 1).  Every request is logged in ``app[REQUESTS]`` (the
+body as bytes); the ids issued are ``app[UNIQUE_IDS]`` (clear it to make every id stale);
+each stream's end is logged in ``app[STREAM_ENDS]`` (``"complete"`` or
+``"disconnected"``).  The logs and the writing come from ``chatplug.emulator_kit``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, List, Set
 
 from aiohttp import web
-from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
-from multidict import CIMultiDict
+from chatplug.emulation import AWKWARD_SIZES, record_reply
+from chatplug.emulator_kit import (
+    REQUESTS,
+    STREAM_ENDS,
+    Faults,
+    emulator_app,
+    log_request,
+    stream_body,
+)
 
 UNIQUE_ID_PATH = "/api/v1/user/getUniqueId"
 CHAT_PATH = "/aichatonline/api/chat/gpt"
 
 UNIQUE_IDS = web.AppKey("aichatonline.unique_ids", Set[str])
-REQUESTS = web.AppKey("aichatonline.requests", List[Dict[str, Any]])
-STREAM_ENDS = web.AppKey("aichatonline.stream_ends", List[str])
 _OPTIONS = web.AppKey("aichatonline.options", Dict[str, Any])
 
 #: how many characters of the reply go into one NDJSON line
@@ -50,11 +55,9 @@ def create_app(
 ) -> web.Application:
     """The emulator app.  Arguments are for tests: ``delay`` seconds between writes,
     ``sizes`` of the writes, ``keepalives=False`` to stream text lines only."""
-    app = web.Application()
+    app = emulator_app(Faults(delay=delay))
     app[UNIQUE_IDS] = set()
-    app[REQUESTS] = []
-    app[STREAM_ENDS] = []
-    app[_OPTIONS] = {"delay": delay, "sizes": tuple(sizes), "keepalives": keepalives}
+    app[_OPTIONS] = {"sizes": tuple(sizes), "keepalives": keepalives}
     app.router.add_get(UNIQUE_ID_PATH, unique_id)
     app.router.add_post(CHAT_PATH, chat)
     return app
@@ -64,20 +67,8 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"code": status, "message": message, "data": None}, status=status)
 
 
-def _log(request: web.Request, body: Optional[bytes]) -> None:
-    request.app[REQUESTS].append(
-        {
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "headers": CIMultiDict(request.headers),
-            "body": body,
-        }
-    )
-
-
 async def unique_id(request: web.Request) -> web.Response:
-    _log(request, None)
+    log_request(request, None)
     canvas = request.query.get("canvas")
     if not canvas:
         return _error(400, "canvas is required")
@@ -88,7 +79,7 @@ async def unique_id(request: web.Request) -> web.Response:
 
 async def chat(request: web.Request) -> web.StreamResponse:
     raw = await request.read()
-    _log(request, raw)
+    log_request(request, raw)
     given = request.headers.get("UniqueId")
     if not given:
         return _error(401, "UniqueId is required")
@@ -113,13 +104,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     record_reply(request, text)
-    try:
-        await write_awkwardly(response, data, sizes=options["sizes"], delay=options["delay"])
-        await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        request.app[STREAM_ENDS].append("disconnected")
-        raise
-    request.app[STREAM_ENDS].append("complete")
+    await stream_body(request, response, data, sizes=options["sizes"])
     return response
 
 

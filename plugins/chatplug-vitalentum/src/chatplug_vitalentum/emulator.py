@@ -12,19 +12,29 @@ is caught.  The reply is deterministic and reflects the request::
 
 Tests read what arrived from ``app[REQUESTS]`` and the replies from
 ``chatplug.emulation.REPLIES``; the keyword arguments of :func:`create_app` script
-failures (an HTTP error, a truncated or dropped stream, slow writes).
+failures (an HTTP error, a truncated or dropped stream, slow writes: see
+``chatplug.emulator_kit``, which holds the request log, the fault script and the writing).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from typing import Any, Dict, List, Optional
 
 from aiohttp import web
-from chatplug.emulation import AWKWARD_SIZES, record_reply, write_awkwardly
-from multidict import CIMultiDict
+from chatplug.emulation import record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
+from chatplug.emulator_kit import (
+    FAULTS,
+    Faults,
+    emulator_app,
+    read_logged_json,
+    scripted_error,
+    stream_body,
+)
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import write_sizes as write_sizes
 
 PATH = "/api/converse-edge"
 #: the fields the upstream accepts in the request body
@@ -32,40 +42,16 @@ FIELDS = frozenset(
     {"conversation", "temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty"}
 )
 
-#: every request received: {"method", "path", "headers", "body", "peer"} (body: parsed JSON)
-REQUESTS = web.AppKey("vitalentum.requests", list)
-#: one entry per stream the client closed before its end
-DISCONNECTS = web.AppKey("vitalentum.disconnects", list)
-SCRIPT = web.AppKey("vitalentum.script", dict)
 
-
-def create_app(
-    *,
-    status: Optional[int] = None,
-    error_body: Optional[str] = None,
-    retry_after: Optional[str] = None,
-    truncate: bool = False,
-    drop: bool = False,
-    delay: float = 0.0,
-) -> web.Application:
+def create_app(**faults: Any) -> web.Application:
     """The emulator app; without arguments it behaves like the healthy service.
 
-    ``status``: answer valid requests with this HTTP status and ``error_body`` (plus a
-    ``Retry-After: retry_after`` header when given).  ``truncate``: end the body cleanly
-    after half of the events, without ``[DONE]``.  ``drop``: reset the connection in the
-    middle of an event.  ``delay``: seconds to sleep between writes.
+    ``faults`` script failures (``chatplug.emulator_kit.Faults``): ``status``,
+    ``error_body``, ``retry_after``; ``truncate`` ends the body cleanly after half of the
+    events, without ``[DONE]``; ``drop`` resets the connection in the middle of an event;
+    ``delay`` sleeps between writes.
     """
-    app = web.Application()
-    app[REQUESTS] = []
-    app[DISCONNECTS] = []
-    app[SCRIPT] = {
-        "status": status,
-        "error_body": error_body,
-        "retry_after": retry_after,
-        "truncate": truncate,
-        "drop": drop,
-        "delay": delay,
-    }
+    app = emulator_app(Faults(**faults))
     app.router.add_post(PATH, converse)
     return app
 
@@ -140,52 +126,21 @@ def stream_events(text: str) -> List[bytes]:
     return events
 
 
-def write_sizes(data: bytes, head: int = 0, tail: int = 0) -> List[int]:
-    """Sizes of the writes of ``data``: the first ``head`` and last ``tail`` bytes in one write
-    each (several events coalesced), the middle in small uneven pieces that cut every
-    multi-byte UTF-8 character in two (and events anywhere)."""
-    end = len(data) - tail
-    cuts = {head, end, len(data)}
-    cuts.update(
-        itertools.takewhile(
-            lambda cut: cut < end,
-            itertools.accumulate(itertools.cycle(AWKWARD_SIZES), initial=head),
-        )
-    )
-    cuts.update(i + 1 for i in range(head, end) if data[i] >= 0xC0)  # after a lead byte
-    points = sorted(cut for cut in cuts if 0 < cut <= len(data))
-    return [b - a for a, b in zip([0, *points], points)]
-
-
 async def converse(request: web.Request) -> web.StreamResponse:
-    script = request.app[SCRIPT]
-    raw = await request.read()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    request.app[REQUESTS].append(
-        {
-            "method": request.method,
-            "path": request.path_qs,
-            "headers": CIMultiDict(request.headers),  # names case-insensitive
-            "body": body,
-            "peer": request.transport.get_extra_info("peername") if request.transport else None,
-        }
-    )
+    body = await read_logged_json(request)
     if body is None:
         return _bad_request("the body must be JSON")
     history = _history(body)
     if isinstance(history, str):
         return _bad_request(history)
-    if script["status"] is not None:
-        headers = {"Retry-After": script["retry_after"]} if script["retry_after"] else None
-        text = script["error_body"] or json.dumps({"error": "scripted failure"})
-        return web.Response(status=script["status"], text=text, headers=headers)
+    failure = scripted_error(request, json.dumps({"error": "scripted failure"}))
+    if failure is not None:
+        return failure
 
+    faults = request.app[FAULTS]
     reply = reply_text(history)
     events = stream_events(reply)
-    if script["truncate"]:
+    if faults.truncate:
         events = events[: len(events) // 2]
     else:
         events.append(b"data: [DONE]\n\n")
@@ -196,16 +151,8 @@ async def converse(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     data = b"".join(events)
     head = len(b"".join(events[:3]))
-    tail = 0 if script["truncate"] else len(b"".join(events[-2:]))
-    if script["drop"]:
+    tail = 0 if faults.truncate else len(b"".join(events[-2:]))
+    if faults.drop:
         data, tail = data[: len(data) // 2 + 5], 0
-    try:
-        await write_awkwardly(
-            response, data, sizes=write_sizes(data, head, tail), delay=script["delay"]
-        )
-        if script["drop"]:
-            assert request.transport is not None
-            request.transport.abort()
-    except ConnectionError:  # the client went away before the end
-        request.app[DISCONNECTS].append(request.path_qs)
+    await stream_body(request, response, data, sizes=write_sizes(data, head, tail))
     return response

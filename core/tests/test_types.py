@@ -1,4 +1,4 @@
-"""Found in user-acceptance review: a timeout that is not a positive number is refused.
+"""The public value types: a timeout that is not a positive number is refused.
 
 ``chatplug chat --timeout -1`` (or ``client.stream(..., timeout=-1)``) used to send the
 request and then fail with "first_byte timeout after -1s"; zero or NaN were just as silent.
