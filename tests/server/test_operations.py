@@ -146,6 +146,19 @@ async def test_the_model_list_needs_a_key_but_is_not_counted(upstream: RunningEm
         assert (await call(url, KEY_A))[0] == 200  # the rpm of 3 is untouched
 
 
+async def test_a_post_to_no_endpoint_needs_a_key_but_is_not_counted(
+    upstream: RunningEmulator,
+) -> None:
+    async with serving(upstream) as url:
+        assert (await call(url, None, path="/v1/nothing"))[0] == 401
+        for _ in range(5):
+            assert (await call(url, KEY_A, path="/v1/nothing"))[0] == 404
+        assert (await call(url, KEY_A))[0] == 200
+        _, metrics = await get(url, "/metrics")
+    assert 'chatplug_requests_total{key="team-a",model="echo",provider="servertest"} 1.0' in metrics
+    assert "http_404" not in metrics and "invalid_api_key" not in metrics
+
+
 # -- limits --------------------------------------------------------------------------------
 
 

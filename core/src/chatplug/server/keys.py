@@ -94,8 +94,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not request.path.startswith("/v1"):
         return await handler(request)
     operations = request.app[OPERATIONS]
-    if request.method != "POST":  # the model list: authenticated, neither limited nor counted
-        authenticate(request, operations)
+    if request.method != "POST" or request.match_info.http_exception is not None:
+        authenticate(request, operations)  # the model list, a 404: neither limited nor counted
         return await handler(request)
     return await observe(request, handler, operations, _admit)
 

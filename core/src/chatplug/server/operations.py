@@ -40,7 +40,7 @@ log = logging.getLogger("chatplug.server")
 @dataclass(frozen=True)
 class OperationsSettings:
     """The Redis URL (``None``: per-process state), the named keys and the log database
-    (``None``: nothing logged).  ``sources`` says where each setting came from."""
+    (``None``: nothing logged); ``redis_source`` says where the URL came from."""
 
     redis_url: Optional[str] = None
     keys: Tuple[ServerKey, ...] = ()
@@ -159,7 +159,9 @@ OPERATIONS = web.AppKey("chatplug.server.operations", Operations)
 def install(app: web.Application, settings: Optional[OperationsSettings] = None) -> Operations:
     """Add the operations to ``app`` (settings: :meth:`OperationsSettings.resolve` by
     default): the probes' and the metrics' routes, and the shared breaker of the app's own
-    client once it is open.  The key check and the accounting are :mod:`.keys`' middleware."""
+    client once it is open (a caller-owned client keeps its own breaker: give it one over
+    :class:`~chatplug.redis_store.RedisHealthStore` to share it).  The key check and the
+    accounting are :mod:`.keys`' middleware."""
     operations = Operations(
         settings if settings is not None else OperationsSettings.resolve(),
         app[SETTINGS].api_key,
