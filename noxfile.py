@@ -19,9 +19,11 @@ TEST_DEPS = [
     "pytest-timeout",
     "hypothesis",
     "openai>=1.0",
-    "openai-agents",  # tests/clients: the Agents SDK's default (Responses) model
+    "openai-agents",  # tests/clients: the Agents SDK (Responses and Chat Completions models)
     "anthropic",  # tests/clients: the Messages API through serve
-    "pydantic>=2",  # tests/clients: responses.parse(text_format=...)
+    "pydantic>=2",  # tests/clients: parse() with a Pydantic model
+    "langchain-openai",  # tests/clients/chat: ChatOpenAI (the JavaScript clients: clients/js)
+    "google-genai",  # plugins/chatplug-gemini: Google's own SDK against the emulator
     "pexpect",
     "gunicorn",
     "uvloop; sys_platform != 'win32'",  # tests/server: chatplug serve --loop uvloop
@@ -45,7 +47,13 @@ def tests(session: nox.Session) -> None:
         "tests",
         *[f"plugins/{name}/tests" for name in PLUGINS],
         *session.posargs,
+        env=_test_env(session),
     )
+
+
+def _test_env(session: nox.Session) -> dict:
+    """Tests never write to the user's conversation log (``chatplug chat`` logs by default)."""
+    return {"CHATPLUG_LOGS_DB": str(Path(session.create_tmp()) / "logs.db")}
 
 
 @nox.session
@@ -53,7 +61,7 @@ def tests(session: nox.Session) -> None:
 def plugin(session: nox.Session, name: str) -> None:
     """One plugin alone with the core: its own tests pass without the others installed."""
     session.install(CORE, f"./plugins/{name}", *TEST_DEPS)
-    session.run("pytest", f"plugins/{name}/tests", *session.posargs)
+    session.run("pytest", f"plugins/{name}/tests", *session.posargs, env=_test_env(session))
 
 
 @nox.session

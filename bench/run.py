@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 import coldstart
 import hotpath
 import latency
+import saturation
 import throughput
 from common import HERE, Series, spread, upstream
 from throughput import FLOOR, LINES, OURS, SDK
@@ -82,6 +83,21 @@ def server_load(quick: bool) -> Optional[Dict[str, Any]]:
             summary: Dict[str, Any] = json.loads(line)
             if out.returncode != 0:
                 summary["exit_code"] = out.returncode
+            return summary
+    return {"error": (out.stderr or out.stdout)[-500:] or f"exit code {out.returncode}"}
+
+
+def saturation_load(quick: bool) -> Dict[str, Any]:
+    """``saturation.py``: N concurrent streams from a fast upstream, direct vs through the
+    server (one process, and worker processes); one JSON summary line."""
+    args = [sys.executable, str(HERE / "saturation.py")] + (["--quick"] if quick else [])
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 600 s"}
+    for line in reversed(out.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            summary: Dict[str, Any] = json.loads(line)
             return summary
     return {"error": (out.stderr or out.stdout)[-500:] or f"exit code {out.returncode}"}
 
@@ -361,6 +377,10 @@ def render(report: Dict[str, Any]) -> str:
         "",
         *_server_section(report.get("server")),
         "",
+        "## Server at saturation (a fast upstream)",
+        "",
+        *saturation.section(report.get("saturation") or {"error": "not measured"}),
+        "",
         "## Shared state in Redis (added cost per request)",
         "",
         *_redis_section(report.get("redis") or {"error": "not measured"}),
@@ -457,6 +477,8 @@ def main() -> None:
     report["aiohttp_on_import"] = coldstart.aiohttp_imported_by_import_chatplug()
     print("server...", flush=True)
     report["server"] = server_load(quick)
+    print("saturation...", flush=True)
+    report["saturation"] = saturation_load(quick)
     print("redis cost...", flush=True)
     report["redis"] = redis_costs(quick)
     report["load_end"] = round(os.getloadavg()[0], 2)

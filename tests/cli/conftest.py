@@ -63,7 +63,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def cli_env(plugin_path: Path, tmp_path: Path) -> Dict[str, str]:
     """The environment of a ``chatplug`` subprocess: test plugins on the path, no config
-    file, no proxies, a private history file, no colours."""
+    file, no proxies, a private history file and logs database, no colours."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -75,6 +75,7 @@ def cli_env(plugin_path: Path, tmp_path: Path) -> Dict[str, str]:
         PYTHONPATH=str(plugin_path),
         CHATPLUG_CONFIG="",
         CHATPLUG_HISTORY_FILE=str(tmp_path / "history"),
+        CHATPLUG_LOGS_DB=str(tmp_path / "logs.db"),
         NO_COLOR="1",
         TERM="dumb",
         PYTHONIOENCODING="utf-8",

@@ -193,10 +193,12 @@ def test_emulate_serves_a_configured_provider_with_its_plugins_emulator(
     assert payload["text"].startswith("turn 1: Hi ✓")
 
 
-def test_emulate_needs_a_provider(run_cli: RunCli) -> None:
-    result = run_cli("chat", "--emulate", "Hi")
-    assert result.returncode == 2
-    assert "--emulate needs a provider" in result.stderr
+def test_emulate_without_a_provider_emulates_the_one_that_would_answer(run_cli: RunCli) -> None:
+    result = run_cli("chat", "--emulate", "--json", "Hi", env={"CHATPLUG_PLUGINS": "clitest"})
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["provider"], payload["model"]) == ("clitest", "echo-1")
+    assert payload["text"].startswith("turn 1: Hi ✓")
 
 
 def read_until(stream: IO[bytes], marker: bytes, limit: float = 30) -> bytes:

@@ -108,3 +108,32 @@ def test_json_without_a_prompt_on_a_terminal_is_a_usage_error(
     )
     child.expect_exact("--json needs a prompt")
     assert close(child) == 2
+
+
+def test_reasoning_shows_dimmed_before_each_answer(
+    cli_command: List[str], cli_env: Dict[str, str]
+) -> None:
+    env = {key: value for key, value in cli_env.items() if key != "NO_COLOR"}
+    child = spawn(cli_command, env, "chat", "--emulate", "-m", "openai/o4-mini")
+    child.expect_exact("> ")
+    child.sendline("why")
+    child.expect_exact("\x1b[2mThinking\x1b[22m")
+    child.expect_exact("Héllo from the émulator ✓ turn 1: «why»")
+    child.expect_exact("> ")
+    child.sendline("exit")
+    assert close(child) == 0
+
+
+def test_an_answer_of_tool_calls_only_stays_out_of_the_conversation(
+    cli_command: List[str], cli_env: Dict[str, str]
+) -> None:
+    child = spawn(cli_command, cli_env, "chat", "--emulate", "-p", "clitest")
+    child.expect_exact("> ")
+    child.sendline("/tool")
+    child.expect_exact("> ")
+    child.sendline("next")
+    # neither the tool call nor its question joined the conversation: this is turn 1
+    child.expect_exact("turn 1: next ✓")
+    child.expect_exact("> ")
+    child.sendline("exit")
+    assert close(child) == 0

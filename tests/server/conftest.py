@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import AsyncIterator, Dict, Iterator
 
 import pytest
 from chatplug.emulation import EmulatorThread, RunningEmulator
@@ -43,3 +43,22 @@ def server(plugin_env: Dict[str, str], upstream: RunningEmulator) -> Iterator[Se
     process = start_server(plugin_env, upstream, "--timeout", "3", "--retries", "0")
     yield process
     process.stop()
+
+
+@pytest.fixture
+async def scripted_server() -> AsyncIterator[str]:
+    """``create_app`` over the in-process scripted provider (``scripted_events``), served on
+    127.0.0.1 in the test's loop: its base URL."""
+    import scripted_events
+    from aiohttp.test_utils import TestServer
+    from chatplug import AsyncClient
+    from chatplug.server import create_app
+
+    scripted_events.RECEIVED.clear()
+    async with AsyncClient(registry=scripted_events.registry(), config=False, retry=1) as client:
+        server = TestServer(create_app(client, api_key="", access_log=False), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield str(server.make_url("")).rstrip("/")
+        finally:
+            await server.close()

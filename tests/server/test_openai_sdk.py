@@ -126,12 +126,13 @@ def test_options_are_passed_to_the_provider(server: ServerProcess) -> None:
             max_tokens=50,
             stop=["END"],
             user="alice",
-            presence_penalty=0.5,  # unknown to chatplug: ignored
+            presence_penalty=0.5,
         )
     content = completion.choices[0].message.content
     assert content is not None
     assert json.loads(content) == {
         "max_tokens": 50,
+        "presence_penalty": 0.5,
         "stop": ["END"],
         "temperature": 0.3,
         "user": "alice",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 import click
 import pytest
@@ -23,61 +22,10 @@ from chatplug.errors import (
 )
 from chatplug.server.protocol import (
     ApiError,
-    ChunkEncoder,
     api_error,
     parse_chat_request,
     parse_json_body,
 )
-
-
-def events(data: bytes) -> List[Dict[str, Any]]:
-    text = data.decode("ascii")
-    assert text.endswith("\n\n")
-    out = []
-    for block in text.split("\n\n")[:-1]:
-        assert block.startswith("data: ")
-        payload = block[len("data: ") :]
-        out.append({"done": True} if payload == "[DONE]" else json.loads(payload))
-    return out
-
-
-@pytest.mark.parametrize(
-    "text", ["plain", 'quo"te', "back\\slash", "new\nline", "ünïcødé ✓ 日本語 🚀", "\x00\x1f", ""]
-)
-def test_content_chunk_is_valid_json_with_the_exact_text(text: str) -> None:
-    encoder = ChunkEncoder('prov/model-"x"')
-    (chunk,) = events(encoder.content(text))
-    assert chunk["choices"][0]["delta"] == {"content": text}
-    assert chunk["choices"][0]["finish_reason"] is None
-    assert chunk["model"] == 'prov/model-"x"'
-    assert chunk["object"] == "chat.completion.chunk"
-    assert chunk["id"] == encoder.ident
-
-
-def test_first_write_carries_the_role_then_the_first_content() -> None:
-    role, first = events(ChunkEncoder("p/m").first("Hi"))
-    assert role["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert first["choices"][0]["delta"] == {"content": "Hi"}
-
-
-def test_last_write_is_stop_then_done() -> None:
-    stop, done = events(ChunkEncoder("p/m").last())
-    assert stop["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
-    assert done == {"done": True}
-
-
-def test_last_write_with_usage_adds_a_usage_chunk() -> None:
-    usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
-    stop, with_usage, done = events(ChunkEncoder("p/m").last(usage))
-    assert stop["choices"][0]["finish_reason"] == "stop"
-    assert with_usage["choices"] == [] and with_usage["usage"] == usage
-    assert done == {"done": True}
-
-
-def test_error_event_is_the_openai_error_shape() -> None:
-    (event,) = events(ChunkEncoder.error(ApiError(502, "boom", type="upstream_error", code="x")))
-    assert event["error"]["message"] == "boom"
-    assert event["error"]["code"] == "x"
 
 
 def test_parse_json_body_rejects_invalid_utf8() -> None:
@@ -86,7 +34,7 @@ def test_parse_json_body_rejects_invalid_utf8() -> None:
     assert caught.value.status == 400
 
 
-def test_parse_chat_request_collects_only_known_options() -> None:
+def test_parse_chat_request_collects_the_typed_fields() -> None:
     chat = parse_chat_request(
         {
             "model": " p/m ",
@@ -99,7 +47,13 @@ def test_parse_chat_request_collects_only_known_options() -> None:
         }
     )
     assert chat.model == "p/m"
-    assert chat.options == {"temperature": 0, "max_tokens": 5, "stop": ["END"], "user": "u"}
+    assert chat.fields == {
+        "temperature": 0,
+        "max_completion_tokens": 5,
+        "stop": "END",
+        "user": "u",
+        "logit_bias": {"1": 2},
+    }
     assert chat.stream is False
 
 

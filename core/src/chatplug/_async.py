@@ -27,11 +27,13 @@ from .errors import InvalidRequestError, ProviderNotFoundError, UnsupportedCapab
 from .health import CircuitBreaker
 from .messages import MessagesInput, normalize_messages
 from .registry import PluginInfo, Provider, Registry
-from .stream import Completion, Stream
+from .stream import Completion, Source, Stream
 from .types import ModelInfo, ResponseFormat, StopInput, Timeout, Tool
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
+
+    from .history import Recorder
 
 TimeoutInput = Union[Timeout, float, None]
 
@@ -61,6 +63,10 @@ class AsyncClient:
     ``config`` is the configuration: ``None`` reads ``chatplug.toml`` (see
     :mod:`chatplug.config`), ``False`` ignores it, or a path, a mapping or a
     :class:`~chatplug.config.Config`.  Arguments beat the environment, which beats the file.
+
+    ``log`` opts in to the conversation log (docs/logs.md): a
+    :class:`chatplug.history.Recorder`, or ``True`` for one on the default database; each
+    stream iterated is then recorded as one exchange.  Off by default.
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class AsyncClient:
         connection_limit: int = 0,
         config: ConfigInput = None,
         retry_default: RetryInput = None,
+        log: "Union[Recorder, bool, None]" = None,
     ) -> None:
         self.config = resolve_config(config)
         self._environ = environment()  # CHATPLUG_* and proxy variables, read once
@@ -102,6 +109,12 @@ class AsyncClient:
         # (provider, base_url, proxy, timeout) -> route: the configuration and the
         # environment snapshot are fixed for the client's life, so a route is too.
         self._route_cache: Dict[Tuple[Any, ...], Route] = {}
+        self.log: Optional["Recorder"] = None
+        self._own_log = log is True
+        if log is not None and log is not False:
+            from .history._client import recorder_for
+
+            self.log = recorder_for(log)
 
     # lifecycle -----------------------------------------------------------------
 
@@ -115,6 +128,8 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close the pooled session (and every connection it holds)."""
         await self._pool.aclose()
+        if self._own_log and self.log is not None:
+            self.log.close()
 
     @property
     def session(self) -> "aiohttp.ClientSession":
@@ -256,19 +271,22 @@ class AsyncClient:
         options = {key: value for key, value in options.items() if value is not None}
         if sampling:
             options.update(sampling)
-        return Stream(
-            partial(
-                attempts,
-                candidates,
-                conversation,
-                options,
-                fields,
-                routes,
-                retry_policy(retry) if retry is not None else self.retry,
-                self.breaker,
-                self._pool.session_for,
-            )
+        source: Source = partial(
+            attempts,
+            candidates,
+            conversation,
+            options,
+            fields,
+            routes,
+            retry_policy(retry) if retry is not None else self.retry,
+            self.breaker,
+            self._pool.session_for,
         )
+        if self.log is not None:
+            from .history._client import recording
+
+            source = recording(self.log, source, conversation, {**fields, **options})
+        return Stream(source)
 
     async def complete(self, messages: MessagesInput, **kwargs: Any) -> str:
         """The whole answer as one string (only when the stream completed)."""

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import List
 
+from chatplug.cli.logs import logs_command
 from chatplug.history import LogsError, LogStore, Recorder
-from chatplug.history._commands import logs_command
 from click.testing import CliRunner, Result
 
 from .conftest import Log

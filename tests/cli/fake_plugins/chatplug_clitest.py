@@ -5,19 +5,21 @@ reply reflects the conversation: ``turn N: <last user message>`` plus the model,
 system prompt and the options it received.  Special prompts drive the failure cases:
 ``/status N`` answers HTTP N, ``/cut`` drops the connection after some text, ``/stall``
 never answers, ``/slow`` streams a tick every 50 ms for a minute, ``/flood`` streams
-lines as fast as the reader takes them.
+lines as fast as the reader takes them.  ``/tool`` makes the plugin itself answer with
+one tool call and no text (finish ``tool_calls``), as a contract 0.2 plugin may.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, Dict, List
+from typing import Any, AsyncIterator, Dict, List, Union
 
 from aiohttp import web
 from chatplug import CompletionRequest, ModelInfo, hookimpl, open_stream
 from chatplug.decoders import iter_text
 from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.events import Event, Finish, ToolCallDelta
 
 #: nothing listens there: without --emulate (or a base_url) the upstream is unreachable
 DEFAULT_URL = "http://127.0.0.1:9"
@@ -32,7 +34,14 @@ def list_models() -> List[ModelInfo]:
 
 
 @hookimpl
-async def stream_completion(request: CompletionRequest, session: Any) -> AsyncIterator[str]:
+async def stream_completion(
+    request: CompletionRequest, session: Any
+) -> AsyncIterator[Union[str, Event]]:
+    if request.messages[-1]["content"] == "/tool":
+        yield ToolCallDelta(0, "call_1", "lookup", '{"city": ')
+        yield ToolCallDelta(0, arguments='"Paris"}')
+        yield Finish("tool_calls")
+        return
     body = {
         "model": request.model,
         "messages": list(request.messages),

@@ -5,9 +5,9 @@ Every sub-command lives in its own module and is imported only when invoked (see
 does not need: :mod:`~chatplug.cli.listing` (``plugins``, ``models``, ``--version``),
 :mod:`~chatplug.cli.chat` (``chat``; :mod:`~chatplug.cli.interactive` for the terminal
 loop, :mod:`~chatplug.cli.session` and :mod:`~chatplug.cli.emulate` under both),
-:mod:`~chatplug.cli.config`, :mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin`
-and :mod:`~chatplug.cli.check`.  Errors and exit codes:
-:mod:`~chatplug.cli.errors`.
+:mod:`~chatplug.cli.logs` (the conversation log), :mod:`~chatplug.cli.config`,
+:mod:`~chatplug.cli.serve`, :mod:`~chatplug.cli.new_plugin` and :mod:`~chatplug.cli.check`.
+Errors and exit codes: :mod:`~chatplug.cli.errors`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,16 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "chatplug.cli.config",
         "config_command",
         "Show where the configuration file is and what it sets.",
+    ),
+    "emulate": (
+        "chatplug.cli.emulator",
+        "emulate_command",
+        "Run a provider's emulator on its own (offline stand-in for its upstream).",
+    ),
+    "logs": (
+        "chatplug.cli.logs",
+        "logs_command",
+        "List, search and count the logged chats; logs on/off.",
     ),
     "models": (
         "chatplug.cli.listing",
@@ -202,7 +212,8 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     expose_value=False,
     is_eager=True,
     callback=_print_version,
-    help="Show the versions of chatplug and of the installed plugins, and exit.",
+    help="Show the versions of chatplug, of its plugin contract and of the installed "
+    "plugins, and exit.",
 )
 @click.option(
     "--debug",

@@ -13,13 +13,17 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import click
 
+from .chatlog import ChatLog, note_dropped_images, open_chat_log, sendable
+from .output import is_terminal, json_text
 from .params import Seconds
+from .request import Attachment, Schema, user_message
 from .session import (
     Answer,
     ChatSettings,
     conversation,
     finish_line,
     open_chat_client,
+    say_who_answered,
     stream_answer,
 )
 
@@ -76,13 +80,15 @@ def join_prompt(piped: Optional[str], argument: Optional[str]) -> Optional[str]:
     return "\n\n".join(parts) if parts else None
 
 
-async def _chat_once(settings: ChatSettings, prompt: str) -> Answer:
-    messages = [*conversation(settings), {"role": "user", "content": prompt}]
+async def _chat_once(settings: ChatSettings, prompt: str, log: ChatLog) -> Answer:
+    logged = [*conversation(settings, log.history), user_message(prompt, settings.attachments)]
+    messages, dropped = sendable(logged)
+    note_dropped_images(dropped)
     answer = Answer()
     out = sys.stdout if settings.stream and not settings.as_json else None
     try:
-        async with open_chat_client(settings) as (client, provider, model):
-            await stream_answer(client, messages, provider, model, settings, answer, out)
+        async with open_chat_client(settings) as target:
+            await stream_answer(target, messages, settings, answer, out, log, logged)
     except BrokenPipeError:
         raise
     except BaseException:
@@ -93,25 +99,46 @@ async def _chat_once(settings: ChatSettings, prompt: str) -> Answer:
     return answer
 
 
-def _print_answer(settings: ChatSettings, answer: Answer) -> None:
-    if settings.as_json:
+def _json_answer(settings: ChatSettings, answer: Answer) -> Dict[str, Any]:
+    payload: Dict[str, Any] = {
+        "text": answer.text,
+        "provider": answer.provider,
+        "model": answer.model,
+        "finish_reason": answer.finish_reason,
+        "usage": answer.usage_json(),
+        "tool_calls": answer.tool_calls_json(),
+        "reasoning": answer.reasoning or None,
+        "timings": {
+            "first_chunk": _seconds(answer.first_chunk),
+            "total": _seconds(answer.total),
+        },
+        "conversation_id": answer.conversation_id,
+        "exchange_id": answer.exchange_id,
+    }
+    if settings.response_format is not None:
         import json
 
-        payload = {
-            "text": answer.text,
-            "provider": answer.provider,
-            "model": answer.model,
-            "timings": {
-                "first_chunk": _seconds(answer.first_chunk),
-                "total": _seconds(answer.total),
-            },
-        }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        try:
+            payload["parsed"] = json.loads(answer.text)
+        except ValueError:
+            payload["parsed"] = None
+    return payload
+
+
+def _print_answer(settings: ChatSettings, answer: Answer) -> None:
+    if settings.as_json:
+        sys.stdout.write(json_text(_json_answer(settings, answer), indent=None) + "\n")
         sys.stdout.flush()
-        return
-    if not settings.stream:
-        sys.stdout.write(answer.text)
-    finish_line(answer.text)
+    else:
+        shown = answer.text
+        if not settings.stream:
+            sys.stdout.write(shown)
+        if not shown and answer.tool_calls:  # an answer that only calls tools
+            shown = json_text(answer.tool_calls_json())
+            sys.stdout.write(shown)
+        finish_line(shown)
+    if settings.verbose or (not settings.as_json and is_terminal(sys.stderr)):
+        say_who_answered(answer)
 
 
 def _seconds(value: Optional[float]) -> Optional[float]:
@@ -132,6 +159,22 @@ def _seconds(value: Optional[float]) -> Optional[float]:
     metavar="KEY VALUE",
     help="Provider option, e.g. -o temperature 0.2 (repeatable; numbers and true/false parsed).",
 )
+@click.option(
+    "-a",
+    "--attach",
+    "attachments",
+    type=Attachment(),
+    multiple=True,
+    metavar="PATH_OR_URL",
+    help="Send an image with the prompt: a file (at most 20 MiB) or an http(s) URL (repeatable).",
+)
+@click.option(
+    "--schema",
+    "response_format",
+    type=Schema(),
+    metavar="JSON",
+    help="Ask for JSON matching this JSON Schema (inline, or @file.json).",
+)
 @click.option("--proxy", help="HTTP(S) or SOCKS proxy URL for the upstream requests.")
 @click.option(
     "--timeout", type=Seconds(), metavar="SECONDS", help="Connect/first-byte/idle timeout."
@@ -141,8 +184,25 @@ def _seconds(value: Optional[float]) -> Optional[float]:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON object: text, provider, model, timings (seconds).",
+    help="Print one JSON object: text, provider, model, finish reason, usage, tool calls, "
+    "reasoning, timings (seconds), log ids.",
 )
+@click.option("--no-reasoning", is_flag=True, help="Do not show the model's reasoning.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Say which provider and model answered (on stderr) even off a terminal.",
+)
+@click.option("--no-log", is_flag=True, help="Do not log this chat (see 'chatplug logs').")
+@click.option(
+    "-c",
+    "--continue",
+    "resume",
+    is_flag=True,
+    help="Continue the latest logged chat (its earlier turns are sent).",
+)
+@click.option("--cid", metavar="ID", help="Continue the logged conversation with this id.")
 @click.option(
     "--emulate",
     is_flag=True,
@@ -154,17 +214,25 @@ def chat_command(
     provider: Optional[str],
     system: Optional[str],
     options: Sequence[Tuple[str, str]],
+    attachments: Sequence[str],
+    response_format: Optional[Dict[str, Any]],
     proxy: Optional[str],
     timeout: Optional[float],
     no_stream: bool,
     as_json: bool,
+    no_reasoning: bool,
+    verbose: bool,
+    no_log: bool,
+    resume: bool,
+    cid: Optional[str],
     emulate: bool,
 ) -> None:
     """Chat with a model: stream the answer to PROMPT as it arrives.
 
     Piped stdin is read as (the start of) the prompt: cat notes.txt | chatplug chat
     "summarise" (at most 8 MiB).  With no prompt on a terminal, starts an interactive chat
-    that keeps the conversation.
+    that keeps the conversation.  Chats are logged ('chatplug logs'); -c continues the
+    latest one.
     """
     parsed: Dict[str, Any] = {}
     for key, value in options:
@@ -173,6 +241,8 @@ def chat_command(
                 f"{key!r} has its own flag (--{key.replace('_', '-')})", param_hint="-o"
             )
         parsed[key] = parse_option_value(value)
+    if resume and cid is not None:
+        raise click.UsageError("-c continues the latest chat, --cid a given one: pass one")
     settings = ChatSettings(
         model=model,
         provider=provider,
@@ -183,19 +253,35 @@ def chat_command(
         stream=not no_stream,
         as_json=as_json,
         emulate=emulate,
+        reasoning=not no_reasoning,
+        verbose=verbose,
+        attachments=tuple(attachments),
+        response_format=response_format,
     )
     text = join_prompt(read_stdin(), prompt)
+    interactive = False
     if text is None:
         stdin = sys.stdin
-        if stdin is not None and not stdin.closed and stdin.isatty():
-            if as_json:
-                raise click.UsageError("--json needs a prompt: pass PROMPT or pipe it on stdin")
+        if not (stdin is not None and not stdin.closed and stdin.isatty()):
+            raise click.UsageError("no prompt: pass PROMPT, or pipe the text on stdin")
+        if as_json:
+            raise click.UsageError("--json needs a prompt: pass PROMPT or pipe it on stdin")
+        if attachments:
+            raise click.UsageError("--attach needs a prompt: pass PROMPT or pipe it on stdin")
+        interactive = True
+    log = open_chat_log(log=not no_log, resume=resume, conversation_id=cid)
+    try:
+        if settings.provider is None and settings.model is None and log.answered_by:
+            settings.provider, settings.model = log.answered_by  # who answered it so far
+        if interactive:
             from .interactive import run_interactive
 
-            run_interactive(settings)
+            run_interactive(settings, log)
             return
-        raise click.UsageError("no prompt: pass PROMPT, or pipe the text on stdin")
-    import asyncio
+        import asyncio
 
-    answer = asyncio.run(_chat_once(settings, text))
+        assert text is not None
+        answer = asyncio.run(_chat_once(settings, text, log))
+    finally:
+        log.close()
     _print_answer(settings, answer)

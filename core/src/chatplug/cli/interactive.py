@@ -1,5 +1,6 @@
-"""The interactive chat on a terminal: one conversation, readline line editing with a
-persistent history, ``exit``/Ctrl-D to leave, Ctrl-C to stop the answer being streamed."""
+"""The interactive chat on a terminal: one conversation (logged turn by turn), readline
+line editing with a persistent history, ``exit``/Ctrl-D to leave, Ctrl-C to stop the
+answer being streamed; reasoning shows dimmed on stderr, tool calls stay out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import click
 
@@ -18,8 +19,12 @@ from .session import (
     conversation,
     finish_line,
     open_chat_client,
+    say_who_answered,
     stream_answer,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .chatlog import ChatLog
 
 HISTORY_ENV = "CHATPLUG_HISTORY_FILE"
 PROMPT = "> "
@@ -68,27 +73,36 @@ class _LineHistory:
             pass
 
 
-def run_interactive(settings: ChatSettings) -> None:
-    """The chat loop on a terminal (see the module docstring)."""
+def run_interactive(settings: ChatSettings, log: Optional["ChatLog"] = None) -> None:
+    """The chat loop on a terminal (see the module docstring); every turn is logged into
+    one conversation (``log``), and ``[provider/model]`` is said when it changes."""
     import asyncio
     import signal
 
     from ..errors import ChatplugError
+    from .chatlog import ChatLog, note_dropped_images, sendable
 
+    log = log or ChatLog()
     history = _LineHistory(history_path())
     loop = asyncio.new_event_loop()
     stack = contextlib.AsyncExitStack()
     try:
-        client, provider, model = loop.run_until_complete(
-            stack.enter_async_context(open_chat_client(settings))
-        )
-        who = provider or "the first available provider"
+        target = loop.run_until_complete(stack.enter_async_context(open_chat_client(settings)))
+        who = target.provider or "the first available provider"
+        if log.history:
+            click.echo(
+                f"Continuing conversation {log.conversation_id} ({len(log.history)} messages).",
+                err=True,
+            )
         click.echo(
-            f"Chatting with {who}{f' ({model})' if model else ''}. "
+            f"Chatting with {who}{f' ({target.model})' if target.model else ''}. "
             "Type 'exit' or press Ctrl-D to leave, Ctrl-C to stop an answer.",
             err=True,
         )
-        messages = conversation(settings)
+        messages = conversation(settings, log.history)
+        _, dropped = sendable(messages)
+        note_dropped_images(dropped)
+        said: Tuple[Optional[str], Optional[str]] = (target.provider, target.model)
         while True:
             try:
                 line = input(PROMPT)
@@ -106,7 +120,9 @@ def run_interactive(settings: ChatSettings) -> None:
             messages.append({"role": "user", "content": text})
             answer = Answer()
             task = loop.create_task(
-                stream_answer(client, messages, provider, model, settings, answer, sys.stdout)
+                stream_answer(
+                    target, sendable(messages)[0], settings, answer, sys.stdout, log, messages
+                )
             )
             handler_installed = False
             try:
@@ -128,10 +144,13 @@ def run_interactive(settings: ChatSettings) -> None:
                 report_error(error)
             else:
                 finish_line(answer.text)
+                if settings.verbose or (answer.provider, answer.model) != said:
+                    say_who_answered(answer)
+                    said = (answer.provider, answer.model)
             finally:
                 if handler_installed:
                     loop.remove_signal_handler(signal.SIGINT)
-            if answer.text:
+            if answer.text:  # tool calls stay out of the conversation
                 messages.append({"role": "assistant", "content": answer.text})
             else:
                 messages.pop()

@@ -7,12 +7,13 @@ All three read installed metadata and never import a plugin unless asked (``plug
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import click
 
 from .. import __version__
 from .errors import safe_line
+from .output import json_text, table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import PluginInfo, Registry
@@ -21,6 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``chatplug.registry.ENTRY_POINT_GROUP``, read here without importing the registry (and
 #: the dataclasses under it): ``--version`` only reads metadata
 PROVIDERS_GROUP = "chatplug.providers"
+#: ``chatplug.hookspecs.CONTRACT_VERSION``, the plugin contract this core implements, read
+#: here without importing the hook specifications (and pluggy under them)
+CONTRACT_VERSION = "0.2"
 
 
 def _provider_entry_points() -> List[Any]:
@@ -37,9 +41,10 @@ def _provider_entry_points() -> List[Any]:
 
 
 def version_text() -> str:
-    """The core's version and each installed plugin distribution's (metadata only)."""
+    """The core's version, its plugin contract's, and each installed plugin
+    distribution's (metadata only)."""
     python = ".".join(str(part) for part in sys.version_info[:3])
-    lines = [f"chatplug {__version__} (Python {python})"]
+    lines = [f"chatplug {__version__} (plugin contract {CONTRACT_VERSION}; Python {python})"]
     dists: Dict[str, Tuple[str, List[str]]] = {}
     for entry in _provider_entry_points():
         dist = getattr(entry, "dist", None)
@@ -54,15 +59,6 @@ def version_text() -> str:
             lines.append(f"  {name} {version} (providers: {', '.join(providers)})")
     else:
         lines.append("plugins: none installed")
-    return "\n".join(lines)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = []
-    for row in [headers, *rows]:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
-        lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
 
@@ -87,12 +83,6 @@ def _check_plugins(registry: "Registry") -> Dict[str, int]:
     return counts
 
 
-def _json(value: Any, **options: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2, **options)
-
-
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.option(
@@ -103,7 +93,8 @@ def plugins_command(as_json: bool, check: bool) -> None:
 
     Reads installed metadata without importing any plugin, so every enabled plugin is
     "available"; with --check each one is imported and validated ("loaded" or "failed",
-    with the error).  Plugins left out by CHATPLUG_PLUGINS are "disabled".
+    with the error).  Plugins left out by CHATPLUG_PLUGINS are "disabled".  The first
+    line (each item's "contract_version" in JSON) is the plugin contract chatplug serves.
     """
     from ..health import CircuitBreaker
     from ..registry import AVAILABLE, FAILED, LOADED
@@ -121,10 +112,11 @@ def plugins_command(as_json: bool, check: bool) -> None:
         for info in infos:
             item = info.as_dict()
             item["health"] = health(info)
+            item["contract_version"] = CONTRACT_VERSION
             if check:
                 item["models"] = counts.get(info.name)
             items.append(item)
-        click.echo(_json(items))
+        click.echo(json_text(items))
     elif not infos:
         click.echo("No provider plugins installed; try 'pip install chatplug-vitalentum'.")
     else:
@@ -138,7 +130,8 @@ def plugins_command(as_json: bool, check: bool) -> None:
             if check:
                 row.append(str(counts.get(info.name, "-")))
             rows.append(row)
-        click.echo(_table(headers, rows))
+        click.echo(f"chatplug {__version__}, plugin contract {CONTRACT_VERSION}")
+        click.echo(table(headers, rows))
         for info in infos:
             if info.error:
                 click.echo(f"{info.name}: {safe_line(info.error)}")
@@ -186,7 +179,7 @@ def models_command(provider: Optional[str], as_json: bool) -> None:
             }
             for model in models
         ]
-        click.echo(_json(items, default=str, ensure_ascii=False))
+        click.echo(json_text(items))
         return
     if not models:
         click.echo("No models: no provider plugin is installed or enabled.")
@@ -199,4 +192,4 @@ def models_command(provider: Optional[str], as_json: bool) -> None:
         ]
         for model in models
     ]
-    click.echo(_table(["MODEL", "DEFAULT", "ALIASES"], rows))
+    click.echo(table(["MODEL", "DEFAULT", "ALIASES"], rows))

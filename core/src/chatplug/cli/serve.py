@@ -3,13 +3,19 @@ only when the server runs)."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import click
 
 from ..net import is_loopback
-from ..server.runner import DEFAULT_GRACE, loop_runner, serve
+from ..server.runner import DEFAULT_GRACE, loop_runner, serve, shared_metrics_directory
 from .params import Seconds
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
+#: what a bare ``--emulate`` stands for: every installed emulator
+EVERY_EMULATOR = "*"
 
 
 def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
@@ -91,6 +97,24 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     default=None,
     help="One JSON line per request on stderr [default: on].",
 )
+@click.option(
+    "--emulate",
+    "emulate",
+    multiple=True,
+    is_flag=False,
+    flag_value=EVERY_EMULATOR,
+    metavar="[PROVIDER]",
+    help="Answer from the providers' emulators on 127.0.0.1, offline: every installed "
+    "emulator, or PROVIDER's (repeatable).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (gunicorn's aiohttp worker when gunicorn is installed, "
+    "else SO_REUSEPORT processes).",
+)
 # -- shared state and the conversation log (chatplug.server.operations) --
 @click.option(
     "--redis",
@@ -119,10 +143,14 @@ def serve_command(
     max_body: Optional[int],
     access_log: Optional[bool],
     loop: str,
+    emulate: Tuple[str, ...],
+    workers: int,
     redis_url: Optional[str],
     log_db: Optional[str],
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
+    if workers > 1:
+        shared_metrics_directory()  # before prometheus-client loads (with the app)
     from ..server.operations import OperationsSettings
 
     api_key = api_key or None
@@ -138,22 +166,85 @@ def serve_command(
 
     from ..server.app import create_app
 
-    app = create_app(
-        api_key=api_key or "",
-        base_urls=urls,
-        timeout=timeout,
-        retries=retries,
-        max_body=max_body,
-        access_log=access_log,
-        operations=operations,
-    )
+    def make_app(emulated: Mapping[str, str]) -> "web.Application":
+        return create_app(
+            api_key=api_key or "",
+            base_urls={**urls, **emulated},  # an emulated provider goes to its emulator
+            timeout=timeout,
+            retries=retries,
+            max_body=max_body,
+            access_log=access_log,
+            operations=operations,
+        )
+
     if keyless and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
         run = loop_runner(loop)
     except ImportError as error:
         raise click.UsageError(f"--loop {loop}: {error}") from None
+    providers = _emulated(emulate)
     try:
-        run(serve(app, host, port, grace))
+        if workers > 1:
+            _serve_workers(make_app, providers, workers, host, port, grace, loop)
+        else:
+            run(_serve_one(make_app, providers, host, port, grace))
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+
+def _emulated(emulate: Sequence[str]) -> List[str]:
+    """The providers ``--emulate`` names (every installed emulator for a bare --emulate)."""
+    if not emulate:
+        return []
+    from ..discovery import enabled_from_env
+    from ..server.emulators import emulated_providers
+
+    named = [name for name in emulate if name != EVERY_EMULATOR]
+    enabled = enabled_from_env()
+    providers = emulated_providers(named or None, sorted(enabled) if enabled else None)
+    if not providers:
+        raise click.UsageError("--emulate: no installed provider ships an emulator")
+    return providers
+
+
+def _announce(providers: Sequence[str]) -> None:
+    if providers:
+        click.echo(f"chatplug serve: emulating {', '.join(providers)} (offline)", err=True)
+
+
+AppFactory = Callable[[Mapping[str, str]], "web.Application"]
+
+
+async def _serve_one(
+    make_app: AppFactory,
+    providers: Sequence[str],
+    host: str,
+    port: int,
+    grace: float,
+) -> None:
+    from ..server.emulators import running_emulators
+    from ..server.heap import settle_after_startup
+
+    async with running_emulators(providers) as emulated:
+        _announce(providers)
+        await serve(settle_after_startup(make_app(emulated)), host, port, grace)
+
+
+def _serve_workers(
+    make_app: AppFactory,
+    providers: Sequence[str],
+    workers: int,
+    host: str,
+    port: int,
+    grace: float,
+    loop: str,
+) -> None:
+    from functools import partial
+
+    from ..server.emulators import EmulatorProcess
+    from ..server.workers import run_workers
+
+    with EmulatorProcess(providers) as emulated:
+        _announce(providers)
+        run_workers(partial(make_app, emulated), workers, host, port, grace, loop=loop)

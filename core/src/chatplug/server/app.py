@@ -10,8 +10,7 @@ cleanup.  The pieces: :mod:`.state` (settings and per-app state), :mod:`.middlew
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from aiohttp import web
 
@@ -28,6 +27,7 @@ from .access import (
 from .endpoints import create_message, create_response
 from .handlers import chat_completions, health, list_models, retrieve_model
 from .middlewares import access_middleware, auth_middleware, error_middleware
+from .models import index_models
 from .operations import OperationsSettings, install
 from .sse import SSE_HEADERS, EventStreamResponse
 from .state import (
@@ -146,7 +146,7 @@ async def _client_context(app: web.Application) -> Any:
             registry=state.registry,
         )
         await state.client.__aenter__()
-    _index_models(state, state.client)
+    index_models(state, state.client.models())
     try:
         yield
     finally:
@@ -154,30 +154,3 @@ async def _client_context(app: web.Application) -> Any:
             await state.client.aclose()
         for handler in access_logger.handlers:
             handler.flush()
-
-
-def _index_models(state: ServerState, client: AsyncClient) -> None:
-    """``provider/model`` for every model, plus bare ids offered by one provider only."""
-    models = client.models()
-    owners: Dict[str, List[str]] = {}
-    for model in models:
-        owners.setdefault(model.id, []).append(model.provider)
-    index: Dict[str, Dict[str, Any]] = {}
-    for model in models:
-        item = {
-            "id": model.qualified_id,
-            "object": "model",
-            "created": 0,
-            "owned_by": model.provider,
-        }
-        index[model.qualified_id] = item
-    for model in models:
-        if len(owners[model.id]) == 1 and model.id not in index:
-            index[model.id] = {
-                "id": model.id,
-                "object": "model",
-                "created": 0,
-                "owned_by": model.provider,
-            }
-    state.models = index
-    state.models_body = json.dumps({"object": "list", "data": list(index.values())}).encode()

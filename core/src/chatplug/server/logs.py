@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import List, TextIO
+
+#: how long the writer thread gathers lines after a write before the next one
+BATCH_SECONDS = 0.1
 
 
 class BackgroundStreamHandler(logging.Handler):
@@ -13,8 +17,10 @@ class BackgroundStreamHandler(logging.Handler):
 
     Writing to stderr is a blocking system call (slow, or stuck when stderr is a full pipe);
     here the event loop only formats a line and queues it, and a daemon thread writes
-    whatever has accumulated in one ``write``.  :meth:`flush` waits until every queued
-    line is written (``logging.shutdown`` calls it at exit).
+    whatever has accumulated in one ``write``, at most every :data:`BATCH_SECONDS` (a thread
+    woken for every line would take the GIL from the event loop hundreds of times a second
+    under load).  :meth:`flush` waits until every queued line is written
+    (``logging.shutdown`` calls it at exit).
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -31,6 +37,16 @@ class BackgroundStreamHandler(logging.Handler):
             self._queue.put_nowait(self.format(record) + "\n")
         except Exception:  # never let logging break a request
             self.handleError(record)
+
+    @property
+    def plain(self) -> bool:
+        """Whether a record is written as its message alone (format ``%(message)s``)."""
+        formatter = self.formatter
+        return formatter is not None and formatter._fmt == "%(message)s"
+
+    def put(self, line: str) -> None:
+        """Queue ``line`` as it is (for a caller that checked :attr:`plain`)."""
+        self._queue.put_nowait(line + "\n")
 
     def flush(self) -> None:
         if self._thread.is_alive():
@@ -52,3 +68,4 @@ class BackgroundStreamHandler(logging.Handler):
             finally:
                 for _ in lines:
                     self._queue.task_done()
+            time.sleep(BATCH_SECONDS)

@@ -34,13 +34,13 @@ from aiohttp import web
 
 from ..errors import ChatplugError
 from ..health import ProviderHealth
-from ..messages import text_of
 from ..stream import Stream
 from ..types import Message
 from .access import RECORD_KEY, AccessRecord
 from .operations import OPERATIONS, Operations
-from .protocol import ApiError, api_error, estimate_tokens
+from .protocol import ApiError, api_error
 from .state import STATE
+from .usage import estimate_tokens, prompt_characters
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..history import ExchangeRecord
@@ -175,17 +175,7 @@ def tokens(served: Served) -> Tuple[int, int, bool]:
         characters += len(call.name) + len(call.arguments)
     if not characters:
         return 0, 0, False
-    return estimate_tokens(_characters(served.messages)), estimate_tokens(characters), True
-
-
-def _characters(messages: Tuple[Message, ...]) -> int:
-    """The characters of a conversation's text, tool calls and tool results."""
-    total = 0
-    for message in messages:
-        total += len(text_of(message))
-        for call in message.get("tool_calls") or ():
-            total += len(call["function"]["name"]) + len(call["function"]["arguments"])
-    return total
+    return estimate_tokens(prompt_characters(served.messages)), estimate_tokens(characters), True
 
 
 def _breaker_state(request: web.Request, operations: Operations, stream: Stream) -> None:

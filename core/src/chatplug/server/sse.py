@@ -1,52 +1,11 @@
-"""The streamed answer as Server-Sent Events (``chat.completion.chunk``, then ``[DONE]``)."""
+"""Server-Sent Events framing: the streamed response and its headers (the chunks
+themselves are rendered by :mod:`.chat_response`, sent by :mod:`.chat_completions`)."""
 
 from __future__ import annotations
 
 from typing import Mapping
 
 from aiohttp import web
-
-from ..errors import ChatplugError
-from ..stream import Stream
-from .access import AccessRecord
-from .protocol import ChatRequest, ChunkEncoder, api_error, usage
-
-
-async def stream_events(
-    request: web.Request,
-    record: AccessRecord,
-    chat: ChatRequest,
-    stream: Stream,
-    model: str,
-    first: str,
-) -> web.StreamResponse:
-    """Send the answer as SSE ``chat.completion.chunk`` events, then ``[DONE]``.
-
-    The headers go out with the first chunk, so that any error before it gets its
-    HTTP status; an error after it is sent as a final ``data: {"error": ...}`` event.
-    """
-    response = EventStreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    encoder = ChunkEncoder(model)
-    content = encoder.content
-    chars = len(first)
-    chunks = 1
-    try:
-        await response.write(encoder.first(first))
-        async for piece in stream:
-            await response.write(content(piece))
-            chunks += 1
-            chars += len(piece)
-    except ChatplugError as error:
-        problem = api_error(error)
-        record.error = problem.code
-        end = ChunkEncoder.error(problem)
-    else:
-        end = encoder.last(usage(chat.messages, chars) if chat.include_usage else None)
-    finally:
-        record.chunks, record.chars = chunks, chars
-    await response.write_eof(end)  # the last event and the end of the body in one send
-    return response
 
 
 class EventStreamResponse(web.StreamResponse):

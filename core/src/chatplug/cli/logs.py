@@ -1,20 +1,17 @@
 """``chatplug logs``: list, search, show and count the logged exchanges; switch logging.
 
-The only module of :mod:`chatplug.history` that imports click.
+The command line of :mod:`chatplug.history` (the store, its queries and the recorder).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import click
 
-from ._clock import parse_since
-from ._errors import LogsError
-from ._exchange import Exchange, UsageStats
-from ._store import LogStore, logs_path
+from ..history import Exchange, LogsError, LogStore, UsageStats, logs_path, parse_since
+from .output import json_text, table
 
 EXCERPT = 100
 
@@ -76,7 +73,7 @@ def _summary(exchange: Exchange) -> List[str]:
 
 
 def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    click.echo(json_text(value))
 
 
 @click.group("logs", invoke_without_command=True)
@@ -158,14 +155,14 @@ def _show(exchange: Exchange) -> Iterator[str]:
     if timings:
         yield f"timings:      {', '.join(timings)}"
     if exchange.options:
-        yield f"options:      {json.dumps(exchange.options, ensure_ascii=False)}"
+        yield f"options:      {json_text(exchange.options, indent=None)}"
     if exchange.failed:
         yield f"error:        {exchange.error_type}: {exchange.error_message}"
     earlier = f" (after {exchange.prior_messages} earlier)" if exchange.prior_messages else ""
     yield f"\n--- messages{earlier}"
     for message in exchange.messages:
         content = message.get("content")
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        text = content if isinstance(content, str) else json_text(content, indent=None)
         yield f"{message.get('role', '?')}: {text}"
     if exchange.reasoning:
         yield "\n--- reasoning"
@@ -175,7 +172,7 @@ def _show(exchange: Exchange) -> Iterator[str]:
         yield exchange.answer
     if exchange.tool_calls:
         yield "\n--- tool calls"
-        yield json.dumps(exchange.tool_calls, indent=2, ensure_ascii=False)
+        yield json_text(exchange.tool_calls)
 
 
 @logs_command.command("show")
@@ -194,14 +191,6 @@ def show_command(exchange_id: str, as_json: bool) -> None:
         _print_json(exchange.as_dict())
     else:
         click.echo("\n".join(_show(exchange)))
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in [headers, *rows]
-    )
 
 
 def _stats_row(label: Sequence[str], numbers: Sequence[int]) -> List[str]:
@@ -229,14 +218,14 @@ def stats_command(since: Optional[datetime], as_json: bool) -> None:
         "cached_tokens",
         "reasoning_tokens",
     )
-    table = [
+    cells = [
         _stats_row([row.provider or "?", row.model or "?"], [getattr(row, f) for f in fields])
         for row in rows
     ]
     totals = [sum(getattr(row, f) for row in rows) for f in fields]
-    table.append(_stats_row(["total", ""], totals))
+    cells.append(_stats_row(["total", ""], totals))
     headers = ["PROVIDER", "MODEL", "EXCHANGES", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING"]
-    click.echo(_table(headers, table))
+    click.echo(table(headers, cells))
     estimated = sum(row.estimated for row in rows)
     without = sum(row.without_usage for row in rows)
     if estimated:
