@@ -82,3 +82,16 @@ async def until_ready(url: str, timeout: float = 15.0) -> float:
         assert loop.time() - started < timeout, "the server did not become ready again"
         await asyncio.sleep(0.1)
     return loop.time() - started
+
+
+async def until_workers(url: str, count: int, timeout: float = 30.0) -> None:
+    """Until ``count`` different processes answered ``/health`` (every worker accepts)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    seen = set()
+    connector = aiohttp.TCPConnector(force_close=True)  # a new connection: any worker
+    async with aiohttp.ClientSession(connector=connector) as session:
+        while len(seen) < count:
+            assert loop.time() - started < timeout, f"only {len(seen)} workers answered"
+            async with session.get(url + "/health") as response:
+                seen.add((await response.json())["pid"])

@@ -10,6 +10,7 @@ from typing import Dict, Iterator
 import openai
 import pytest
 from chatplug.emulation import RunningEmulator
+from chatplug.errors import ConfigError
 from chatplug.history import LogStore
 from server_harness import ServerProcess, serve_args, start_server
 
@@ -77,11 +78,13 @@ def test_the_refusal_to_listen_publicly_names_the_server_keys(plugin_env: Dict[s
     assert result.returncode == 2 and "[[server.keys]]" in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_key_whose_variable_is_unset_stops_serve_naming_the_variable(
-    keyed_env: Dict[str, str],
+    keyed_env: Dict[str, str], workers: str
 ) -> None:
     env = {name: value for name, value in keyed_env.items() if name != "TEAM_KEY"}
-    result = serve_exits(env)
+    result = serve_exits(env, "--workers", workers)
+    assert result.returncode == ConfigError.exit_code  # before any worker started
     assert "(team): the environment variable TEAM_KEY is not set" in result.stderr
 
 

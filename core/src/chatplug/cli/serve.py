@@ -151,10 +151,11 @@ def serve_command(
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
     if workers > 1:
         shared_metrics_directory()  # before prometheus-client loads (with the app)
-    from ..server.operations import OperationsSettings
+    from ..server.operations import OperationsSettings, check_settings
 
     api_key = api_key or None
     operations = OperationsSettings.resolve(redis_url=redis_url, log_db=log_db)
+    check_settings(operations)  # here, not in each worker
     keyless = api_key is None and not operations.keys
     if keyless and not is_loopback(host) and not insecure_public:
         raise click.UsageError(

@@ -76,6 +76,19 @@ class OperationsSettings:
         )
 
 
+def check_settings(
+    settings: OperationsSettings, environ: Optional[Mapping[str, str]] = None
+) -> None:
+    """Raise the :class:`~chatplug.ConfigError` that building the app would: a key whose
+    variable is not set, a Redis URL without the ``redis`` package.  (``chatplug serve
+    --workers`` checks in the parent, before any worker starts.)"""
+    KeyRing.from_server(settings.keys, environ)
+    if settings.redis_url:
+        from ..redis_store import RedisBackend
+
+        RedisBackend(settings.redis_url)  # nothing connects before the first operation
+
+
 class Operations:
     """One app's shared state, keys, limiter, metrics and log (see the module's docs).
 
