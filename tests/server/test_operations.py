@@ -23,6 +23,7 @@ from chatplug.history import LogStore
 from chatplug.server import create_app
 from chatplug.server.operations import OperationsSettings
 from chatplug.testing.redis import free_port
+from server_harness import wait_upstream_closed
 
 KEY_A, KEY_B, UNNAMED = "sk-team-a-0123456789", "sk-team-b-9876543210", "sk-unnamed-5555"
 TEAM_A = ServerKey("team-a", key=KEY_A, rpm=3)
@@ -296,6 +297,27 @@ async def test_log_db_keeps_the_partial_text_of_a_failed_answer(
                 await response.read()
     (row,) = LogStore(path).latest(10)
     assert row.answer == "piece0 piece1 " and row.error_type and row.key_name == "team-b"
+
+
+async def test_log_db_and_metrics_record_a_client_that_went_away(
+    upstream: RunningEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "serve.db"
+    async with serving(upstream, log_db=str(path)) as url:
+        async with aiohttp.ClientSession() as session:
+            body = {
+                "model": "servertest/echo",
+                "stream": True,
+                "messages": [{"role": "user", "content": "forever:operations"}],
+            }
+            headers = {"Authorization": f"Bearer {KEY_B}"}
+            async with session.post(url + CHAT, json=body, headers=headers) as response:
+                await response.content.readuntil(b"tick")  # then hang up
+        await wait_upstream_closed(upstream, "operations")
+        _, metrics = await get(url, "/metrics")
+    (row,) = LogStore(path).latest(10)
+    assert row.error_type == "ClientClosedError" and row.answer.startswith("tick")
+    assert 'error="client_closed",key="team-b"' in metrics
 
 
 async def test_log_db_records_the_reported_usage(upstream: RunningEmulator, tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from .access import RECORD_KEY, AccessRecord
 from .operations import OPERATIONS, Operations
 from .protocol import ApiError, api_error
 from .state import STATE
-from .usage import estimate_tokens, prompt_characters
+from .usage import completion_characters, estimate_tokens, prompt_characters
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..history import ExchangeRecord
@@ -170,9 +170,7 @@ def tokens(served: Served) -> Tuple[int, int, bool]:
     usage = stream.usage
     if usage is not None:
         return usage.input_tokens, usage.output_tokens, False
-    characters = stream.text_length + len(stream.reasoning)
-    for call in stream.tool_calls:
-        characters += len(call.name) + len(call.arguments)
+    characters = completion_characters(stream.text_length, stream.reasoning, stream.tool_calls)
     if not characters:
         return 0, 0, False
     return estimate_tokens(prompt_characters(served.messages)), estimate_tokens(characters), True
