@@ -70,15 +70,16 @@ async def attempts(
     ``with_events`` its events too (otherwise they are only recorded on ``stream``)."""
     errors: Dict[str, ChatplugError] = {}
     loop = asyncio.get_running_loop()
+    shared = breaker.shared  # an async (e.g. Redis) store: one read for every candidate
+    rests = await _rests(breaker, candidates) if shared else None
+    available = breaker.available if rests is None else (lambda name: rests[name] <= 0)
     # Resting providers are skipped while another candidate is available; when every
     # candidate rests, they are all tried (failing without trying would answer nothing).
-    skip_resting = len(candidates) > 1 and any(
-        breaker.available(item.name) for item, _ in candidates
-    )
+    skip_resting = len(candidates) > 1 and any(available(item.name) for item, _ in candidates)
     for provider, model in candidates:
         name = provider.name
-        if skip_resting and not breaker.available(name):
-            errors[name] = _resting(name, breaker.resting_for(name))
+        if skip_resting and not available(name):
+            errors[name] = _resting(name, rests[name] if rests else breaker.resting_for(name))
             continue
         route, settings = routes[name]
         try:
@@ -152,7 +153,10 @@ async def attempts(
                     raise _no_text()
                 stream.text_length = yielded
                 stream.completed = True
-                breaker.record_success(name)
+                if shared:
+                    await breaker.arecord_success(name)
+                else:
+                    breaker.record_success(name)
                 return
             except BaseException as raw:  # plugin code may raise anything
                 if _callers(raw):
@@ -163,11 +167,11 @@ async def attempts(
                 stream.text_length = yielded
                 if yielded or stream.committed:  # out: never retry or fall back, never pretend
                     failure.partial_length = yielded
-                    breaker.record_failure(name)
+                    await _record_failure(breaker, name, failure)
                     raise failure from failure.__cause__
                 wait = _retry_delay(failure, retry, attempt, loop.time() - started)
                 if wait is None:
-                    breaker.record_failure(name)
+                    await _record_failure(breaker, name, failure)
                     errors[name] = failure
                     break
             finally:
@@ -287,6 +291,24 @@ def _retry_delay(
     if elapsed + wait > retry.max_time:
         return None
     return wait
+
+
+async def _rests(
+    breaker: CircuitBreaker, candidates: List[Tuple[Provider, ModelInfo]]
+) -> Dict[str, float]:
+    """Seconds each candidate still rests, read from a shared store in one round trip."""
+    health = await breaker.ahealth([item.name for item, _ in candidates])
+    return {name: breaker.rest_left(state) for name, state in health.items()}
+
+
+async def _record_failure(breaker: CircuitBreaker, name: str, failure: ChatplugError) -> None:
+    """One more failure of ``name``; an upstream's ``Retry-After`` rests it at least that long
+    (shared with every process when the store is)."""
+    retry_after = failure.retry_after if isinstance(failure, RateLimitedError) else None
+    if breaker.shared:
+        await breaker.arecord_failure(name, retry_after)
+    else:
+        breaker.record_failure(name, retry_after)
 
 
 def _resting(name: str, seconds: float) -> ChatplugError:

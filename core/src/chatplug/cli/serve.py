@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 import click
 
 from ..net import is_loopback
-from ..server.runner import DEFAULT_GRACE, loop_runner, serve
+from ..server.runner import DEFAULT_GRACE, loop_runner, serve, shared_metrics_directory
 from .params import Seconds
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,6 +142,22 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     help="Processes serving the port (gunicorn's aiohttp worker when gunicorn is installed, "
     "else SO_REUSEPORT processes).",
 )
+# -- shared state and the conversation log (chatplug.server.operations) --
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Share provider health and key limits through Redis (env CHATPLUG_REDIS_URL, "
+    "or redis_url in [server]) [default: per process].",
+)
+@click.option(
+    "--log-db",
+    default=None,
+    metavar="PATH",
+    help="Log every exchange served to this SQLite database, with the key's name "
+    "(env CHATPLUG_SERVER_LOG_DB) [default: off].",
+)
 def serve_command(
     host: str,
     port: int,
@@ -160,8 +176,14 @@ def serve_command(
     loop: str,
     emulate: Tuple[str, ...],
     workers: int,
+    redis_url: Optional[str],
+    log_db: Optional[str],
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
+    if workers > 1:
+        shared_metrics_directory()  # before prometheus-client loads (with the app)
+    from ..server.operations import OperationsSettings, check_settings
+
     api_key = api_key or None
     if api_key is not None:
         from ..server.state import validate_api_key
@@ -170,10 +192,14 @@ def serve_command(
             validate_api_key(api_key, "the API key (--api-key or CHATPLUG_API_KEY)")
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="'--api-key'") from None
-    if api_key is None and not is_loopback(host) and not insecure_public:
+    operations = OperationsSettings.resolve(redis_url=redis_url, log_db=log_db)
+    check_settings(operations)  # here, not in each worker
+    keyless = api_key is None and not operations.keys
+    if keyless and not is_loopback(host) and not insecure_public:
         raise click.UsageError(
             f"refusing to listen on {host!r} without an API key: anyone on the network could "
-            "use it. Pass --api-key (or set CHATPLUG_API_KEY), or --insecure-public."
+            "use it. Pass --api-key (or set CHATPLUG_API_KEY), declare [[server.keys]] in "
+            "chatplug.toml, or pass --insecure-public."
         )
     urls = parse_base_urls(base_urls)
 
@@ -201,9 +227,10 @@ def serve_command(
             max_body=max_body,
             access_log=access_log,
             settings=settings,
+            operations=operations,
         )
 
-    if api_key is None and not is_loopback(host):
+    if keyless and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
         run = loop_runner(loop)

@@ -28,6 +28,7 @@ class AccessRecord:
         "client_closed",
         "error",
         "first_chunk",
+        "key",
         "model",
         "provider",
         "start",
@@ -45,6 +46,8 @@ class AccessRecord:
         self.error: Optional[str] = None
         #: the client went away before the answer ended (logged as status 499)
         self.client_closed = False
+        #: the name of the API key the request presented (never the key itself)
+        self.key: Optional[str] = None
 
 
 #: where the access record lives on a request (a RequestKey on aiohttp >= 3.13)
@@ -99,6 +102,7 @@ def log_access(request: web.Request, record: AccessRecord, status: int) -> None:
         "chunks": record.chunks,
         "chars": record.chars,
         "error": record.error,
+        "key": record.key,
         "remote": request.remote,
     }
     _emit(json.dumps(entry))

@@ -34,6 +34,7 @@ from .endpoints import create_message, create_response
 from .handlers import chat_completions, health, list_models, retrieve_model
 from .middlewares import access_middleware, auth_middleware, body_middleware, error_middleware
 from .models import index_models
+from .operations import OperationsSettings, install
 from .sse import SSE_HEADERS, EventStreamResponse
 from .state import (
     DEFAULT_MAX_BODY,
@@ -72,6 +73,7 @@ __all__ = [
     "AccessRecord",
     "ChatplugRunner",
     "EventStreamResponse",
+    "OperationsSettings",
     "ServerSettings",
     "ServerState",
     "access_logger",
@@ -97,6 +99,7 @@ def create_app(
     head_timeout: Optional[float] = None,
     body_timeout: Optional[float] = None,
     write_timeout: Optional[float] = None,
+    operations: Optional[OperationsSettings] = None,
 ) -> web.Application:
     """The OpenAI-compatible app; arguments left out come from ``settings``, else from the
     environment (:meth:`ServerSettings.from_env`).
@@ -108,6 +111,8 @@ def create_app(
     with surrounding whitespace or control characters is a ``ValueError``.  Serve it with
     :class:`~chatplug.server.connection.ChatplugRunner` (as ``chatplug serve`` and
     :func:`create_runner` do) for the connection limits and the graceful shutdown.
+    ``operations`` (Redis, named keys, the log database; default: from the environment and
+    the ``[server]`` table) are :mod:`.operations`'.
     """
     base = settings if settings is not None else ServerSettings.from_env()
     overrides: Dict[str, Any] = {
@@ -143,6 +148,7 @@ def create_app(
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/responses", create_response)
     app.router.add_post("/v1/messages", create_message)
+    install(app, operations)
     if final.access_log:
         ensure_access_handler()
     return app

@@ -23,6 +23,7 @@ from .api_errors import ApiError
 from .body_writer import BurstWriter
 from .chat_request import ChatCall, parse_chat_request, parse_json_body, start_stream
 from .chat_response import ChunkEncoder, completion_object, finish_reason
+from .observe import track
 from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
 from .usage import USAGE_HEADER, answer_usage, completion_characters, openai_usage
@@ -50,6 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     assert state.client is not None
     stream = start_stream(state.client, call)
+    track(request, stream, call.messages, call.fields)
     state.active_streams += 1
     try:
         async with stream:

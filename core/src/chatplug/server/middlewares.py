@@ -2,14 +2,14 @@
 
 Outermost first: :func:`access_middleware` (one log line per request; it also keeps the
 set of running requests for the graceful shutdown), :func:`error_middleware` (every error
-as an OpenAI-shaped JSON body), :func:`auth_middleware` and :func:`body_middleware` (the
-request body read within ``body_timeout`` seconds, its transfer errors as 400s).
+as an OpenAI-shaped JSON body), :func:`auth_middleware` (the API key, its limits and the
+accounting of what was served: :mod:`.keys`, :mod:`.observe`) and :func:`body_middleware`
+(the request body read within ``body_timeout`` seconds, its transfer errors as 400s).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from typing import Awaitable, Callable, Optional
@@ -19,10 +19,13 @@ from aiohttp import web
 from ..errors import ChatplugError
 from .access import CLIENT_CLOSED, RECORD_KEY, AccessRecord, log_access
 from .anthropic_stream import MESSAGES_PATH, anthropic_error_body
+from .keys import auth_middleware
 from .protocol import ApiError, api_error
 from .state import SETTINGS, STATE
 
 log = logging.getLogger("chatplug.server")
+
+__all__ = ["access_middleware", "auth_middleware", "body_middleware", "error_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -127,29 +130,6 @@ def _error_response(request: web.Request, error: ApiError) -> web.Response:
     if close:
         response.force_close()
     return response
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With an API key, every ``/v1`` request needs ``Authorization: Bearer <key>`` (or
-    ``x-api-key: <key>``, as Anthropic clients send it)."""
-    key = request.app[SETTINGS].api_key
-    if key is not None and request.path.startswith("/v1"):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer":
-            token = request.headers.get("x-api-key", "")
-        # a header's bytes that are not UTF-8 come as surrogates: they never match
-        sent = token.strip().encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(sent, key.encode()):
-            raise ApiError(
-                401,
-                "missing or invalid API key: send 'Authorization: Bearer <key>' "
-                "or 'x-api-key: <key>'",
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": 'Bearer realm="chatplug"'},
-            )
-    return await handler(request)
 
 
 @web.middleware

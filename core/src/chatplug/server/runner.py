@@ -88,3 +88,28 @@ async def serve(app: "web.Application", host: str, port: int, grace: float) -> N
         for signum in handled:
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+
+
+def shared_metrics_directory() -> str:
+    """Make ``/metrics`` count every worker process: ``PROMETHEUS_MULTIPROC_DIR`` set to a
+    new empty directory (removed when this process exits), unless it is set already.  Call
+    it before prometheus-client is imported, in the process that starts the workers."""
+    import os
+
+    found = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if found:
+        return found
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="chatplug-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:  # not in a forked worker leaving before the others
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+    return path

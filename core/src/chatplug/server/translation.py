@@ -31,6 +31,7 @@ from ..events import Finish, ReasoningDelta, ToolCallDelta, Usage
 from ..stream import Stream
 from ..types import REASONING, Message
 from .access import RECORD_KEY, AccessRecord
+from .observe import track
 from .protocol import ApiError, estimate_tokens, parse_json_body
 from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
@@ -183,6 +184,7 @@ async def answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
         # asking a model that never reasons not to reason: nothing to ask
         fields = {key: value for key, value in fields.items() if key != "reasoning_effort"}
     stream = client.stream(call.messages, model=call.model, **fields)
+    track(request, stream, call.messages, fields)
     state.active_streams += 1
     try:
         async with stream:
