@@ -7,12 +7,9 @@ wrong, and the suite must fail the right check with a message that says what is 
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import re
 from pathlib import Path
-from types import ModuleType
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import pytest
 from chatplug.cli.check import check_command
@@ -26,9 +23,9 @@ from chatplug.testing.conformance import (
     select_checks,
 )
 from click.testing import CliRunner
+from kitsource import Patch, load_source, replace
 
 PROVIDER = "kit-acme"
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +36,6 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
         "plugin": (package / "__init__.py").read_text(encoding="utf-8"),
         "emulator": (package / "emulator.py").read_text(encoding="utf-8"),
     }
-
-
-def _load(text: str, tmp_dir: Path, stem: str) -> ModuleType:
-    name = f"_kit_{stem}_{next(_counter)}"
-    path = tmp_dir / f"{name}.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-Patch = Callable[[str], str]
-
-
-def replace(old: str, new: str) -> Patch:
-    def patch(text: str) -> str:
-        assert old in text, f"the template changed: {old!r} not found"
-        return text.replace(old, new)
-
-    return patch
 
 
 def swallow_errors(text: str) -> str:
@@ -101,8 +76,8 @@ def run(
     text = source["plugin"]
     for patch in patches:
         text = patch(text)
-    plugin = _load(text, tmp_path, "plugin")
-    emulator = _load(source["emulator"], tmp_path, "emulator")
+    plugin = load_source(text, tmp_path, "plugin")
+    emulator = load_source(source["emulator"], tmp_path, "emulator")
     results = run_conformance(PROVIDER, plugin=plugin, emulator=emulator.create_app, only=only)
     return {result.name: result for result in results}
 
@@ -112,8 +87,16 @@ def test_the_generated_plugin_passes_every_check(source: Dict[str, str], tmp_pat
     failures = {name: r.message for name, r in results.items() if not r.passed}
     assert failures == {}
     assert list(results) == list(CHECK_NAMES)
+    not_applicable = [name for name, result in results.items() if result.message]
+    assert not_applicable == ["parallel_tool_calls"]  # the generated plugin declares no tools
 
 
+END_CHECK = (
+    "    raise StreamProtocolError(\"the stream ended before its 'done' line (truncated)\")\n"
+)
+USAGE_LINE = (
+    '        items.append(Usage(_count(usage, "input"), _count(usage, "output"), raw=usage))\n'
+)
 BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
     (
         "wrong payload field",
@@ -205,7 +188,11 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
     ),
     (
         "foreign provider id in the catalogue",
-        [replace("ModelInfo(LARGE_MODEL, PROVIDER,", 'ModelInfo(LARGE_MODEL, "someone-else",')],
+        [
+            replace(
+                "LARGE_MODEL,\n            PROVIDER,", 'LARGE_MODEL,\n            "someone-else",'
+            )
+        ],
         "catalogue",
         ["provider='someone-else'; it must be 'kit-acme'"],
     ),
@@ -227,6 +214,59 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
         ],
         "http_429",
         ["expected RateLimitedError, got PluginError", "upstream failed with 429"],
+    ),
+    (
+        "the end of the body taken as the end of the answer",
+        [replace(END_CHECK, "    return\n")],
+        "final_event",
+        [
+            "without its final event",
+            'dropped: \'{"done": true',
+            "returned a complete answer",
+            "instead of raising StreamProtocolError",
+        ],
+    ),
+    (
+        "lines that do not parse skipped",
+        [replace("iter_ndjson(response)", "iter_ndjson(response, skip_invalid=True)")],
+        "malformed_event",
+        [
+            "one event in the middle made invalid JSON",
+            'sent instead of an event: \'{"text":',
+            "returned a complete answer",
+        ],
+    ),
+    (
+        "the upstream's max_tokens reported as stop",
+        [replace('"max_tokens": "length"}', '"max_tokens": "stop"}')],
+        "finish_length",
+        [
+            "with max_tokens=3",
+            "finish reason 'stop' (upstream: 'max_tokens')",
+            "expected the finish reason 'length'",
+        ],
+    ),
+    (
+        "max_tokens not sent upstream",
+        [replace('payload["max_tokens"] = request.max_tokens', "pass")],
+        "finish_length",
+        ["finish reason 'stop' (upstream: 'stop')", "Send max_tokens upstream"],
+    ),
+    (
+        "usage declared but not reported",
+        [replace(USAGE_LINE, "        pass\n")],
+        "usage",
+        ["declares the 'usage' capability, but the plugin reported no usage"],
+    ),
+    (
+        "token counts yielded as strings",
+        [replace("    return value\n", "    return str(value)\n")],
+        "usage",
+        [
+            "streaming failed with PluginError",
+            "contract violation: usage input_tokens '",
+            "is not an integer >= 0",
+        ],
     ),
 ]
 
@@ -310,8 +350,8 @@ def test_client_options_carry_the_providers_settings(
         "        raise __import__('chatplug').InvalidRequestError('no token configured')\n"
         "    base = request.base_url or DEFAULT_URL\n",
     )
-    plugin = _load(needs_token(source["plugin"]), tmp_path, "plugin")
-    emulator = _load(source["emulator"], tmp_path, "emulator")
+    plugin = load_source(needs_token(source["plugin"]), tmp_path, "plugin")
+    emulator = load_source(source["emulator"], tmp_path, "emulator")
     config = {"providers": {PROVIDER: {"token": "sekrit"}}}
     [without] = run_conformance(
         PROVIDER, plugin=plugin, emulator=emulator.create_app, only=["emulator_answer"]
@@ -328,7 +368,7 @@ def test_client_options_carry_the_providers_settings(
 
 
 def test_a_missing_emulator_is_explained(source: Dict[str, str], tmp_path: Path) -> None:
-    plugin = _load(source["plugin"], tmp_path, "plugin")
+    plugin = load_source(source["plugin"], tmp_path, "plugin")
     [result] = run_conformance(PROVIDER, plugin=plugin, only=["emulator_answer"])
     assert "no emulator is registered for 'kit-acme'" in result.message
     assert '[project.entry-points."chatplug.emulators"]' in result.message

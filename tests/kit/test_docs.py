@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Dict
 
 from chatplug.testing.conformance import CHECK_NAMES, run_conformance
+from kitsource import load_source
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,16 +21,6 @@ FILE_BLOCK = re.compile(r"<!-- file: (?P<name>[^ ]+) -->\n```[a-z]+\n(?P<code>.*
 
 def _files() -> Dict[str, str]:
     return {m["name"]: m["code"] + "\n" for m in FILE_BLOCK.finditer(GUIDE.read_text("utf-8"))}
-
-
-def _load(code: str, tmp_path: Path, name: str) -> ModuleType:
-    path = tmp_path / f"{name}.py"
-    path.write_text(code, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_guide_shows_every_file_of_the_plugin() -> None:
@@ -53,8 +42,8 @@ def test_the_guides_pyproject_registers_provider_and_emulator() -> None:
 
 def test_the_guides_plugin_passes_the_conformance_suite(tmp_path: Path) -> None:
     files = _files()
-    plugin = _load(files["src/chatplug_acme/__init__.py"], tmp_path, "_guide_acme")
-    emulator = _load(files["src/chatplug_acme/emulator.py"], tmp_path, "_guide_acme_emulator")
+    plugin = load_source(files["src/chatplug_acme/__init__.py"], tmp_path, "_guide_acme")
+    emulator = load_source(files["src/chatplug_acme/emulator.py"], tmp_path, "_guide_acme_emulator")
     results = run_conformance("acme", plugin=plugin, emulator=emulator.create_app)
     assert {r.name: r.message for r in results if not r.passed} == {}
     assert [r.name for r in results] == list(CHECK_NAMES)

@@ -1,5 +1,7 @@
 """Done-when: a generated plugin installs in a fresh venv with the core and passes its tests
 and the conformance suite unchanged; broken, it fails them with a message saying what is wrong.
+A plugin generated for contract 0.1 (``legacy_plugin/``, text only), installed beside it from
+its own package, still passes its tests and the whole suite.
 
 Slow (a virtualenv and an install); packages come from the package registry or the local
 cache of ``uv`` (used when available, else ``venv`` + ``pip``).
@@ -32,6 +34,8 @@ CORE = ROOT / "core"
 NAME = "Fresh-Acme"
 PROVIDER = "fresh-acme"
 MODULE = "chatplug_fresh_acme"
+LEGACY = Path(__file__).resolve().parent / "legacy_plugin"
+LEGACY_PROVIDER = "legacy-acme"
 
 
 def _env() -> Dict[str, str]:
@@ -77,12 +81,14 @@ def _make_venv(venv: Path, packages: List[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Path, Path]]:
-    """(python of the fresh venv, the generated plugin's directory, installed editable)."""
+    """(python of the fresh venv, the generated plugin's directory, installed editable);
+    the 0.1 plugin is installed too (a regular install from a copy of its directory)."""
     base = tmp_path_factory.mktemp("fresh")
     plugin = base / "chatplug-fresh-acme"
     made = _run([sys.executable, "-m", "chatplug", "new-plugin", NAME, "--dir", str(plugin)], base)
     assert made.returncode == 0, made.stdout + made.stderr
-    python = _make_venv(base / "venv", [str(CORE), "-e", str(plugin), "pytest"])
+    legacy = shutil.copytree(LEGACY, base / "chatplug-legacy-acme")
+    python = _make_venv(base / "venv", [str(CORE), "-e", str(plugin), str(legacy), "pytest"])
     yield python, plugin
 
 
@@ -111,8 +117,31 @@ def test_the_generated_plugin_passes_its_tests_and_the_conformance_suite(
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b\d+ passed\b", done.stdout)
     assert "failed" not in done.stdout.splitlines()[-1]
-    for check in ("catalogue", "emulator_answer", "utf8_split", "truncated", "cancellation"):
+    for check in CHECK_NAMES:
         assert f"test_conformance.py::test_conformance[{check}] PASSED" in done.stdout
+    for test in ("test_the_answer_reports_usage_finish_and_response", "test_the_emulator_stops_at"):
+        assert f"test_plugin.py::{test}" in done.stdout
+
+
+def test_the_generated_plugin_requires_contract_0_2(installed: Tuple[Path, Path]) -> None:
+    _, plugin = installed
+    assert 'dependencies = ["chatplug>=0.2,<1"]' in (plugin / "pyproject.toml").read_text()
+
+
+def test_an_installed_0_1_plugin_passes_its_tests_and_the_conformance_suite(
+    installed: Tuple[Path, Path],
+) -> None:
+    python, plugin = installed
+    legacy = plugin.parent / "chatplug-legacy-acme"
+    done = _pytest(python, legacy)
+    checked = _run([str(python), "-m", "chatplug", "check", LEGACY_PROVIDER], legacy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "failed" not in done.stdout.splitlines()[-1]
+    for check in CHECK_NAMES:
+        assert f"test_conformance.py::test_conformance[{check}] PASSED" in done.stdout
+    total = len(CHECK_NAMES)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"{LEGACY_PROVIDER}: {total} of {total} conformance checks passed" in checked.stdout
 
 
 def test_chatplug_check_passes_the_installed_plugin(installed: Tuple[Path, Path]) -> None:

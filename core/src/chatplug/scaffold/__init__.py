@@ -28,7 +28,7 @@ TEMPLATE_SUFFIX = ".tmpl"
 MAX_NAME = 40
 _ALLOWED = re.compile(r"^[A-Za-z0-9 ._-]+$")
 _SEPARATORS = re.compile(r"[ ._-]+")
-CORE_REQUIREMENT = "chatplug>=0.1,<1"
+CORE_REQUIREMENT = "chatplug>=0.2,<1"
 
 
 @dataclass(frozen=True)

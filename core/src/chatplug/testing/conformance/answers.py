@@ -9,6 +9,7 @@ from .subject import SIMPLE, ConformanceFailure, Subject, describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...client import AsyncClient
+    from ...stream import Completion
 
 
 async def stream_text(
@@ -34,6 +35,18 @@ async def answer(client: "AsyncClient", subject: Subject, what: str, **kwargs: A
         return await stream_text(client, subject, messages, **kwargs)
     except ConformanceFailure:
         raise
+    except Exception as error:
+        raise failed_stream(error, what) from None
+
+
+async def respond(
+    client: "AsyncClient", subject: Subject, what: str, **kwargs: Any
+) -> "Completion":
+    """The whole answer to :data:`SIMPLE` (or ``messages=``) with everything the plugin
+    reported (``AsyncClient.respond``); a failure explains what went wrong."""
+    messages = kwargs.pop("messages", SIMPLE)
+    try:
+        return await client.respond(list(messages), provider=subject.provider, **kwargs)
     except Exception as error:
         raise failed_stream(error, what) from None
 

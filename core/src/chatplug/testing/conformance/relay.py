@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple
 
-from .answers import answer
+from .answers import respond
 from .subject import PROXY_HEADER, ConformanceFailure, Subject
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...client import AsyncClient
     from ...emulation import RunningEmulator
+    from ...stream import Completion
     from ..upstream import RecordedRequest, Reply, ScriptedUpstream
 
 Alter = Callable[["RecordedRequest", "Reply"], "Reply"]
@@ -124,7 +125,17 @@ def base_path(emulator: "RunningEmulator") -> str:
     return emulator.url[len(emulator.root) :]
 
 
-async def find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
+@dataclass
+class Reference:
+    """One completion relayed to the emulator unaltered: the streaming request's key, the
+    emulator's reply to it, and the answer the plugin made of it."""
+
+    key: Tuple[str, str]
+    reply: "Reply"
+    completion: "Completion"
+
+
+async def reference_exchange(subject: Subject, what: str) -> Reference:
     """Relay one completion to the emulator; the last request is the streaming one."""
     from ...emulation import run_emulator
     from ..upstream import ScriptedUpstream
@@ -134,20 +145,34 @@ async def find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
         async with ScriptedUpstream(handler=relay) as upstream:
             async with subject.client() as client:
                 base_url = upstream.url + base_path(emulator)
-                await answer(
+                completion = await respond(
                     client, subject, what + " (relaying to the emulator)", base_url=base_url
                 )
     if not relay.exchanges:
         raise ConformanceFailure(f"{what}: the plugin sent no request to the base_url it was given")
-    return request_key(relay.exchanges[-1][0])
+    request, reply = relay.exchanges[-1]
+    return Reference(request_key(request), reply, completion)
 
 
-async def with_altered_stream(subject: Subject, alter: Alter, body: Body, what: str) -> None:
-    """Run ``body(Altered(...))`` with the streaming reply altered by ``alter``."""
+async def find_stream_key(subject: Subject, what: str) -> Tuple[str, str]:
+    """The method and path of the streaming request (see :func:`reference_exchange`)."""
+    return (await reference_exchange(subject, what)).key
+
+
+async def with_altered_stream(
+    subject: Subject,
+    alter: Alter,
+    body: Body,
+    what: str,
+    key: Optional[Tuple[str, str]] = None,
+) -> None:
+    """Run ``body(Altered(...))`` with the streaming reply altered by ``alter`` (``key``:
+    the streaming request, when a :func:`reference_exchange` already found it)."""
     from ...emulation import run_emulator
     from ..upstream import ScriptedUpstream
 
-    key = await find_stream_key(subject, what)
+    if key is None:
+        key = await find_stream_key(subject, what)
     async with run_emulator(subject.app()) as emulator:
         relay = Relay(emulator.root, alter=alter, stream_key=key)
         async with ScriptedUpstream(handler=relay) as upstream:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Option
 
 from . import limits
 from .checks import CHECKS
-from .subject import Check, CheckResult, ConformanceFailure, Subject, describe, strip_provider
+from .subject import (
+    Check,
+    CheckResult,
+    ConformanceFailure,
+    NotApplicable,
+    Subject,
+    describe,
+    strip_provider,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...emulation import AppFactory
@@ -38,6 +46,9 @@ def run_check(
 ) -> CheckResult:
     """Run one check in a fresh event loop; never raises for a failing plugin.
 
+    A check that does not apply to the plugin passes, its ``message`` saying why
+    (``not applicable: ...``).
+
     ``limit``: seconds the check may take in all (default :data:`limits.CHECK_LIMIT`).
     """
     seconds = limits.CHECK_LIMIT if limit is None else limit
@@ -55,6 +66,9 @@ def run_check(
 
     try:
         asyncio.run(run())
+    except NotApplicable as reason:
+        message = f"not applicable: {reason}"
+        return CheckResult(check.name, check.description, True, message, time.monotonic() - started)
     except ConformanceFailure as failure:
         message = strip_provider(str(failure), provider)
         return CheckResult(

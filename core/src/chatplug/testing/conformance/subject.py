@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+)
 
 from ...errors import ChatplugError
 from . import limits
@@ -13,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...client import AsyncClient
     from ...emulation import AppFactory
+    from ...types import ModelInfo
 
 CONVERSATION: Tuple[Dict[str, str], ...] = (
     {"role": "system", "content": "You are a terse assistant."},
@@ -24,10 +36,40 @@ SIMPLE: Tuple[Dict[str, str], ...] = ({"role": "user", "content": "Hello there â
 PROXY_HEADER = "x-chatplug-conformance-proxy"
 PREFIX = "/chatplug-prefix"
 UNKNOWN_MODEL = "chatplug-conformance-no-such-model"
+#: the question of the ``parallel_tool_calls`` check (``parallel_tool_calls`` left unset)
+TOOL_QUESTION: Tuple[Dict[str, str], ...] = (
+    {"role": "user", "content": "Call get_weather and get_time"},
+)
+_CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+#: the tools of :data:`TOOL_QUESTION`
+TOOLS: Tuple[Dict[str, Any], ...] = (
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The current weather in a city",
+            "parameters": _CITY,
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "The local time in a city",
+            "parameters": _CITY,
+        },
+    },
+)
+#: the ``max_tokens`` of the ``finish_length`` check: less than any emulator's reply
+MAX_TOKENS = 3
 
 
 class ConformanceFailure(AssertionError):
     """A check failed; the message says what is wrong, in plain words."""
+
+
+class NotApplicable(Exception):
+    """The check does not apply to this plugin: it passes, and the message says why."""
 
 
 def describe(error: BaseException) -> str:
@@ -78,6 +120,21 @@ class Subject:
             raise ConformanceFailure(
                 f"the provider could not be loaded: {describe(error)}"
             ) from None
+
+    def models(self) -> "List[ModelInfo]":
+        """The provider's catalogue (``list_models``), as the core sees it."""
+        from ..helpers import make_registry
+
+        return list(make_registry(self.provider, self.plugin).provider(self.provider).models())
+
+    def model_declaring(self, capabilities: FrozenSet[str]) -> "Optional[ModelInfo]":
+        """The default model when it declares one of ``capabilities`` (any capability when
+        empty), else the first such model of the catalogue; ``None`` when no model does."""
+        models = sorted(self.models(), key=lambda model: not model.default)
+        for model in models:
+            if (model.capabilities & capabilities) if capabilities else model.capabilities:
+                return model
+        return None
 
     def app(self) -> "web.Application":
         if self.emulator is not None:
