@@ -4,12 +4,15 @@
 each candidate provider in turn (skipping resting ones), retries retryable failures
 before the first text piece within the :class:`~chatplug.RetryPolicy`, and maps every
 failure onto a :class:`~chatplug.ChatplugError`.  Once text reached the caller nothing is
-retried or falls back.
+retried or falls back.  Whatever plugin code raises, ``BaseException`` included, becomes a
+:class:`~chatplug.PluginError` for this stream only, except the caller's own cancellation
+or Ctrl-C (:func:`chatplug._guard.belongs_to_caller`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -24,6 +27,7 @@ from typing import (
 )
 
 from ._contract import accept, accept_after_finish
+from ._guard import belongs_to_caller
 from .config import Route
 from .errors import (
     AllProvidersFailedError,
@@ -46,6 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
 RetryInput = Union[RetryPolicy, int, None]
 Routes = Mapping[str, Tuple[Route, Mapping[str, Any]]]
 SessionFor = Callable[[Route], "aiohttp.ClientSession"]
+
+log = logging.getLogger("chatplug")
 
 
 async def attempts(
@@ -89,7 +95,9 @@ async def attempts(
                 **fields,
             )
             session = session_for(route)
-        except Exception as error:
+        except BaseException as error:  # format_prompt is plugin code
+            if _callers(error):
+                raise
             errors[name] = _as_chatplug_error(error, name, None)
             if errors[name] is not error:
                 errors[name].__cause__ = error
@@ -146,7 +154,9 @@ async def attempts(
                 stream.completed = True
                 breaker.record_success(name)
                 return
-            except Exception as raw:
+            except BaseException as raw:  # plugin code may raise anything
+                if _callers(raw):
+                    raise
                 failure = _as_chatplug_error(raw, name, request)
                 if failure is not raw:  # keep the original traceback for plugin authors
                     failure.__cause__ = raw
@@ -162,7 +172,7 @@ async def attempts(
                     break
             finally:
                 if agen is not None:
-                    await agen.aclose()  # type: ignore[attr-defined]
+                    await _close(agen, name)
             await asyncio.sleep(wait)
     if len(errors) == 1:
         raise next(iter(errors.values()))
@@ -206,6 +216,32 @@ async def _first_nonempty(agen: AsyncIterator[Any]) -> Any:
         if piece or type(piece) is not str:
             return piece
     raise _no_text()
+
+
+def _callers(error: BaseException) -> bool:
+    """Whether ``error`` is the caller's (see ``belongs_to_caller``), or was thrown into this
+    generator at its own ``yield`` (``GeneratorExit`` when the consumer closes the stream)
+    rather than raised by the plugin's code."""
+    if isinstance(error, Exception):
+        return False
+    traceback = error.__traceback__
+    return belongs_to_caller(error) or traceback is None or traceback.tb_next is None
+
+
+async def _close(agen: AsyncIterator[Any], provider: str) -> None:
+    """Close the plugin's generator; what its cleanup raises is logged, not raised (the
+    stream is over either way)."""
+    try:
+        await agen.aclose()  # type: ignore[attr-defined]
+    except BaseException as error:  # plugin code may raise anything
+        if belongs_to_caller(error):
+            raise
+        log.warning(
+            "%s: the plugin raised %s while closing its stream: %s",
+            provider,
+            type(error).__name__,
+            error,
+        )
 
 
 def _no_text() -> StreamProtocolError:

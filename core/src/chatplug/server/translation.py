@@ -8,6 +8,7 @@ events -> the wire format's bytes and final object, pure).  The handler only doe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -30,8 +31,8 @@ from ..events import Finish, ReasoningDelta, ToolCallDelta, Usage
 from ..stream import Stream
 from ..types import REASONING, Message
 from .access import RECORD_KEY, AccessRecord
-from .protocol import ApiError, api_error, estimate_tokens, parse_json_body
-from .sse import SSE_HEADERS, EventStreamResponse
+from .protocol import ApiError, estimate_tokens, parse_json_body
+from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
 
 #: response headers naming who answered
@@ -276,13 +277,14 @@ async def _send_events(
             data = _feed(encoder, item)
             if data:
                 await response.write(data)
-    except ChatplugError as error:
-        problem = api_error(error)
-        record.error = problem.code
+    except (Exception, asyncio.CancelledError) as error:
+        problem = stream_failure(request, record, error)
+        if problem is None:
+            return response
         end = encoder.failure(problem)
     else:
         end = encoder.finish(stream)
     finally:
         record.chunks, record.chars = chunks, chars
-    await response.write_eof(end)
+    await end_stream(record, response.write_eof(end))
     return response
