@@ -69,6 +69,7 @@ FLOOR_OF: Dict[str, str] = {
     "chatplug.options": HELPERS,
     "chatplug.parsing": HELPERS,
     "chatplug.provider_settings": HELPERS,
+    "chatplug.model_cache": HELPERS,
     "chatplug.emulation": HELPERS,
     "chatplug.emulator_kit": HELPERS,
     "chatplug.masking": HELPERS,
