@@ -67,8 +67,11 @@ def plugin(session: nox.Session, name: str) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side; writes docs/benchmarks.md, .json and .png (``-- --quick``;
-    ``-- --compare-with ec9d6af`` adds the text path against 0.1's, built from git)."""
-    session.install(CORE, *[f"./plugins/{name}" for name in PLUGINS], "openai>=1.0", "matplotlib")
+    ``-- --compare-with ec9d6af`` adds the text path against 0.1's, built from git).
+    The Redis cost needs ``redis-server`` on the PATH (``.ci/run`` installs it)."""
+    session.install(
+        CORE + "[redis]", *[f"./plugins/{name}" for name in PLUGINS], "openai>=1.0", "matplotlib"
+    )
     session.chdir("bench")
     session.run("python", "run.py", *session.posargs)
 

@@ -106,6 +106,28 @@ def saturation_load(quick: bool) -> Dict[str, Any]:
     return {"error": (out.stderr or out.stdout)[-500:] or f"exit code {out.returncode}"}
 
 
+def redis_costs(quick: bool) -> Dict[str, Any]:
+    """``redis_cost.py``: what the Redis store and limiter add to a request (needs the
+    ``chatplug[redis]`` extra and a ``redis-server`` executable)."""
+    from chatplug.testing.redis import available
+
+    if not available():
+        return {"error": "not measured: redis-server is not installed"}
+    try:
+        import redis_cost
+    except ImportError as error:
+        return {"error": f"not measured: {error} (pip install 'chatplug[redis]')"}
+    return redis_cost.measure(2_000, 1.0) if quick else redis_cost.measure()
+
+
+def _redis_section(redis: Dict[str, Any]) -> List[str]:
+    if "error" in redis:
+        return [redis["error"]]
+    import redis_cost
+
+    return redis_cost.section(redis)
+
+
 def versions() -> Dict[str, str]:
     names = ["chatplug", "chatplug-vitalentum", "aiohttp", "openai", "pluggy"]
     found = {}
@@ -174,8 +196,17 @@ def _targets(report: Dict[str, Any]) -> List[Any]:
          models_ms < 120),
         ("`import chatplug` leaves aiohttp unloaded", str(not report["aiohttp_on_import"]),
          "True", not report["aiohttp_on_import"]),
+        *_redis_target(report.get("redis") or {}),
         *_compare_targets(report.get("compare")),
     ]  # fmt: skip
+
+
+def _redis_target(redis: Dict[str, Any]) -> List[Any]:
+    if "error" in redis or not redis:
+        return []
+    added = redis["before the first chunk"]["added_p50_ms"]
+    return [("Redis store + limiter: added p50 before the first chunk (loopback)",
+             f"+{added:.3f} ms", "< 0.3 ms", added < 0.3)]  # fmt: skip
 
 
 def _compare_targets(compare: Optional[Dict[str, Any]]) -> List[Any]:
@@ -395,6 +426,10 @@ def render(report: Dict[str, Any]) -> str:
         "",
         *saturation.section(report.get("saturation") or {"error": "not measured"}),
         "",
+        "## Shared state in Redis (added cost per request)",
+        "",
+        *_redis_section(report.get("redis") or {"error": "not measured"}),
+        "",
         "Raw results: `docs/benchmarks.json`.",
         "",
     ]
@@ -504,6 +539,8 @@ def main() -> None:
     report["server"] = server_load(quick)
     print("saturation...", flush=True)
     report["saturation"] = saturation_load(quick)
+    print("redis cost...", flush=True)
+    report["redis"] = redis_costs(quick)
     report["load_end"] = round(os.getloadavg()[0], 2)
     report["elapsed_s"] = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,15 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 from aiohttp import web
-from chatplug.emulation import RunningEmulator, run_emulator
+from chatplug.emulation import AWKWARD_SIZES, RunningEmulator, run_emulator
 from chatplug.emulator_kit import (
     DISCONNECTS,
     FAULTS,
+    INVALID,
+    MISSING,
     REQUESTS,
     STREAM_ENDS,
+    ApiKeys,
     Faults,
     emulator_app,
     read_logged_json,
@@ -172,9 +175,35 @@ def test_write_sizes_cut_every_multibyte_character_in_the_middle() -> None:
     assert not any(c.encode() in piece for piece in pieces for c in "✓—日本🎉")
 
 
+def test_write_sizes_cover_the_data_in_small_pieces() -> None:
+    data = "ab✓c — 日本 🎉 and some more plain text".encode()
+    sizes = write_sizes(data)
+    assert sum(sizes) == len(data)
+    assert max(sizes) <= max(AWKWARD_SIZES)
+
+
 def test_write_sizes_coalesce_the_head_and_the_tail() -> None:
     data = b"head-part|" + "middle ✓ ".encode() * 5 + b"|tail-part"
     pieces = split_bytes(data, write_sizes(data, head=10, tail=10))
     assert (pieces[0], pieces[-1]) == (b"head-part|", b"|tail-part")
     assert b"".join(pieces) == data
     assert max(len(piece) for piece in pieces[1:-1]) < 14
+
+
+@pytest.mark.parametrize(
+    ("keys", "require_key", "key", "verdict"),
+    [
+        (None, False, None, None),  # by default no key passes...
+        (None, False, "any", None),  # ...and so does any key
+        (None, False, "", INVALID),  # but not an empty one
+        (None, True, None, MISSING),
+        (None, True, "any", None),
+        (["k1"], False, "k1", None),  # keys imply that a key is required
+        (["k1"], False, "k2", INVALID),
+        (["k1"], False, None, MISSING),
+    ],
+)
+def test_api_keys_check_a_key_against_the_policy(
+    keys: Any, require_key: bool, key: Any, verdict: Any
+) -> None:
+    assert ApiKeys(keys, require_key).check(key) == verdict

@@ -18,7 +18,7 @@ from chatplug import (
     UpstreamHTTPError,
     UpstreamTimeoutError,
 )
-from chatplug.http import map_transport_error, parse_retry_after
+from chatplug.http import map_transport_error, parse_retry_after, site_headers
 
 REQUEST = CompletionRequest(
     provider="acme",
@@ -167,3 +167,17 @@ def test_timeouts_map_onto_aiohttp_phases() -> None:
 
 def test_default_timeouts() -> None:
     assert Timeout() == Timeout(connect=10.0, first_byte=60.0, idle=60.0, total=None)
+
+
+@pytest.mark.parametrize(
+    ("base", "origin", "referer"),
+    [
+        ("https://chat.example.org", "https://chat.example.org", "https://chat.example.org/en"),
+        ("https://example.org/app/", "https://example.org", "https://example.org/app/en"),
+    ],
+)
+def test_site_headers_take_the_origin_of_the_base_and_refer_to_the_page(
+    base: str, origin: str, referer: str
+) -> None:
+    headers = site_headers(base, "/en", accept="*/*")
+    assert (headers["origin"], headers["referer"], headers["accept"]) == (origin, referer, "*/*")

@@ -15,8 +15,10 @@ from chatplug.redis_store import RedisBackend
 from chatplug.testing.redis import RedisServer, available
 
 HERE = str(Path(__file__).parent)
-if HERE not in sys.path:  # rediskit, for the test modules (--import-mode=importlib)
-    sys.path.insert(0, HERE)
+FAKEPLUGIN = str(Path(__file__).parents[1] / "server" / "fakeplugin")
+for path in (HERE, FAKEPLUGIN):  # rediskit, servekit, server_harness (--import-mode=importlib)
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 @pytest.fixture

@@ -7,47 +7,27 @@ on ``PYTHONPATH``, so the server discovers it through its entry points like any 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import AsyncIterator, Dict, Iterator
 
 import pytest
 from chatplug.emulation import EmulatorThread, RunningEmulator
-from chatplug.testing import write_distribution
 
 HERE = Path(__file__).parent
 FAKEPLUGIN = HERE / "fakeplugin"
-PROVIDERS = "servertest,servertwo"
 
 if str(FAKEPLUGIN) not in sys.path:
     sys.path.insert(0, str(FAKEPLUGIN))
 
 import chatplug_servertest  # noqa: E402
-from server_harness import ServerProcess, start_server  # noqa: E402
-
-
-def write_dist_info(root: Path) -> Path:
-    """A minimal installed-distribution record registering the scripted providers."""
-    providers = {"servertest": "chatplug_servertest", "servertwo": "chatplug_servertest:second"}
-    write_distribution(root, "chatplug-servertest", {"chatplug.providers": providers})
-    return root
+from server_harness import ServerProcess, plugin_environment, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """Environment for a server subprocess that loads only the scripted providers."""
-    root = write_dist_info(tmp_path_factory.mktemp("site"))
-    env = dict(os.environ)
-    paths = [str(FAKEPLUGIN), str(root)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["CHATPLUG_PLUGINS"] = PROVIDERS
-    env.pop("CHATPLUG_API_KEY", None)
-    env["CHATPLUG_CONFIG"] = ""  # no configuration file: hermetic
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return plugin_environment(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="session")

@@ -149,3 +149,42 @@ def test_gunicorn_workers_write_the_access_log(gunicorn: Gunicorn) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("no access-log line:\n" + "\n".join(gunicorn.lines))
+
+
+async def test_gunicorn_workers_metrics_are_summed_in_multiprocess_mode(
+    plugin_env: Dict[str, str], upstream: RunningEmulator, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = dict(
+        plugin_env,
+        CHATPLUG_SERVERTEST_BASE_URL=upstream.url,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    server = Gunicorn(env)
+    server.wait_ready()
+    body = {"model": "servertest/echo", "messages": [{"role": "user", "content": "hi"}]}
+    sent = 0
+    try:
+        connector = aiohttp.TCPConnector(force_close=True)  # a new connection each: any worker
+        async with aiohttp.ClientSession(connector=connector) as session:
+            while len(list(metrics_dir.glob("counter_*.db"))) < 2:  # until both workers served
+                assert sent < 400, "one worker took every request"
+                responses = await asyncio.gather(
+                    *[
+                        session.post(f"{server.url}/v1/chat/completions", json=body)
+                        for _ in range(20)
+                    ]
+                )
+                for response in responses:
+                    assert response.status == 200
+                    response.release()
+                sent += len(responses)
+            scrapes = []
+            for _ in range(4):  # whichever worker answers, it counts every worker's requests
+                async with session.get(f"{server.url}/metrics") as response:
+                    scrapes.append(await response.text())
+    finally:
+        server.stop()
+    line = f'chatplug_requests_total{{key="-",model="echo",provider="servertest"}} {sent:.1f}'
+    assert all(line in text for text in scrapes)

@@ -4,12 +4,15 @@
 each candidate provider in turn (skipping resting ones), retries retryable failures
 before the first text piece within the :class:`~chatplug.RetryPolicy`, and maps every
 failure onto a :class:`~chatplug.ChatplugError`.  Once text reached the caller nothing is
-retried or falls back.
+retried or falls back.  Whatever plugin code raises, ``BaseException`` included, becomes a
+:class:`~chatplug.PluginError` for this stream only, except the caller's own cancellation
+or Ctrl-C (:func:`chatplug._guard.belongs_to_caller`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -24,6 +27,7 @@ from typing import (
 )
 
 from ._contract import accept, accept_after_finish
+from ._guard import belongs_to_caller
 from ._request import new_request
 from .config import Route
 from .errors import (
@@ -48,6 +52,8 @@ RetryInput = Union[RetryPolicy, int, None]
 Routes = Mapping[str, Tuple[Route, Mapping[str, Any]]]
 SessionFor = Callable[[Route], "aiohttp.ClientSession"]
 
+log = logging.getLogger("chatplug")
+
 
 async def attempts(
     candidates: List[Tuple[Provider, ModelInfo]],
@@ -65,15 +71,16 @@ async def attempts(
     ``with_events`` its events too (otherwise they are only recorded on ``stream``)."""
     errors: Dict[str, ChatplugError] = {}
     loop = asyncio.get_running_loop()
+    shared = breaker.shared  # an async (e.g. Redis) store: one read for every candidate
+    rests = await _rests(breaker, candidates) if shared else None
+    available = breaker.available if rests is None else (lambda name: rests[name] <= 0)
     # Resting providers are skipped while another candidate is available; when every
     # candidate rests, they are all tried (failing without trying would answer nothing).
-    skip_resting = len(candidates) > 1 and any(
-        breaker.available(item.name) for item, _ in candidates
-    )
+    skip_resting = len(candidates) > 1 and any(available(item.name) for item, _ in candidates)
     for provider, model in candidates:
         name = provider.name
-        if skip_resting and not breaker.available(name):
-            errors[name] = _resting(name, breaker.resting_for(name))
+        if skip_resting and not available(name):
+            errors[name] = _resting(name, rests[name] if rests else breaker.resting_for(name))
             continue
         route, settings = routes[name]
         try:
@@ -90,7 +97,9 @@ async def attempts(
                 fields,
             )
             session = session_for(route)
-        except Exception as error:
+        except BaseException as error:  # format_prompt is plugin code
+            if _callers(error):
+                raise
             errors[name] = _as_chatplug_error(error, name, None)
             if errors[name] is not error:
                 errors[name].__cause__ = error
@@ -146,25 +155,30 @@ async def attempts(
                     raise _no_text()
                 stream.text_length = yielded
                 stream.completed = True
-                breaker.record_success(name)
+                if shared:
+                    await breaker.arecord_success(name)
+                else:
+                    breaker.record_success(name)
                 return
-            except Exception as raw:
+            except BaseException as raw:  # plugin code may raise anything
+                if _callers(raw):
+                    raise
                 failure = _as_chatplug_error(raw, name, request)
                 if failure is not raw:  # keep the original traceback for plugin authors
                     failure.__cause__ = raw
                 stream.text_length = yielded
                 if yielded or stream.committed:  # out: never retry or fall back, never pretend
                     failure.partial_length = yielded
-                    breaker.record_failure(name)
+                    await _record_failure(breaker, name, failure)
                     raise failure from failure.__cause__
                 wait = _retry_delay(failure, retry, attempt, loop.time() - started)
                 if wait is None:
-                    breaker.record_failure(name)
+                    await _record_failure(breaker, name, failure)
                     errors[name] = failure
                     break
             finally:
                 if agen is not None:
-                    await agen.aclose()  # type: ignore[attr-defined]
+                    await _close(agen, name)
             await asyncio.sleep(wait)
     if len(errors) == 1:
         raise next(iter(errors.values()))
@@ -210,6 +224,32 @@ async def _first_nonempty(agen: AsyncIterator[Any]) -> Any:
     raise _no_text()
 
 
+def _callers(error: BaseException) -> bool:
+    """Whether ``error`` is the caller's (see ``belongs_to_caller``), or was thrown into this
+    generator at its own ``yield`` (``GeneratorExit`` when the consumer closes the stream)
+    rather than raised by the plugin's code."""
+    if isinstance(error, Exception):
+        return False
+    traceback = error.__traceback__
+    return belongs_to_caller(error) or traceback is None or traceback.tb_next is None
+
+
+async def _close(agen: AsyncIterator[Any], provider: str) -> None:
+    """Close the plugin's generator; what its cleanup raises is logged, not raised (the
+    stream is over either way)."""
+    try:
+        await agen.aclose()  # type: ignore[attr-defined]
+    except BaseException as error:  # plugin code may raise anything
+        if belongs_to_caller(error):
+            raise
+        log.warning(
+            "%s: the plugin raised %s while closing its stream: %s",
+            provider,
+            type(error).__name__,
+            error,
+        )
+
+
 def _no_text() -> StreamProtocolError:
     return StreamProtocolError(
         "the upstream's stream ended without any text or finish",
@@ -253,6 +293,24 @@ def _retry_delay(
     if elapsed + wait > retry.max_time:
         return None
     return wait
+
+
+async def _rests(
+    breaker: CircuitBreaker, candidates: List[Tuple[Provider, ModelInfo]]
+) -> Dict[str, float]:
+    """Seconds each candidate still rests, read from a shared store in one round trip."""
+    health = await breaker.ahealth([item.name for item, _ in candidates])
+    return {name: breaker.rest_left(state) for name, state in health.items()}
+
+
+async def _record_failure(breaker: CircuitBreaker, name: str, failure: ChatplugError) -> None:
+    """One more failure of ``name``; an upstream's ``Retry-After`` rests it at least that long
+    (shared with every process when the store is)."""
+    retry_after = failure.retry_after if isinstance(failure, RateLimitedError) else None
+    if breaker.shared:
+        await breaker.arecord_failure(name, retry_after)
+    else:
+        breaker.record_failure(name, retry_after)
 
 
 def _resting(name: str, seconds: float) -> ChatplugError:

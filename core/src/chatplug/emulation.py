@@ -4,7 +4,11 @@ A plugin ships an emulator by registering a factory ``() -> aiohttp.web.Applicat
 the entry-point group ``chatplug.emulators`` under its provider id.  The app records
 each reply it streams with :func:`record_reply` and may set ``app[BASE_PATH]`` (e.g.
 ``"/v1"``) when the provider's base URL has a path.  ``chatplug chat --emulate`` and the
-conformance suite start it on 127.0.0.1 with :func:`run_emulator` / :class:`EmulatorThread`.
+conformance suite start it on 127.0.0.1 with :func:`run_emulator` / :class:`EmulatorThread`;
+:func:`emulator_main` serves it alone (``python -m <plugin>.emulator --port N``)::
+
+    if __name__ == "__main__":
+        emulator_main("Acme emulator", create_app, port=8080)
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import Any, AsyncIterator, Callable, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, List, Optional, Sequence
 
 from aiohttp import web
 
 from .errors import PluginLoadError, ProviderNotFoundError
 from .registry import EMULATOR_GROUP, entry_points
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
 
 REPLIES = web.AppKey("chatplug.replies", list)
 BASE_PATH = web.AppKey("chatplug.base_path", str)
@@ -157,3 +164,43 @@ class EmulatorThread:
         except BaseException as error:  # surfaced in __enter__
             self._error = error
             self._ready.set()
+
+
+def emulator_parser(description: str, port: int) -> "argparse.ArgumentParser":
+    """The command line of an emulator served alone: ``--host`` (default 127.0.0.1) and
+    ``--port`` (default ``port``); add the emulator's own options to it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    return parser
+
+
+async def serve_forever(app: web.Application, name: str, host: str, port: int) -> None:
+    """Serve ``app`` until cancelled; once it listens, print ``<name> on <its base URL>``."""
+    async with run_emulator(app, host, port) as emulator:
+        print(f"{name} on {emulator.url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def run_standalone(app: web.Application, name: str, host: str, port: int) -> None:
+    """Serve ``app`` on ``host:port`` until interrupted (see :func:`serve_forever`)."""
+    try:
+        asyncio.run(serve_forever(app, name, host, port))
+    except KeyboardInterrupt:
+        pass
+
+
+def emulator_main(
+    name: str,
+    create_app: AppFactory,
+    *,
+    port: int,
+    description: Optional[str] = None,
+    argv: Optional[Sequence[str]] = None,
+) -> None:
+    """``python -m <plugin>.emulator [--host H] [--port P]``: serve ``create_app()`` alone,
+    with a listen backlog of :data:`LISTEN_BACKLOG`, announcing ``<name> on <URL>``."""
+    options = emulator_parser(description or f"The {name}, served alone.", port).parse_args(argv)
+    run_standalone(create_app(), name, options.host, options.port)

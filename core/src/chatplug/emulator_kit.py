@@ -31,7 +31,9 @@ pieces while noting whether the client stayed to the end.  A plugin's emulator::
         await stream_body(request, response, data)
         return response
 
-Tests read ``app[REQUESTS]``, ``app[STREAM_ENDS]`` and ``app[DISCONNECTS]``.  Emulators
+Tests read ``app[REQUESTS]``, ``app[STREAM_ENDS]`` and ``app[DISCONNECTS]``.  An emulator of
+an API with keys checks them with :class:`ApiKeys` (``ApiKeys(keys, require_key).check(key)``:
+``None``, :data:`MISSING` or :data:`INVALID`; it answers in its upstream's words).  Emulators
 ship inside plugin packages and run outside pytest (``chatplug chat --emulate``), so this
 module needs only aiohttp.
 """
@@ -52,8 +54,11 @@ from .emulation import AWKWARD_SIZES, write_awkwardly
 __all__ = [
     "DISCONNECTS",
     "FAULTS",
+    "INVALID",
+    "MISSING",
     "REQUESTS",
     "STREAM_ENDS",
+    "ApiKeys",
     "Faults",
     "emulator_app",
     "log_request",
@@ -81,6 +86,33 @@ class Faults:
     truncate: bool = False
     drop: bool = False
     delay: float = 0.0
+
+
+#: :meth:`ApiKeys.check`'s verdicts: no key where one is required, a key that is refused
+MISSING, INVALID = "missing", "invalid"
+
+
+class ApiKeys:
+    """The API keys an emulator accepts.
+
+    With ``keys``, only those; else with ``require_key``, any non-empty key; by default any
+    non-empty key or none at all (so that ``chatplug chat --emulate`` needs no key).
+    """
+
+    __slots__ = ("keys", "required")
+
+    def __init__(self, keys: Optional[Iterable[str]] = None, require_key: bool = False) -> None:
+        self.keys = frozenset(keys) if keys is not None else None
+        self.required = require_key or keys is not None
+
+    def check(self, key: Optional[str]) -> Optional[str]:
+        """``None`` when ``key`` (``None``: none sent) passes, else :data:`MISSING` or
+        :data:`INVALID` (an empty or unknown key)."""
+        if key is None:
+            return MISSING if self.required else None
+        if not key or (self.keys is not None and key not in self.keys):
+            return INVALID
+        return None
 
 
 #: every request received: {"method", "path", "query", "headers", "body", "peer"}

@@ -54,6 +54,16 @@ def browser_headers(origin: str, referer: Optional[str] = None, **extra: str) ->
     return headers
 
 
+def site_headers(base: str, page: str = "/", **extra: str) -> Dict[str, str]:
+    """:func:`browser_headers` of a page of the web app at ``base`` (its URL, maybe with a
+    path): ``Origin`` is ``base``'s scheme and host, ``Referer`` is ``base`` + ``page``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else base.rstrip("/")
+    return browser_headers(origin, base.rstrip("/") + page, **extra)
+
+
 def open_stream(
     session: "aiohttp.ClientSession",
     request: CompletionRequest,

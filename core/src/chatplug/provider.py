@@ -3,18 +3,39 @@
 The registry collects each plugin's hook functions once, at registration (pluggy
 validates their names and arguments), and :class:`Provider` calls the selected
 provider's functions directly: one plain call per hook, no pluggy hook relay on the
-request path (see :mod:`chatplug.hookspecs`).  The catalogue is validated here.
+request path (see :mod:`chatplug.hookspecs`).  The catalogue is validated here; the
+``list_models`` hook runs in its own thread with a time limit, so that a plugin that
+hangs in it is reported (and left out) instead of stalling its caller.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from typing import Any, AsyncIterator, Callable, Dict, Optional, Sequence, Tuple
+from types import CodeType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterator,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
+from ._guard import start_in_thread, wait_in_thread
 from .discovery import PluginInfo
-from .errors import ModelNotFoundError, PluginLoadError
+from .errors import ChatplugError, ModelNotFoundError, PluginLoadError
 from .messages import format_prompt as default_format_prompt
 from .types import CompletionRequest, Message, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
+
+#: seconds a plugin's ``list_models`` may take (``Registry(list_models_timeout=...)``)
+LIST_MODELS_TIMEOUT = 5.0
 
 
 class Provider:
@@ -35,22 +56,66 @@ class Provider:
         self._lookup: Dict[str, ModelInfo] = {}
         #: settings every request to this provider carries (``CompletionRequest.settings``)
         self.settings: Dict[str, Any] = {}
+        #: seconds ``list_models`` may take (``None``: no limit)
+        self.list_models_timeout: Optional[float] = LIST_MODELS_TIMEOUT
+        self._catalogue: Optional["Future[Any]"] = None
+        self._catalogue_deadline = 0.0
+        self._catalogue_error: Optional[PluginLoadError] = None
 
     def __repr__(self) -> str:
         return f"<Provider {self.name!r} from {self.info.distribution or self.info.value}>"
 
+    def fetch_models(self) -> None:
+        """Start ``list_models`` in its own thread (once); :meth:`models` waits for it.
+
+        Starting every provider's first lets a registry wait for all of them at once.
+        """
+        if self._catalogue is None and self._models is None:
+            limit = self.list_models_timeout
+            self._catalogue_deadline = time.monotonic() + (limit or 0.0)
+            self._catalogue = start_in_thread(
+                self._hooks["list_models"], f"chatplug-{self.name}-list_models"
+            )
+
     def models(self) -> Tuple[ModelInfo, ...]:
-        """The validated catalogue (cached); exactly one model is the default."""
+        """The validated catalogue (cached); exactly one model is the default.
+
+        A ``list_models`` that raises, returns something invalid or runs over
+        :attr:`list_models_timeout` is a :class:`PluginLoadError` (remembered: asking again
+        raises it again at once).
+        """
         if self._models is None:
+            if self._catalogue_error is not None:
+                raise self._catalogue_error
+            self.fetch_models()
+            assert self._catalogue is not None
+            limit = self.list_models_timeout
+            remaining = None if limit is None else self._catalogue_deadline - time.monotonic()
             try:
-                catalogue = self._hooks["list_models"]()
-            except Exception as error:  # a broken plugin is reported, never fatal
-                raise PluginLoadError(
-                    f"list_models raised {type(error).__name__}: {error}", provider=self.name
-                ) from error
-            self._models = _validate_catalogue(self.name, catalogue)
-            self._lookup = _lookup_table(self._models)
+                catalogue = wait_in_thread(
+                    self._catalogue, remaining, self.name, "list_models", limit
+                )
+                models = _validate_catalogue(self.name, catalogue)
+            except PluginLoadError as error:
+                self._catalogue_error = error
+                raise
+            except ChatplugError as error:  # it raised, or ran over the time limit
+                failure = PluginLoadError(error.message, provider=self.name, hint=error.hint)
+                self._catalogue_error = failure
+                raise failure from (error.__cause__ or error)
+            self._models, self._lookup = models, _lookup_table(models)
         return self._models
+
+    def hook_functions(self) -> Iterator[Tuple[str, Callable[..., Any]]]:
+        """``(hook name, function)`` of the plugin's hook implementations."""
+        return iter(self._hooks.items())
+
+    def code_objects(self) -> Iterator[CodeType]:
+        """The code of the plugin's hook functions (to recognise its frames on a stack)."""
+        for _, function in self.hook_functions():
+            code = getattr(getattr(function, "__func__", function), "__code__", None)
+            if isinstance(code, CodeType):
+                yield code
 
     @property
     def default_model(self) -> ModelInfo:

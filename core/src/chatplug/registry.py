@@ -5,11 +5,15 @@ installed metadata, without importing the plugins; see :mod:`chatplug.discovery`
 on demand, registered with a pluggy ``PluginManager`` under their entry-point name and
 validated (:class:`~chatplug.provider.Provider`).  A plugin that fails to import or to
 validate is recorded with its error and skipped: it never takes the core or other plugins
-down.  ``CHATPLUG_PLUGINS`` (a comma list of provider names) limits what loads.
+down (whatever it raises, ``SystemExit`` included).  ``CHATPLUG_PLUGINS`` (a comma list of
+provider names) limits what loads.  Each plugin's ``list_models`` runs in its own thread,
+all at once, within ``list_models_timeout`` seconds (``CHATPLUG_LIST_MODELS_TIMEOUT``,
+default 5): a plugin that hangs there is marked failed instead of stalling start-up.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import (
     TYPE_CHECKING,
@@ -24,6 +28,7 @@ from typing import (
     Tuple,
 )
 
+from ._guard import belongs_to_caller
 from .discovery import (
     AVAILABLE,
     DISABLED,
@@ -39,7 +44,7 @@ from .discovery import (
     entry_points,
 )
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError, ProviderNotFoundError
-from .provider import Provider
+from .provider import LIST_MODELS_TIMEOUT, Provider
 from .types import UNKNOWN, UPSTREAM_KINDS, ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +56,9 @@ if TYPE_CHECKING:  # pragma: no cover
         from importlib import metadata
     else:
         import importlib_metadata as metadata
+
+#: seconds each plugin's ``list_models`` may take (``0`` or ``none``: no limit)
+LIST_MODELS_TIMEOUT_ENV = "CHATPLUG_LIST_MODELS_TIMEOUT"
 
 __all__ = [
     "AVAILABLE",
@@ -83,10 +91,13 @@ class Registry:
         *,
         enabled: "Iterable[str] | bool | None" = True,
         discover: bool = True,
+        list_models_timeout: "float | bool | None" = True,
     ) -> None:
         """``enabled``: provider names allowed to load (``True``: from ``CHATPLUG_PLUGINS``,
         ``None``: all).  ``discover=False`` ignores installed entry points (for tests that
-        :meth:`register` plugins in-process)."""
+        :meth:`register` plugins in-process).  ``list_models_timeout``: seconds each
+        plugin's ``list_models`` may take (``True``: from ``CHATPLUG_LIST_MODELS_TIMEOUT``,
+        else 5; ``None``: no limit)."""
         if enabled is True:
             self._enabled = enabled_from_env()
         else:
@@ -94,6 +105,11 @@ class Registry:
                 frozenset(enabled) if enabled is not None and enabled is not False else None
             )
         self._discover = discover
+        self.list_models_timeout: Optional[float] = (
+            list_models_timeout_from_env()
+            if list_models_timeout is True
+            else (None if list_models_timeout is False else list_models_timeout)
+        )
         self._manager: Optional["pluggy.PluginManager"] = None
         self._infos: Optional[Dict[str, PluginInfo]] = None
         self._entries: Dict[str, "metadata.EntryPoint"] = {}
@@ -253,7 +269,9 @@ class Registry:
         if callable(build):
             try:
                 built = list(build(name, models, settings))
-            except Exception as error:
+            except BaseException as error:  # plugin code may raise anything
+                if belongs_to_caller(error):
+                    raise
                 raise self._fail(info, f"its catalogue is invalid: {error}") from error
             hooks["list_models"] = lambda: built
         elif models:
@@ -263,6 +281,7 @@ class Registry:
             hooks["list_models"] = lambda: [replace(m, provider=name) for m in base.models()]
         provider = Provider(name, base.plugin, info, hooks)
         provider.settings = dict(settings)
+        provider.list_models_timeout = self.list_models_timeout
         info.status, info.error = LOADED, None
         self._providers[name] = provider
         return provider
@@ -272,7 +291,9 @@ class Registry:
             return self._load_virtual(info)
         try:
             plugin = self._entries[info.name].load()
-        except Exception as error:  # a broken plugin must not take the core down
+        except BaseException as error:  # a broken plugin must not take the core down
+            if belongs_to_caller(error):
+                raise
             raise self._fail(info, f"import failed: {type(error).__name__}: {error}") from error
         provider = self._register(info, plugin)
         self._providers[info.name] = provider
@@ -281,8 +302,10 @@ class Registry:
     def _register(self, info: PluginInfo, plugin: object) -> Provider:
         try:
             self._pm.register(plugin, name=info.name)
-        except Exception as error:  # pluggy validation or a duplicate registration
-            raise self._fail(info, f"invalid hooks: {error}") from error
+        except BaseException as error:  # pluggy validation, a duplicate, a raising attribute
+            if belongs_to_caller(error):
+                raise
+            raise self._fail(info, f"invalid hooks: {type(error).__name__}: {error}") from error
         hooks = {}
         problems = []
         import inspect
@@ -310,7 +333,9 @@ class Registry:
             self._pm.unregister(plugin)
             raise self._fail(info, "; ".join(problems))
         info.status, info.error = LOADED, None
-        return Provider(info.name, plugin, info, hooks)
+        provider = Provider(info.name, plugin, info, hooks)
+        provider.list_models_timeout = self.list_models_timeout
+        return provider
 
     def _fail(self, info: PluginInfo, message: str) -> PluginLoadError:
         info.status, info.error = FAILED, message
@@ -321,14 +346,16 @@ class Registry:
     def models(self, provider: Optional[str] = None) -> List[ModelInfo]:
         """Every model of every loaded provider (or of ``provider``)."""
         providers = [self.provider(provider)] if provider else self.load_all()
+        for item in providers:  # every catalogue at once: one time limit for all
+            item.fetch_models()
         models: List[ModelInfo] = []
         for item in providers:
             try:
                 models.extend(item.models())
-            except PluginLoadError:
+            except PluginLoadError as error:
                 if provider:
                     raise
-                self._fail(item.info, "list_models failed")
+                self._fail(item.info, error.message)
         return models
 
     def candidates(
@@ -351,6 +378,8 @@ class Registry:
             found = self.provider(provider)
             return [(found, self._catalogue_model(found, model))]
         providers = [self.provider(name) for name in order] if order else self.load_all()
+        for item in providers:  # every catalogue at once: one time limit for all
+            item.fetch_models()
         if model is None:
             return [(item, item.default_model) for item in providers if self._usable(item)]
         matches = []
@@ -384,6 +413,22 @@ class Registry:
             self._fail(provider.info, error.message)
             return False
         return True
+
+
+def list_models_timeout_from_env() -> Optional[float]:
+    """``CHATPLUG_LIST_MODELS_TIMEOUT`` in seconds (5 when unset; ``0``/``none``: no limit)."""
+    raw = os.environ.get(LIST_MODELS_TIMEOUT_ENV, "").strip().lower()
+    if not raw:
+        return LIST_MODELS_TIMEOUT
+    if raw in ("0", "none", "off"):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{LIST_MODELS_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise ValueError(f"{LIST_MODELS_TIMEOUT_ENV}={raw!r} must be positive (0: no limit)")
+    return seconds
 
 
 def _upstream_rank(pair: Tuple[Provider, ModelInfo]) -> int:

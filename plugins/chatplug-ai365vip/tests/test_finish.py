@@ -4,30 +4,17 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable, List
 
-import aiohttp
 import chatplug_ai365vip
-from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, StreamItem
-from chatplug.testing import Reply, ScriptedUpstream
+from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
 from chatplug.types import WEB_CHAT
 from chatplug_ai365vip import stream_completion
 
 
-def request(base_url: str) -> CompletionRequest:
-    return CompletionRequest(
-        "ai365vip",
-        "gpt-4o",
-        ({"role": "user", "content": "Grüße ✓"},),
-        "Grüße ✓",
-        base_url=base_url,
-        timeout=Timeout(5, 10, 10, 20),
-    )
-
-
 async def items_from(base_url: str) -> List[StreamItem]:
-    async with aiohttp.ClientSession() as session:
-        return [item async for item in stream_completion(request(base_url), session)]
+    request = completion_request(base_url, provider="ai365vip", model="gpt-4o", timeout=10)
+    return await collect_items(stream_completion, request)
 
 
 async def test_the_answer_ends_with_finish_stop(

@@ -6,19 +6,12 @@ from typing import List
 
 import pytest
 from chatplug import (
-    AuthenticationError,
     Client,
-    RateLimitedError,
     Registry,
     StreamProtocolError,
-    Timeout,
     UpstreamConnectionError,
-    UpstreamHTTPError,
-    UpstreamTimeoutError,
 )
-from chatplug.emulation import EmulatorThread
-from chatplug.testing import Reply, ScriptedUpstream, split_utf8
-from chatplug_ai365vip.emulator import DISCONNECTS, REQUESTS, create_app
+from chatplug.testing import EmulatorFaultTests, Reply, ScriptedUpstream, split_utf8
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,15 +29,6 @@ async def test_async_client_streams_the_emulator_reply(emulator, client) -> None
         f"Hello from the AI365VIP emulator ✓ — you said: {USER} (turn 1, GPT-3.5-16K)"
     )
     assert (stream.provider, stream.model) == ("ai365vip", "gpt-3.5-turbo")
-
-
-def test_sync_client_streams_the_emulator_reply() -> None:
-    registry = Registry(enabled=["ai365vip"])
-    with EmulatorThread(create_app()) as upstream:
-        with Client(registry=registry, base_urls={"ai365vip": upstream.url}) as sync_client:
-            pieces = list(sync_client.stream(USER, model="gpt-4o", provider="ai365vip"))
-            assert "".join(pieces) == upstream.replies[-1]
-            assert upstream.replies[-1].endswith("(turn 1, GPT-4o)")
 
 
 async def test_text_is_yielded_as_bytes_arrive_not_at_newlines(scripted_upstream, client) -> None:
@@ -89,35 +73,10 @@ def shared_upstream():  # type: ignore[no-untyped-def]
             yield upstream, sync
 
 
-async def test_one_pooled_connection_serves_consecutive_completions(emulator, client) -> None:
-    upstream = await emulator()
-    shared = client(upstream.url)
-    for _ in range(3):
-        await shared.complete(USER, provider="ai365vip")
-    assert len({request["peer"] for request in upstream.app[REQUESTS]}) == 1
-
-
 async def test_empty_body_is_an_error_not_an_empty_answer(scripted_upstream, client) -> None:
     server = scripted_upstream(Reply(chunks=[], headers={"Content-Type": PLAIN}))
     with pytest.raises(StreamProtocolError):
         await client(server.url).complete(USER, provider="ai365vip")
-
-
-async def test_body_ending_inside_a_character_raises_after_partial_text(emulator, client) -> None:
-    upstream = await emulator(truncate=True)
-    pieces = []
-    with pytest.raises(StreamProtocolError, match="UTF-8") as caught:
-        async with client(upstream.url).stream(USER, provider="ai365vip") as stream:
-            async for piece in stream:
-                pieces.append(piece)
-    assert caught.value.partial_length == len("".join(pieces)) > 0
-    assert caught.value.provider == "ai365vip"
-
-
-async def test_connection_dropped_mid_body_is_an_error_not_a_short_answer(emulator, client) -> None:
-    upstream = await emulator(drop=True)
-    with pytest.raises(UpstreamConnectionError, match="lost before the response ended"):
-        await client(upstream.url).complete(USER, provider="ai365vip")
 
 
 async def test_body_shorter_than_its_content_length_is_an_error(scripted_upstream, client) -> None:
@@ -129,52 +88,10 @@ async def test_body_shorter_than_its_content_length_is_an_error(scripted_upstrea
     assert caught.value.partial_length == 9
 
 
-async def test_http_500_raises_with_status_and_body_excerpt(emulator, client) -> None:
-    upstream = await emulator(status=500, error_body="Error: OpenAI API returned an error")
-    with pytest.raises(UpstreamHTTPError) as caught:
-        await client(upstream.url).complete(USER, provider="ai365vip")
-    assert caught.value.status == 500
-    assert "OpenAI API returned an error" in caught.value.body
-    assert caught.value.provider == "ai365vip"
+class TestFaults(EmulatorFaultTests):
+    """HTTP errors, a truncated body, a dropped connection, an idle stall, cancellation and
+    pooling."""
 
-
-async def test_http_429_raises_rate_limited_with_retry_after(emulator, client) -> None:
-    upstream = await emulator(status=429, error_body="Too many requests", retry_after="12")
-    with pytest.raises(RateLimitedError) as caught:
-        await client(upstream.url).complete(USER, provider="ai365vip")
-    assert (caught.value.retry_after, caught.value.body) == (12.0, "Too many requests")
-
-
-async def test_http_401_raises_authentication_error(emulator, client) -> None:
-    upstream = await emulator(status=401, error_body="Error: invalid key")
-    with pytest.raises(AuthenticationError) as caught:
-        await client(upstream.url).complete(USER, provider="ai365vip")
-    assert caught.value.status == 401
-
-
-async def test_http_400_from_the_emulator_names_the_problem(scripted_upstream, client) -> None:
-    server = scripted_upstream(Reply.error(400, "Error: unknown model 'gpt-5'"))
-    with pytest.raises(UpstreamHTTPError) as caught:
-        await client(server.url).complete(USER, provider="ai365vip")
-    assert (caught.value.status, caught.value.body) == (400, "Error: unknown model 'gpt-5'")
-
-
-async def test_breaking_out_mid_stream_closes_the_upstream_connection(
-    emulator, client, wait_until
-) -> None:
-    upstream = await emulator(delay=0.1)
-    async with client(upstream.url).stream(USER, provider="ai365vip") as stream:
-        async for piece in stream:
-            assert piece
-            break
-    await wait_until(lambda: upstream.app[DISCONNECTS])
-    assert upstream.app[DISCONNECTS] == ["/api/chat"]
-
-
-async def test_idle_timeout_between_chunks_raises(scripted_upstream, client) -> None:
-    reply = Reply(chunks=[b"first ", b"late"], headers={"Content-Type": PLAIN}, delay=1.5)
-    server = scripted_upstream(reply)
-    timeout = Timeout(connect=5, first_byte=5, idle=0.3)
-    with pytest.raises(UpstreamTimeoutError) as caught:
-        await client(server.url, timeout=timeout).complete(USER, provider="ai365vip")
-    assert caught.value.phase == "idle"
+    provider = "ai365vip"
+    truncated = "UTF-8"
+    path = "/api/chat"

@@ -6,17 +6,24 @@ polling ``wait_for`` (``chatplug.testing.plugin_fixtures``), ``scripted_upstream
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 import pytest
 from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator
-from chatplug.testing import RecordedRequest, Reply, ScriptedUpstream, plugin_fixtures
+from chatplug.testing import (
+    RecordedRequest,
+    Reply,
+    ScriptedUpstream,
+    completion_request,
+    plugin_fixtures,
+)
 from chatplug_aichatonline import CHAT_PATH, UNIQUE_ID_PATH, stream_completion
 from chatplug_aichatonline.emulator import create_app
 
 RunHook = Callable[..., Awaitable[List[str]]]
+TIMEOUT = Timeout(connect=10, first_byte=30, idle=30, total=60)
 
 kit = plugin_fixtures("aichatonline", create_app)
 registry, start_emulator, wait_for = kit.registry, kit.emulator, kit.wait_until
@@ -34,17 +41,11 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield client_session
 
 
-def make_request(
-    prompt: str = "hi", *, base_url: Optional[str] = None, proxy: Optional[str] = None
-) -> CompletionRequest:
-    return CompletionRequest(
-        provider="aichatonline",
-        model="gpt-4o-mini",
-        messages=({"role": "user", "content": prompt},),
-        prompt=prompt,
-        proxy=proxy,
-        base_url=base_url,
-        timeout=Timeout(connect=10, first_byte=30, idle=30, total=60),
+def make_request(prompt: str = "hi", **fields: Any) -> CompletionRequest:
+    """A request of one user message (``fields``: ``base_url``, ``proxy``...)."""
+    messages = [{"role": "user", "content": prompt}]
+    return completion_request(
+        messages=messages, provider="aichatonline", model="gpt-4o-mini", timeout=TIMEOUT, **fields
     )
 
 

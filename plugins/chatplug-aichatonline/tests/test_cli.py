@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
+from chatplug.testing import run_cli as run_command
 
 
-def run_cli(args: List[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env: Dict[str, str] = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("CHATPLUG_") and not key.lower().endswith("_proxy")
-    }
-    env.update(CHATPLUG_PLUGINS="aichatonline", CHATPLUG_CONFIG="", HOME=str(tmp_path))
-    return subprocess.run(
-        [sys.executable, "-m", "chatplug", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
+def run_cli(args: List[str], tmp_path: Path) -> "subprocess.CompletedProcess[str]":
+    return run_command(args, plugins="aichatonline", home=tmp_path)
 
 
 @pytest.fixture(autouse=True)

@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
+from chatplug.testing import run_cli
 
-
-def run_cli(args: List[str], tmp_path: Path) -> "subprocess.CompletedProcess[str]":
-    env: Dict[str, str] = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("CHATPLUG_") and not key.lower().endswith("_proxy")
-    }
-    env.pop("ANTHROPIC_API_KEY", None)
-    env.update(CHATPLUG_PLUGINS="anthropic", CHATPLUG_CONFIG="", HOME=str(tmp_path))
-    return subprocess.run(
-        [sys.executable, "-m", "chatplug", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
+pytest.importorskip("chatplug.cli")
 
 
 def test_chat_against_the_emulator_prints_the_text_offline(tmp_path: Path) -> None:
-    pytest.importorskip("chatplug.cli")
-    done = run_cli(["chat", "--emulate", "-p", "anthropic", "Bonjour ✓"], tmp_path)
+    args = ["chat", "--emulate", "-p", "anthropic", "Bonjour ✓"]
+    done = run_cli(args, plugins="anthropic", home=tmp_path, unset=["ANTHROPIC_API_KEY"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Claude émulé ✓ — turn 1: «Bonjour ✓» 日本語 🚀"
 
 
 def test_models_lists_the_catalogue_with_aliases(tmp_path: Path) -> None:
-    pytest.importorskip("chatplug.cli")
-    done = run_cli(["models", "-p", "anthropic"], tmp_path)
+    done = run_cli(["models", "-p", "anthropic"], plugins="anthropic", home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "claude-sonnet-4-5-20250929" in done.stdout
     assert "claude-3-5-haiku-latest" in done.stdout

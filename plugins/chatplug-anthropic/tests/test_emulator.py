@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
-from typing import Any, AsyncIterator, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
+from chatplug.testing import emulator_process, raw_request
 from chatplug_anthropic import MessageStream
 
 from .conftest import StartEmulator
@@ -26,45 +23,35 @@ GOOD: Dict[str, Any] = {
 USE = {"role": "user", "content": "x"}
 
 
-@pytest.fixture
-async def served(
-    emulator: RunningEmulator,
-) -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
-    async with aiohttp.ClientSession() as session:
-        yield emulator, session
-
-
 async def post(
-    served: Any, body: Any, headers: Optional[Dict[str, str]] = None
+    emulator: RunningEmulator, body: Any, headers: Optional[Dict[str, str]] = None
 ) -> Tuple[int, Any, bytes]:
-    emulator, session = served
-    async with session.post(
-        emulator.url + "/v1/messages",
-        data=body if isinstance(body, bytes) else json.dumps(body),
-        headers=HEADERS if headers is None else headers,
-    ) as response:
-        raw = await response.read()
-        try:
-            return response.status, json.loads(raw), raw
-        except ValueError:
-            return response.status, None, raw
+    answer = await raw_request(
+        emulator.url + "/v1/messages", body, headers=HEADERS if headers is None else headers
+    )
+    try:
+        return answer.status, answer.json(), answer.body
+    except ValueError:
+        return answer.status, None, answer.body
 
 
 def test_the_emulator_is_registered_without_a_base_path() -> None:
     assert emulator_factory("anthropic")().get(BASE_PATH, "") == ""
 
 
-async def test_a_non_streaming_request_answers_one_message(served: Any) -> None:
-    status, message, _ = await post(served, GOOD)
+async def test_a_non_streaming_request_answers_one_message(emulator: RunningEmulator) -> None:
+    status, message, _ = await post(emulator, GOOD)
     assert status == 200
     assert message["type"] == "message" and message["role"] == "assistant"
-    assert message["content"] == [{"type": "text", "text": served[0].replies[-1]}]
+    assert message["content"] == [{"type": "text", "text": emulator.replies[-1]}]
     assert message["stop_reason"] == "end_turn"
-    assert message["usage"]["output_tokens"] == len(served[0].replies[-1].split())
+    assert message["usage"]["output_tokens"] == len(emulator.replies[-1].split())
 
 
-async def test_a_streaming_request_sends_the_named_events_in_order(served: Any) -> None:
-    status, _, raw = await post(served, {**GOOD, "stream": True})
+async def test_a_streaming_request_sends_the_named_events_in_order(
+    emulator: RunningEmulator,
+) -> None:
+    status, _, raw = await post(emulator, {**GOOD, "stream": True})
     assert status == 200
     names = [line[7:] for line in raw.decode().splitlines() if line.startswith("event: ")]
     assert names[:3] == ["message_start", "ping", "content_block_start"]
@@ -77,7 +64,7 @@ async def test_a_streaming_request_sends_the_named_events_in_order(served: Any) 
     parser = MessageStream()
     text = "".join(item for item in parser.feed(raw) if isinstance(item, str))
     parser.close()
-    assert text == served[0].replies[-1]
+    assert text == emulator.replies[-1]
 
 
 async def test_the_stream_is_written_in_pieces_that_split_characters(
@@ -101,14 +88,14 @@ def valid_utf8(data: bytes) -> bool:
     return True
 
 
-async def test_the_anthropic_version_header_is_required(served: Any) -> None:
-    status, answer, _ = await post(served, GOOD, {"content-type": "application/json"})
+async def test_the_anthropic_version_header_is_required(emulator: RunningEmulator) -> None:
+    status, answer, _ = await post(emulator, GOOD, {"content-type": "application/json"})
     assert status == 400
     assert answer["error"]["message"] == "anthropic-version: header is required"
 
 
-async def test_errors_have_anthropics_shape(served: Any) -> None:
-    status, answer, _ = await post(served, {**GOOD, "temperature": 1.5})
+async def test_errors_have_anthropics_shape(emulator: RunningEmulator) -> None:
+    status, answer, _ = await post(emulator, {**GOOD, "temperature": 1.5})
     assert status == 400
     assert answer["type"] == "error"
     assert answer["error"]["type"] == "invalid_request_error"
@@ -137,22 +124,22 @@ async def test_errors_have_anthropics_shape(served: Any) -> None:
     ],
 )
 async def test_invalid_bodies_are_refused_with_a_400(
-    served: Any, change: Dict[str, Any], message: str
+    emulator: RunningEmulator, change: Dict[str, Any], message: str
 ) -> None:
     body = {**GOOD, **change}
     body = {key: value for key, value in body.items() if value is not None}
-    status, answer, _ = await post(served, body)
+    status, answer, _ = await post(emulator, body)
     assert status == 400
     assert message in answer["error"]["message"]
 
 
-async def test_an_unknown_model_is_a_404_not_found_error(served: Any) -> None:
-    status, answer, _ = await post(served, {**GOOD, "model": "gpt-4o"})
+async def test_an_unknown_model_is_a_404_not_found_error(emulator: RunningEmulator) -> None:
+    status, answer, _ = await post(emulator, {**GOOD, "model": "gpt-4o"})
     assert status == 404 and answer["error"]["type"] == "not_found_error"
 
 
-async def test_a_body_that_is_not_json_is_refused(served: Any) -> None:
-    status, answer, _ = await post(served, b"{nope")
+async def test_a_body_that_is_not_json_is_refused(emulator: RunningEmulator) -> None:
+    status, answer, _ = await post(emulator, b"{nope")
     assert status == 400 and answer["error"]["type"] == "invalid_request_error"
 
 
@@ -183,21 +170,21 @@ USE_CALL = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
     ],
 )
 async def test_tool_requests_are_validated(
-    served: Any, change: Dict[str, Any], message: str
+    emulator: RunningEmulator, change: Dict[str, Any], message: str
 ) -> None:
-    status, answer, _ = await post(served, {**GOOD, "tools": TOOLS, **change})
+    status, answer, _ = await post(emulator, {**GOOD, "tools": TOOLS, **change})
     assert status == 400
     assert message in answer["error"]["message"]
 
 
-async def test_tool_use_in_the_history_needs_tools(served: Any) -> None:
+async def test_tool_use_in_the_history_needs_tools(emulator: RunningEmulator) -> None:
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
     messages = [
         USE,
         {"role": "assistant", "content": [USE_CALL]},
         {"role": "user", "content": [result]},
     ]
-    status, answer, _ = await post(served, {**GOOD, "messages": messages})
+    status, answer, _ = await post(emulator, {**GOOD, "messages": messages})
     assert status == 400 and "must define tools" in answer["error"]["message"]
 
 
@@ -234,16 +221,16 @@ async def test_tool_use_in_the_history_needs_tools(served: Any) -> None:
     ],
 )
 async def test_thinking_requests_are_validated(
-    served: Any, change: Dict[str, Any], message: str
+    emulator: RunningEmulator, change: Dict[str, Any], message: str
 ) -> None:
-    status, answer, _ = await post(served, {**GOOD, **change})
+    status, answer, _ = await post(emulator, {**GOOD, **change})
     assert status == 400
     assert message in answer["error"]["message"]
 
 
-async def test_a_non_streaming_tool_answer_has_tool_use_blocks(served: Any) -> None:
+async def test_a_non_streaming_tool_answer_has_tool_use_blocks(emulator: RunningEmulator) -> None:
     body = {**GOOD, "tools": TOOLS, "messages": [{"role": "user", "content": "weather?"}]}
-    status, message, _ = await post(served, body)
+    status, message, _ = await post(emulator, body)
     assert status == 200 and message["stop_reason"] == "tool_use"
     assert [block["type"] for block in message["content"]] == ["text", "tool_use"]
 
@@ -252,67 +239,41 @@ async def test_keys_refuse_a_wrong_key_and_require_key_a_missing_one(
     start_emulator: StartEmulator,
 ) -> None:
     emulator = await start_emulator(keys=["k1"])
-    async with aiohttp.ClientSession() as s:
-        served = (emulator, s)
-        assert (await post(served, GOOD, {**HEADERS, "x-api-key": "k1"}))[0] == 200
-        status, answer, _ = await post(served, GOOD, {**HEADERS, "x-api-key": "k2"})
-        assert status == 401 and answer["error"]["type"] == "authentication_error"
-        status, answer, _ = await post(served, GOOD)
-        assert answer["error"]["message"] == "x-api-key header is required"
+    assert (await post(emulator, GOOD, {**HEADERS, "x-api-key": "k1"}))[0] == 200
+    status, answer, _ = await post(emulator, GOOD, {**HEADERS, "x-api-key": "k2"})
+    assert status == 401 and answer["error"]["type"] == "authentication_error"
+    status, answer, _ = await post(emulator, GOOD)
+    assert answer["error"]["message"] == "x-api-key header is required"
 
 
-async def test_the_default_app_accepts_no_key(served: Any) -> None:
-    assert (await post(served, GOOD))[0] == 200
+async def test_the_default_app_accepts_no_key(emulator: RunningEmulator) -> None:
+    assert (await post(emulator, GOOD))[0] == 200
 
 
 async def test_a_scripted_429_carries_retry_after_and_the_rate_limit_type(
     start_emulator: StartEmulator,
 ) -> None:
     emulator = await start_emulator(status=429, retry_after="3")
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            emulator.url + "/v1/messages", json=GOOD, headers=HEADERS
-        ) as response:
-            assert response.status == 429
-            assert response.headers["retry-after"] == "3"
-            assert (await response.json())["error"]["type"] == "rate_limit_error"
+    answer = await raw_request(emulator.url + "/v1/messages", GOOD, headers=HEADERS)
+    assert answer.status == 429
+    assert answer.headers["retry-after"] == "3"
+    assert answer.json()["error"]["type"] == "rate_limit_error"
 
 
 async def test_a_scripted_error_event_ends_the_stream_without_message_stop(
     start_emulator: StartEmulator,
 ) -> None:
     emulator = await start_emulator(error_event="overloaded_error")
-    async with aiohttp.ClientSession() as session:
-        served = (emulator, session)
-        _, _, raw = await post(served, {**GOOD, "stream": True})
+    _, _, raw = await post(emulator, {**GOOD, "stream": True})
     assert b"event: error" in raw and b"overloaded_error" in raw
     assert b"message_stop" not in raw
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_module_serves_the_emulator_alone() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatplug_anthropic.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        assert "Anthropic emulator on" in process.stdout.readline()  # listening from here
+    with emulator_process("chatplug_anthropic.emulator") as served:
+        assert "Anthropic emulator on" in served.line  # listening from here
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/messages",
-            data=json.dumps(GOOD).encode(),
-            headers=HEADERS,
+            served.url + "/v1/messages", data=json.dumps(GOOD).encode(), headers=HEADERS
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["type"] == "message"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 import pytest
@@ -22,9 +22,10 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import CONVERSATION, of_type, sent_request
 from chatplug.types import Tool
 from chatplug_anthropic import list_models, stream_completion
-from chatplug_anthropic.emulator import REDACTED_TRIGGER, REQUESTS
+from chatplug_anthropic.emulator import REDACTED_TRIGGER
 
 from .conftest import MODEL, StartEmulator, collect, make_request, text_of
 
@@ -35,26 +36,13 @@ WEATHER = Tool(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 CLOCK = Tool("clock", "The time", {"type": "object", "properties": {"zone": {"type": "string"}}})
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
-
-
-def sent(emulator: RunningEmulator) -> Dict[str, Any]:
-    return emulator.app[REQUESTS][-1]  # type: ignore[no-any-return]
-
-
-def of(items: List[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
+HISTORY = list(CONVERSATION)
 
 
 def calls(items: List[StreamItem]) -> Dict[int, Dict[str, str]]:
     """Tool calls assembled from their fragments: index → {id, name, arguments}."""
     assembled: Dict[int, Dict[str, str]] = {}
-    for delta in of(items, ToolCallDelta):
+    for delta in of_type(items, ToolCallDelta):
         call = assembled.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
         call["id"] = delta.id or call["id"]
         call["name"] = delta.name or call["name"]
@@ -86,51 +74,55 @@ async def test_the_key_comes_from_anthropic_api_key(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     await collect(make_request(emulator.url))
-    headers = sent(emulator)["headers"]
+    headers = sent_request(emulator)["headers"]
     assert headers["x-api-key"] == KEY
     assert headers["anthropic-version"] == "2023-06-01"
-    assert sent(emulator)["path"] == "/v1/messages"
+    assert sent_request(emulator)["path"] == "/v1/messages"
 
 
-async def test_the_api_key_setting_wins_over_the_environment(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("environment", "fields", "key"),
+    [
+        pytest.param({}, {}, None, id="no key header without a key"),
+        pytest.param(
+            {"ANTHROPIC_API_KEY": "from-env"},
+            {"settings": {"api_key": KEY}},
+            KEY,
+            id="the api_key setting wins over the environment",
+        ),
+        pytest.param(
+            {"MY_KEY": KEY}, {"settings": {"api_key_env": "MY_KEY"}}, KEY, id="api_key_env"
+        ),
+        pytest.param(
+            {"ANTHROPIC_API_KEY": KEY, "CLAUDE_API_KEY": "claude-key"},
+            {"provider": "claude"},
+            "claude-key",
+            id="another provider id never gets the anthropic key",
+        ),
+    ],
+)
+async def test_the_key_sent_follows_the_settings_and_the_environment(
+    emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: Dict[str, str],
+    fields: Dict[str, Any],
+    key: Optional[str],
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "from-env")
-    await collect(make_request(emulator.url, settings={"api_key": KEY}))
-    assert sent(emulator)["headers"]["x-api-key"] == KEY
-
-
-async def test_api_key_env_names_the_variable(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MY_KEY", KEY)
-    await collect(make_request(emulator.url, settings={"api_key_env": "MY_KEY"}))
-    assert sent(emulator)["headers"]["x-api-key"] == KEY
-
-
-async def test_another_provider_id_never_gets_the_anthropic_key(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("CLAUDE_API_KEY", "claude-key")
-    await collect(make_request(emulator.url, provider="claude"))
-    assert sent(emulator)["headers"]["x-api-key"] == "claude-key"
-
-
-async def test_without_a_key_no_key_header_is_sent(emulator: RunningEmulator) -> None:
-    await collect(make_request(emulator.url))
-    assert "x-api-key" not in sent(emulator)["headers"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    await collect(make_request(emulator.url, **fields))
+    assert sent_request(emulator)["headers"].get("x-api-key") == key
 
 
 async def test_extra_headers_from_the_settings_are_sent(emulator: RunningEmulator) -> None:
     settings = {"headers": {"anthropic-beta": "prompt-caching-2024-07-31"}}
     await collect(make_request(emulator.url, settings=settings))
-    assert sent(emulator)["headers"]["anthropic-beta"] == "prompt-caching-2024-07-31"
+    assert sent_request(emulator)["headers"]["anthropic-beta"] == "prompt-caching-2024-07-31"
 
 
 async def test_the_max_tokens_setting_is_the_default(emulator: RunningEmulator) -> None:
     await collect(make_request(emulator.url, settings={"max_tokens": 1234}))
-    assert sent(emulator)["body"]["max_tokens"] == 1234
+    assert sent_request(emulator)["body"]["max_tokens"] == 1234
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -140,14 +132,14 @@ async def test_a_conversation_streams_the_emulator_reply(emulator: RunningEmulat
     items = await collect(make_request(emulator.url, HISTORY))
     assert text_of(items) == emulator.replies[-1]
     assert "turn 2: «Ça va ? 日本»" in emulator.replies[-1]
-    assert sent(emulator)["body"]["system"] == "Be brief."
+    assert sent_request(emulator)["body"]["system"] == "Be brief."
 
 
 async def test_metadata_usage_and_finish_are_reported(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url))
     assert items[0] == ResponseMetadata("msg_emu_01", MODEL)
-    assert of(items, Finish) == [Finish("stop", raw="end_turn")]
-    usage = of(items, Usage)[-1]
+    assert of_type(items, Finish) == [Finish("stop", raw="end_turn")]
+    usage = of_type(items, Usage)[-1]
     assert usage.output_tokens == len(text_of(items).split())
     assert usage.input_tokens == 2  # "Hi ✓"
 
@@ -155,13 +147,13 @@ async def test_metadata_usage_and_finish_are_reported(emulator: RunningEmulator)
 async def test_max_tokens_cuts_the_answer_with_finish_length(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, max_tokens=3))
     assert len(text_of(items).split()) == 3
-    assert of(items, Finish) == [Finish("length", raw="max_tokens")]
+    assert of_type(items, Finish) == [Finish("length", raw="max_tokens")]
 
 
 async def test_a_stop_sequence_cuts_the_text_with_finish_stop(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, stop=("turn",)))
     assert text_of(items) == "Claude émulé ✓ — "
-    assert of(items, Finish) == [Finish("stop", raw="stop_sequence")]
+    assert of_type(items, Finish) == [Finish("stop", raw="stop_sequence")]
 
 
 async def test_a_named_tool_is_called_with_arguments_from_its_schema(
@@ -173,7 +165,7 @@ async def test_a_named_tool_is_called_with_arguments_from_its_schema(
     assert list(assembled) == [0]
     assert assembled[0]["name"] == "weather" and assembled[0]["id"].startswith("toolu_")
     assert json.loads(assembled[0]["arguments"]) == {"city": "city ✓"}
-    assert of(items, Finish) == [Finish("tool_calls", raw="tool_use")]
+    assert of_type(items, Finish) == [Finish("tool_calls", raw="tool_use")]
 
 
 async def test_two_named_tools_are_called_in_parallel(emulator: RunningEmulator) -> None:
@@ -199,7 +191,7 @@ async def test_tool_choice_none_answers_with_text(emulator: RunningEmulator) -> 
     messages = [{"role": "user", "content": "Use weather"}]
     request = make_request(emulator.url, messages, tools=(WEATHER,), tool_choice="none")
     items = await collect(request)
-    assert not calls(items) and of(items, Finish)[0].reason == "stop"
+    assert not calls(items) and of_type(items, Finish)[0].reason == "stop"
 
 
 async def test_tool_results_go_back_and_are_answered(emulator: RunningEmulator) -> None:
@@ -241,7 +233,7 @@ def reasoning_of(items: List[StreamItem]) -> List[Dict[str, Any]]:
     """The reasoning items of an assistant message, assembled from the events."""
     assembled: List[Dict[str, Any]] = []
     text = ""
-    for delta in of(items, ReasoningDelta):
+    for delta in of_type(items, ReasoningDelta):
         text += delta.text
         if delta.metadata:
             assembled.append({"text": text, "redacted": delta.redacted, "metadata": delta.metadata})
@@ -253,10 +245,10 @@ async def test_reasoning_effort_streams_thinking_and_its_signature(
     emulator: RunningEmulator,
 ) -> None:
     items = await collect(make_request(emulator.url, reasoning_effort="low"))
-    reasoning = of(items, ReasoningDelta)
+    reasoning = of_type(items, ReasoningDelta)
     assert "".join(r.text for r in reasoning).startswith("The user said «Hi ✓»")
     assert reasoning[-1].text == "" and reasoning[-1].metadata["signature"]
-    assert sent(emulator)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent_request(emulator)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     first_text = next(i for i, item in enumerate(items) if isinstance(item, str))
     assert all(items.index(r) < first_text for r in reasoning)
 
@@ -270,7 +262,7 @@ async def test_signed_thinking_round_trips(emulator: RunningEmulator) -> None:
     ]
     again = await collect(make_request(emulator.url, messages, reasoning_effort="low"))
     assert "turn 2" in text_of(again)
-    assert sent(emulator)["body"]["messages"][1]["content"][0]["type"] == "thinking"
+    assert sent_request(emulator)["body"]["messages"][1]["content"][0]["type"] == "thinking"
 
 
 async def test_altered_thinking_is_refused_by_the_upstream(emulator: RunningEmulator) -> None:
@@ -290,7 +282,7 @@ async def test_altered_thinking_is_refused_by_the_upstream(emulator: RunningEmul
 async def test_redacted_thinking_streams_and_round_trips(emulator: RunningEmulator) -> None:
     messages: List[Dict[str, Any]] = [{"role": "user", "content": REDACTED_TRIGGER}]
     items = await collect(make_request(emulator.url, messages, reasoning_effort="low"))
-    redacted = of(items, ReasoningDelta)
+    redacted = of_type(items, ReasoningDelta)
     assert len(redacted) == 1 and redacted[0].redacted and redacted[0].metadata["data"]
     messages += [
         {"role": "assistant", "content": text_of(items), "reasoning": reasoning_of(items)},
@@ -323,8 +315,8 @@ async def test_prompt_cache_reports_cached_input_tokens_on_the_second_request(
         {"role": "user", "content": "x"},
     ]
     request = make_request(emulator.url, messages, options={"prompt_cache": True})
-    first = of(await collect(request), Usage)[-1]
-    second = of(await collect(request), Usage)[-1]
+    first = of_type(await collect(request), Usage)[-1]
+    second = of_type(await collect(request), Usage)[-1]
     assert first.cached_input_tokens == 0 and first.raw["cache_creation_input_tokens"] == 4
     assert second.cached_input_tokens == 4
     assert second.input_tokens == first.input_tokens == 5

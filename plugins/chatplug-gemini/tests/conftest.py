@@ -2,82 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Optional
 
-import aiohttp
-import pytest
-from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator
-from chatplug.events import StreamItem
-from chatplug.testing import plugin_fixtures
+from chatplug.testing import (
+    StartEmulator,
+    clean_environment,
+    collect_items,
+    completion_request,
+    of_type,
+    plugin_fixtures,
+    running_emulator,
+    text_of,
+)
 from chatplug_gemini import stream_completion
 from chatplug_gemini.emulator import REQUESTS, create_app
 
-KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "MY_KEY", "VERTEX_GATEWAY_API_KEY")
-HELLO = ({"role": "user", "content": "Hi ✓"},)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No API keys, proxies or configuration file from the environment."""
-    for name in (*KEY_VARS, "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("CHATPLUG_PLUGINS", raising=False)
-    monkeypatch.setenv("CHATPLUG_CONFIG", "")  # no configuration file
-    yield
-
-
-#: ``await start_emulator(**options)`` runs ``create_app(**options)`` for the test
-StartEmulator = Callable[..., Awaitable[RunningEmulator]]
+clean_env = clean_environment(
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "MY_KEY", "VERTEX_GATEWAY_API_KEY"
+)
 start_emulator = plugin_fixtures("gemini", create_app).emulator
+emulator = running_emulator(create_app)
+#: a :class:`CompletionRequest` as the core builds it (``make_request(base_url, ...)``)
+make_request = functools.partial(completion_request, provider="gemini", model="gemini-2.0-flash")
+#: every item ``stream_completion`` yields for a request
+collect = functools.partial(collect_items, stream_completion)
 
-
-@pytest.fixture
-async def emulator(start_emulator: StartEmulator) -> RunningEmulator:
-    """The Gemini emulator (default settings) on 127.0.0.1."""
-    return await start_emulator()
-
-
-def make_request(
-    base_url: Optional[str],
-    *,
-    provider: str = "gemini",
-    model: str = "gemini-2.0-flash",
-    messages: Sequence[Dict[str, Any]] = HELLO,
-    options: Optional[Dict[str, Any]] = None,
-    settings: Optional[Dict[str, Any]] = None,
-    proxy: Optional[str] = None,
-    timeout: float = 20.0,
-    **fields: Any,
-) -> CompletionRequest:
-    """A :class:`CompletionRequest` as the core builds it (``fields``: the 0.2 fields)."""
-    return CompletionRequest(
-        provider=provider,
-        model=model,
-        messages=tuple(messages),
-        prompt="(unused)",
-        options=options or {},
-        proxy=proxy,
-        base_url=base_url,
-        timeout=Timeout.coerce(timeout),
-        settings=settings or {},
-        **fields,
-    )
-
-
-async def collect(request: CompletionRequest) -> List[StreamItem]:
-    """Every item ``stream_completion`` yields for ``request``."""
-    async with aiohttp.ClientSession() as session:
-        return [item async for item in stream_completion(request=request, session=session)]
-
-
-def text_of(items: Sequence[StreamItem]) -> str:
-    return "".join(item for item in items if isinstance(item, str))
-
-
-def of_type(items: Sequence[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
+__all__ = ["StartEmulator", "chunk", "collect", "make_request", "of_type", "sent", "sse", "text_of"]
 
 
 def sent(emulator: RunningEmulator, index: int = -1) -> Dict[str, Any]:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import functools
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Tuple
 
 import chatplug_gemini
 import pytest
-from chatplug import AsyncClient, Registry, UnsupportedCapabilityError
+from chatplug import (
+    AsyncClient,
+    Completion,
+    Registry,
+    UnsupportedCapabilityError,
+    UpstreamHTTPError,
+)
 from chatplug.emulation import RunningEmulator
 from chatplug.events import ToolCall
+from chatplug.testing import run_cli
 from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, OFFICIAL, REASONING, TOOLS, USAGE
-from chatplug_gemini.emulator import REQUESTS
+from chatplug_gemini.emulator import REQUESTS, sign
 
 BASE = {TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, USAGE}
 WEATHER = {
@@ -124,6 +132,70 @@ async def test_respond_collects_the_reasoning(emulator: RunningEmulator) -> None
     assert b'"thinkingBudget": 8192' in body
 
 
+ASK = {"role": "user", "content": "Call get_weather ✓"}
+
+
+def thinking_turn(emulator: RunningEmulator) -> Callable[..., Awaitable[Completion]]:
+    """``await respond(chat, *messages)``: a turn of gemini-2.5-flash that thinks and may
+    call ``get_weather``."""
+
+    def respond(chat: AsyncClient, *messages: Dict[str, Any]) -> Awaitable[Completion]:
+        return chat.respond(
+            list(messages),
+            model="gemini/gemini-2.5-flash",
+            base_url=emulator.url,
+            reasoning_effort="low",
+            tools=[WEATHER],
+        )
+
+    return respond
+
+
+@pytest.fixture
+async def called(emulator: RunningEmulator) -> AsyncIterator[Tuple[Any, Completion]]:
+    """``(respond, first)``: a thinking turn that called ``get_weather``, and the next turn."""
+    respond = thinking_turn(emulator)
+    async with client() as chat:
+        first = await respond(chat, ASK)
+        yield functools.partial(respond, chat), first
+
+
+async def test_thought_signatures_round_trip_through_completion_message(
+    emulator: RunningEmulator, called: Tuple[Any, Completion]
+) -> None:
+    respond, first = called
+    [call] = first.tool_calls
+    result = {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 3}'}
+    # first.message: the call, and its thought signature among the reasoning blocks
+    second = await respond(ASK, first.message, result)
+    thanks = {"role": "user", "content": "Merci ✓"}
+    third = await respond(ASK, first.message, result, second.message, thanks)
+    assert 'get_weather → {"celsius": 3}' in second.text and "Merci ✓" in third.text
+    model_turns = [
+        content
+        for content in json.loads(emulator.app[REQUESTS][-1]["body"])["contents"]
+        if content["role"] == "model"
+    ]
+    call_part, text_part = model_turns[0]["parts"][-1], model_turns[1]["parts"][-1]
+    arguments = ["get_weather", json.loads(call.arguments)]
+    assert call_part["thoughtSignature"] == sign("functionCall", arguments)
+    assert text_part["thoughtSignature"] == sign("text", second.text)
+
+
+async def test_an_altered_thought_signature_is_refused_by_the_upstream(
+    called: Tuple[Any, Completion],
+) -> None:
+    respond, first = called
+    forged = first.message
+    for block in forged["reasoning"]:
+        if "thoughtSignature" in block.get("metadata", {}):
+            block["metadata"]["thoughtSignature"] = sign("text", "forged")
+    result = {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "3 °C"}
+    with pytest.raises(UpstreamHTTPError) as caught:
+        await respond(ASK, forged, result)
+    assert caught.value.status == 400 and "signature" in caught.value.body
+
+
 async def test_reasoning_on_a_2_0_model_is_refused_before_any_request(
     emulator: RunningEmulator,
 ) -> None:
@@ -135,16 +207,8 @@ async def test_reasoning_on_a_2_0_model_is_refused_before_any_request(
     assert emulator.app[REQUESTS] == []
 
 
-def test_chat_emulate_answers_offline() -> None:
-    env = {**os.environ, "CHATPLUG_PLUGINS": "gemini", "NO_COLOR": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "chatplug", "chat", "--emulate", "-p", "gemini", "Hello ✓"],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=60,
-        check=False,
-    )
+def test_chat_emulate_answers_offline(tmp_path: Path) -> None:
+    args = ["chat", "--emulate", "-p", "gemini", "Hello ✓"]
+    result = run_cli(args, plugins="gemini", home=tmp_path, NO_COLOR="1")
     assert result.returncode == 0, result.stderr
     assert "Hello from the Gemini émulateur ✓ turn 1: «Hello ✓» — 日本語 🚀" in result.stdout

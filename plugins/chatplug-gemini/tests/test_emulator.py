@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
-from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app
+from chatplug.testing import emulator_process
+from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, create_app, sign
 
 from .conftest import StartEmulator
 
@@ -182,6 +184,35 @@ async def test_thoughts_come_first_with_a_signature_on_the_answer(
     assert first_answer["thoughtSignature"]
     assert texts(events, thought=True).startswith("Pondering")
     assert events[-1]["usageMetadata"]["thoughtsTokenCount"] > 0
+
+
+async def test_a_thought_signature_it_issued_comes_back_accepted(
+    emulator: RunningEmulator,
+) -> None:
+    config = {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 1024}}
+    request = {"contents": [USER], "generationConfig": config}
+    events = (await post(emulator, request, model="gemini-2.5-flash")).events()
+    text = texts(events)
+    answer = {"text": text, "thoughtSignature": sign("text", text)}
+    again = [USER, {"role": "model", "parts": [answer]}, {"role": "user", "parts": [{"text": "?"}]}]
+    assert (await post(emulator, {"contents": again}, model="gemini-2.5-flash")).status == 200
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"text": "an answer it never gave", "thoughtSignature": sign("text", "another answer")},
+        {"functionCall": {"name": "get_time"}, "thoughtSignature": sign("text", "x")},
+        {"text": "x", "thoughtSignature": "not base64 ✓"},
+    ],
+)
+async def test_a_thought_signature_it_did_not_issue_for_the_part_is_refused(
+    emulator: RunningEmulator, part: Dict[str, Any]
+) -> None:
+    again = [USER, {"role": "model", "parts": [part]}, {"role": "user", "parts": [{"text": "?"}]}]
+    answer = await post(emulator, {"contents": again, "tools": [{"functionDeclarations": [TIME]}]})
+    assert answer.status == 400
+    assert "signature" in answer.json()["error"]["message"].lower()
 
 
 async def test_thoughts_that_use_up_max_output_tokens_leave_no_answer(
@@ -550,3 +581,14 @@ async def test_finish_reason_faults_end_the_answer_with_that_reason(
 def test_an_unknown_fault_is_refused_when_the_app_is_made() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         create_app(faults=["gremlins"])
+
+
+def test_the_module_serves_the_emulator_alone() -> None:
+    with emulator_process("chatplug_gemini.emulator") as served:
+        assert served.line == f"Gemini emulator on http://127.0.0.1:{served.port}"
+        url = served.url + "/v1beta/models/gemini-2.0-flash:generateContent"
+        body = json.dumps({"contents": [USER]}).encode()
+        request = urllib.request.Request(url, data=body, headers={"x-goog-api-key": KEY})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+        assert answer["candidates"][0]["finishReason"] == "STOP"

@@ -71,6 +71,17 @@ def test_a_signature_on_an_answer_part_is_redacted_reasoning_before_it() -> None
     ]
 
 
+def test_a_signature_on_a_function_call_names_the_call_it_belongs_to() -> None:
+    call = {"name": "get_weather", "args": {"city": "Oslo"}}
+    body = sse(chunk({"functionCall": call, "thoughtSignature": "c2ln"}, finish="STOP"))
+    items = parse(body)
+    signature = {"thoughtSignature": "c2ln", "toolCallId": "call_0"}
+    assert items[:2] == [
+        ReasoningDelta("", redacted=True, metadata=signature),
+        ToolCallDelta(0, "call_0", "get_weather", '{"city": "Oslo"}'),
+    ]
+
+
 def test_function_calls_are_whole_tool_call_deltas_with_synthesized_ids() -> None:
     calls = (
         {"functionCall": {"name": "get_weather", "args": {"city": "Zürich"}}},

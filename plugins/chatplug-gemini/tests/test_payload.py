@@ -290,3 +290,33 @@ def test_safety_settings_option_is_passed_through() -> None:
 def test_malformed_safety_settings_are_refused() -> None:
     with pytest.raises(InvalidRequestError, match="safety_settings"):
         body(options={"safety_settings": "none"})
+
+
+def test_thought_signatures_go_back_on_the_parts_they_came_with() -> None:
+    reasoning = [
+        {"text": "Pondering", "metadata": {"thoughtSignature": "dGhvdWdodA=="}},
+        {"text": "", "redacted": True, "metadata": {"thoughtSignature": "dGV4dA=="}},
+        {
+            "text": "",
+            "redacted": True,
+            "metadata": {"thoughtSignature": "YzI=", "toolCallId": "c2"},
+        },
+    ]
+    answer = {**CALL, "content": "Let me see", "reasoning": reasoning}
+    contents = body(messages=[{"role": "user", "content": "Hi"}, answer])["contents"]
+    assert contents[1]["parts"] == [
+        {"text": "Pondering", "thought": True, "thoughtSignature": "dGhvdWdodA=="},
+        {"text": "Let me see", "thoughtSignature": "dGV4dA=="},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Zürich"}}},
+        {"functionCall": {"name": "get_time", "args": {}}, "thoughtSignature": "YzI="},
+    ]
+
+
+def test_reasoning_without_a_thought_signature_is_not_sent() -> None:
+    reasoning = [
+        {"text": "unsigned thoughts"},
+        {"text": "Claude's", "metadata": {"signature": "anthropic-signature"}},
+    ]
+    answer = {"role": "assistant", "content": "Salut", "reasoning": reasoning}
+    contents = body(messages=[{"role": "user", "content": "Hi"}, answer])["contents"]
+    assert contents[1]["parts"] == [{"text": "Salut"}]

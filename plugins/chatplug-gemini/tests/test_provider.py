@@ -4,7 +4,7 @@ items it yields, keys, errors, proxy, base_url and cancellation."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 import pytest
@@ -16,10 +16,10 @@ from chatplug import (
 )
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ReasoningDelta, ResponseMetadata, ToolCallDelta, Usage
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream, wait_until
+from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream, wait_until
 from chatplug.types import ResponseFormat, Tool
 from chatplug_gemini import stream_completion
-from chatplug_gemini.emulator import FAULTS, STREAM_ENDS
+from chatplug_gemini.emulator import FAULTS, STREAM_ENDS, sign
 
 from .conftest import StartEmulator, chunk, collect, make_request, of_type, sent, text_of
 
@@ -30,12 +30,7 @@ WEATHER = Tool(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 TIME = Tool("get_time", "The time now")
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
+HISTORY = list(CONVERSATION)
 
 
 # --- the request ------------------------------------------------------------------------
@@ -58,61 +53,52 @@ async def test_the_history_is_sent_as_contents_and_system_instruction(
     assert [content["role"] for content in body["contents"]] == ["user", "model", "user"]
 
 
-async def test_no_key_header_without_a_key(emulator: RunningEmulator) -> None:
-    await collect(make_request(emulator.url))
-    assert "x-goog-api-key" not in sent(emulator)["headers"]
-
-
-async def test_the_key_comes_from_gemini_api_key_at_request_time(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("environment", "fields", "key"),
+    [
+        pytest.param({}, {}, None, id="no header without a key"),
+        pytest.param(
+            {"GEMINI_API_KEY": KEY, "GOOGLE_API_KEY": "AIza-the-other-one"},
+            {},
+            KEY,
+            id="GEMINI_API_KEY first",
+        ),
+        pytest.param({"GOOGLE_API_KEY": KEY}, {}, KEY, id="GOOGLE_API_KEY without GEMINI_API_KEY"),
+        pytest.param(
+            {"GEMINI_API_KEY": "AIza-wrong", "MY_KEY": KEY},
+            {"settings": {"api_key_env": "MY_KEY"}},
+            KEY,
+            id="api_key_env names the variable",
+        ),
+        pytest.param(
+            {"GEMINI_API_KEY": KEY},
+            {"settings": {"api_key_env": ""}},
+            None,
+            id="an empty api_key_env never sends a key",
+        ),
+        pytest.param(
+            {"GEMINI_API_KEY": "AIza-wrong"}, {"settings": {"api_key": KEY}}, KEY, id="api_key wins"
+        ),
+        pytest.param(
+            {"GEMINI_API_KEY": "AIza-not-for-the-gateway", "VERTEX_GATEWAY_API_KEY": KEY},
+            {"provider": "vertex-gateway"},
+            KEY,
+            id="another provider id reads its own variable, not the gemini key",
+        ),
+    ],
+)
+async def test_the_key_sent_follows_the_settings_and_the_environment_at_request_time(
+    emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: Dict[str, str],
+    fields: Dict[str, Any],
+    key: Optional[str],
 ) -> None:
-    request = make_request(emulator.url)
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-the-other-one")
+    request = make_request(emulator.url, **fields)
+    for name, value in environment.items():  # read when the request is sent
+        monkeypatch.setenv(name, value)
     await collect(request)
-    assert sent(emulator)["headers"]["x-goog-api-key"] == KEY
-
-
-async def test_google_api_key_is_used_when_gemini_api_key_is_unset(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
-    await collect(make_request(emulator.url))
-    assert sent(emulator)["headers"]["x-goog-api-key"] == KEY
-
-
-async def test_the_api_key_env_setting_names_the_variable(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEMINI_API_KEY", "AIza-wrong")
-    monkeypatch.setenv("MY_KEY", KEY)
-    await collect(make_request(emulator.url, settings={"api_key_env": "MY_KEY"}))
-    assert sent(emulator)["headers"]["x-goog-api-key"] == KEY
-
-
-async def test_an_empty_api_key_env_never_sends_a_key(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    await collect(make_request(emulator.url, settings={"api_key_env": ""}))
-    assert "x-goog-api-key" not in sent(emulator)["headers"]
-
-
-async def test_the_api_key_setting_wins(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEMINI_API_KEY", "AIza-wrong")
-    await collect(make_request(emulator.url, settings={"api_key": KEY}))
-    assert sent(emulator)["headers"]["x-goog-api-key"] == KEY
-
-
-async def test_another_provider_id_reads_its_own_variable_not_the_gemini_key(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEMINI_API_KEY", "AIza-not-for-the-gateway")
-    monkeypatch.setenv("VERTEX_GATEWAY_API_KEY", KEY)
-    await collect(make_request(emulator.url, provider="vertex-gateway"))
-    assert sent(emulator)["headers"]["x-goog-api-key"] == KEY
+    assert sent(emulator)["headers"].get("x-goog-api-key") == key
 
 
 async def test_a_base_url_with_a_path_prefix_keeps_it() -> None:
@@ -166,9 +152,8 @@ async def test_reasoning_effort_streams_thoughts_before_the_text(
     assert "".join(t.text for t in thoughts).startswith("Pondering")
     first_text = next(i for i, item in enumerate(items) if isinstance(item, str))
     assert all(items.index(t) < first_text for t in thoughts)
-    assert thoughts[-1].redacted and thoughts[-1].metadata == {
-        "thoughtSignature": "c2lnbmF0dXJlIOKckw=="
-    }
+    signature = sign("text", text_of(items))  # the one the emulator issued for this answer
+    assert thoughts[-1].redacted and thoughts[-1].metadata == {"thoughtSignature": signature}
     usage = of_type(items, Usage)[-1]
     assert usage.reasoning_tokens == 6
     assert usage.output_tokens == 13 + 6

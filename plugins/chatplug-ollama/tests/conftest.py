@@ -2,71 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict
 
-import aiohttp
-import pytest
-from chatplug import CompletionRequest, Timeout
-from chatplug.emulation import RunningEmulator
-from chatplug.events import StreamItem
-from chatplug.testing import plugin_fixtures
+from chatplug.testing import (
+    StartEmulator,
+    clean_environment,
+    collect_items,
+    completion_request,
+    plugin_fixtures,
+    running_emulator,
+    text_of,
+)
 from chatplug_ollama import stream_completion
 from chatplug_ollama.emulator import create_app
 
-KEY_VARS = ("OLLAMA_API_KEY", "GPU_BOX_API_KEY", "MY_KEY")
 MODEL = "llama3.2"
 
-
-@pytest.fixture(autouse=True)
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """No API keys, proxies or configuration file from the environment; a private cache."""
-    for name in (*KEY_VARS, "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("CHATPLUG_PLUGINS", raising=False)
-    monkeypatch.setenv("CHATPLUG_CONFIG", "")
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CHATPLUG_CACHE_DIR", str(cache))
-    yield cache
-
-
-#: ``await start_emulator(**options)`` runs ``create_app(**options)`` for the test
-StartEmulator = Callable[..., Awaitable[RunningEmulator]]
+clean_env = clean_environment("OLLAMA_API_KEY", "GPU_BOX_API_KEY", "MY_KEY", cache=True)
 start_emulator = plugin_fixtures("ollama", create_app).emulator
+emulator = running_emulator(create_app)
+#: a :class:`CompletionRequest` as the core builds it (``make_request(base_url, messages)``)
+make_request = functools.partial(completion_request, provider="ollama", model=MODEL)
+#: every item the plugin's ``stream_completion`` hook yields for a request
+collect = functools.partial(collect_items, stream_completion)
 
-
-@pytest.fixture
-async def emulator(start_emulator: StartEmulator) -> RunningEmulator:
-    """The Ollama emulator (default settings) on 127.0.0.1."""
-    return await start_emulator()
-
-
-def make_request(
-    base_url: Optional[str],
-    messages: Optional[List[Dict[str, Any]]] = None,
-    **fields: Any,
-) -> CompletionRequest:
-    """A :class:`CompletionRequest` as the core builds it (typed fields as keywords)."""
-    fields.setdefault("timeout", Timeout.coerce(20.0))
-    return CompletionRequest(
-        provider=fields.pop("provider", "ollama"),
-        model=fields.pop("model", MODEL),
-        messages=tuple(messages or [{"role": "user", "content": "Hi ✓"}]),
-        prompt="(unused)",
-        base_url=base_url,
-        **fields,
-    )
-
-
-async def collect(request: CompletionRequest) -> List[StreamItem]:
-    """Every item the plugin's ``stream_completion`` hook yields for ``request``."""
-    async with aiohttp.ClientSession() as session:
-        return [item async for item in stream_completion(request=request, session=session)]
-
-
-def text_of(items: List[StreamItem]) -> str:
-    return "".join(item for item in items if isinstance(item, str))
+__all__ = ["MODEL", "StartEmulator", "collect", "make_request", "ndjson", "text_of"]
 
 
 def ndjson(*records: Dict[str, Any]) -> bytes:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
-from typing import Any, AsyncIterator, Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
+from chatplug.testing import emulator_process, raw_request
 from chatplug_ollama import ChatStream
 
 from .conftest import StartEmulator
@@ -20,27 +17,17 @@ from .conftest import StartEmulator
 GOOD: Dict[str, Any] = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi ✓"}]}
 
 
-@pytest.fixture
-async def served(
-    emulator: RunningEmulator,
-) -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
-    async with aiohttp.ClientSession() as session:
-        yield emulator, session
-
-
-async def post(served: Any, body: Any, path: str = "/api/chat") -> Tuple[int, bytes]:
-    emulator, session = served
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with session.post(emulator.url + path, data=data) as response:
-        return response.status, await response.read()
+async def post(emulator: RunningEmulator, body: Any, path: str = "/api/chat") -> Tuple[int, bytes]:
+    answer = await raw_request(emulator.url + path, body)
+    return answer.status, answer.body
 
 
 def test_the_emulator_is_registered_without_a_base_path() -> None:
     assert emulator_factory("ollama")().get(BASE_PATH, "") == ""
 
 
-async def test_chat_streams_ndjson_by_default_ending_with_done(served: Any) -> None:
-    status, raw = await post(served, GOOD)
+async def test_chat_streams_ndjson_by_default_ending_with_done(emulator: RunningEmulator) -> None:
+    status, raw = await post(emulator, GOOD)
     assert status == 200
     lines = [json.loads(line) for line in raw.splitlines()]
     assert all(line["done"] is False for line in lines[:-1])
@@ -49,14 +36,14 @@ async def test_chat_streams_ndjson_by_default_ending_with_done(served: Any) -> N
     parser = ChatStream()
     text = "".join(item for item in parser.feed(raw) if isinstance(item, str))
     parser.close()
-    assert text == served[0].replies[-1]
+    assert text == emulator.replies[-1]
 
 
-async def test_stream_false_answers_one_record(served: Any) -> None:
-    status, raw = await post(served, {**GOOD, "stream": False})
+async def test_stream_false_answers_one_record(emulator: RunningEmulator) -> None:
+    status, raw = await post(emulator, {**GOOD, "stream": False})
     answer = json.loads(raw)
     assert status == 200 and answer["done"] is True
-    assert answer["message"]["content"] == served[0].replies[-1]
+    assert answer["message"]["content"] == emulator.replies[-1]
 
 
 @pytest.mark.parametrize(
@@ -79,38 +66,37 @@ async def test_stream_false_answers_one_record(served: Any) -> None:
     ],
 )
 async def test_invalid_bodies_get_ollamas_error_shape(
-    served: Any, change: Dict[str, Any], status: int, message: str
+    emulator: RunningEmulator, change: Dict[str, Any], status: int, message: str
 ) -> None:
     body = {key: value for key, value in {**GOOD, **change}.items() if value is not None}
-    got, raw = await post(served, body)
+    got, raw = await post(emulator, body)
     assert got == status
     assert message in json.loads(raw)["error"]
 
 
-async def test_tool_call_arguments_in_history_must_be_objects(served: Any) -> None:
+async def test_tool_call_arguments_in_history_must_be_objects(emulator: RunningEmulator) -> None:
     call = {"function": {"name": "f", "arguments": "{}"}}
     messages = [*GOOD["messages"], {"role": "assistant", "content": "", "tool_calls": [call]}]
-    status, raw = await post(served, {**GOOD, "messages": messages})
+    status, raw = await post(emulator, {**GOOD, "messages": messages})
     assert status == 400 and "arguments" in json.loads(raw)["error"]
 
 
-async def test_a_body_that_is_not_json_is_refused(served: Any) -> None:
-    status, raw = await post(served, b"{nope")
+async def test_a_body_that_is_not_json_is_refused(emulator: RunningEmulator) -> None:
+    status, raw = await post(emulator, b"{nope")
     assert status == 400 and "error" in json.loads(raw)
 
 
-async def test_tags_lists_the_pulled_models(served: Any) -> None:
-    emulator, session = served
-    async with session.get(emulator.url + "/api/tags") as response:
-        names = [model["name"] for model in (await response.json())["models"]]
+async def test_tags_lists_the_pulled_models(emulator: RunningEmulator) -> None:
+    answer = await raw_request(emulator.url + "/api/tags", method="GET")
+    names = [model["name"] for model in answer.json()["models"]]
     assert "llama3.2:latest" in names and "qwen3:latest" in names
 
 
-async def test_show_gives_a_models_capabilities(served: Any) -> None:
-    status, raw = await post(served, {"model": "qwen3"}, "/api/show")
+async def test_show_gives_a_models_capabilities(emulator: RunningEmulator) -> None:
+    status, raw = await post(emulator, {"model": "qwen3"}, "/api/show")
     assert status == 200
     assert json.loads(raw)["capabilities"] == ["completion", "tools", "thinking"]
-    status, _ = await post(served, {"model": "nope"}, "/api/show")
+    status, _ = await post(emulator, {"model": "nope"}, "/api/show")
     assert status == 404
 
 
@@ -118,8 +104,7 @@ async def test_a_scripted_error_record_ends_the_stream_without_done(
     start_emulator: StartEmulator,
 ) -> None:
     emulator = await start_emulator(error_event="boom")
-    async with aiohttp.ClientSession() as session:
-        _, raw = await post((emulator, session), GOOD)
+    _, raw = await post(emulator, GOOD)
     lines = [json.loads(line) for line in raw.splitlines()]
     assert lines[-1] == {"error": "boom"}
     assert not any(line.get("done") for line in lines)
@@ -127,33 +112,14 @@ async def test_a_scripted_error_record_ends_the_stream_without_done(
 
 async def test_a_dropped_connection_cuts_the_body(start_emulator: StartEmulator) -> None:
     emulator = await start_emulator(drop=True)
-    async with aiohttp.ClientSession() as session:
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await post((emulator, session), GOOD)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await post(emulator, GOOD)
 
 
 def test_the_module_serves_the_emulator_alone() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatplug_ollama.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        assert "Ollama emulator on" in process.stdout.readline()  # listening from here
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/chat", data=json.dumps({**GOOD, "stream": False}).encode()
-        )
+    with emulator_process("chatplug_ollama.emulator") as served:
+        assert "Ollama emulator on" in served.line  # listening from here
+        body = json.dumps({**GOOD, "stream": False}).encode()
+        request = urllib.request.Request(served.url + "/api/chat", data=body)
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["done"] is True
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -17,9 +17,9 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import CONVERSATION, of_type, sent_request
 from chatplug.types import ResponseFormat, Tool
 from chatplug_ollama import stream_completion
-from chatplug_ollama.emulator import REQUESTS
 
 from .conftest import StartEmulator, collect, make_request, text_of
 
@@ -27,35 +27,22 @@ WEATHER = Tool(
     "weather", "The weather", {"type": "object", "properties": {"city": {"type": "string"}}}
 )
 CLOCK = Tool("clock", "The time", {"type": "object", "properties": {"zone": {"type": "string"}}})
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
-
-
-def sent(emulator: RunningEmulator) -> Dict[str, Any]:
-    return emulator.app[REQUESTS][-1]  # type: ignore[no-any-return]
-
-
-def of(items: List[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
+HISTORY = list(CONVERSATION)
 
 
 async def test_a_conversation_streams_the_emulator_reply(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, HISTORY))
     assert text_of(items) == emulator.replies[-1]
     assert "turn 2: «Ça va ? 日本»" in emulator.replies[-1]
-    assert sent(emulator)["path"] == "/api/chat"
-    assert sent(emulator)["body"]["messages"] == HISTORY
+    assert sent_request(emulator)["path"] == "/api/chat"
+    assert sent_request(emulator)["body"]["messages"] == HISTORY
 
 
 async def test_model_finish_and_usage_are_reported(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url))
     assert items[0] == ResponseMetadata(model="llama3.2")
-    assert of(items, Finish) == [Finish("stop", raw="stop")]
-    usage = of(items, Usage)[-1]
+    assert of_type(items, Finish) == [Finish("stop", raw="stop")]
+    usage = of_type(items, Usage)[-1]
     assert (usage.input_tokens, usage.output_tokens) == (2, len(text_of(items).split()))
 
 
@@ -63,9 +50,9 @@ async def test_max_tokens_is_num_predict_and_cuts_with_finish_length(
     emulator: RunningEmulator,
 ) -> None:
     items = await collect(make_request(emulator.url, max_tokens=3))
-    assert sent(emulator)["body"]["options"] == {"num_predict": 3}
+    assert sent_request(emulator)["body"]["options"] == {"num_predict": 3}
     assert len(text_of(items).split()) == 3
-    assert of(items, Finish) == [Finish("length", raw="length")]
+    assert of_type(items, Finish) == [Finish("length", raw="length")]
 
 
 async def test_a_stop_sequence_cuts_the_text(emulator: RunningEmulator) -> None:
@@ -76,16 +63,18 @@ async def test_a_stop_sequence_cuts_the_text(emulator: RunningEmulator) -> None:
 async def test_named_tools_are_called_each_with_its_index(emulator: RunningEmulator) -> None:
     messages = [{"role": "user", "content": "Use weather and clock"}]
     items = await collect(make_request(emulator.url, messages, tools=(WEATHER, CLOCK)))
-    calls = of(items, ToolCallDelta)
+    calls = of_type(items, ToolCallDelta)
     assert [(c.index, c.name) for c in calls] == [(0, "weather"), (1, "clock")]
     assert json.loads(calls[0].arguments) == {"city": "city ✓"}
-    assert of(items, Finish) == [Finish("tool_calls", raw="stop")]
+    assert of_type(items, Finish) == [Finish("tool_calls", raw="stop")]
     assert text_of(items) == ""
 
 
 async def test_tool_results_go_back_and_are_answered(emulator: RunningEmulator) -> None:
     messages: List[Dict[str, Any]] = [{"role": "user", "content": "Use weather"}]
-    call = of(await collect(make_request(emulator.url, messages, tools=(WEATHER,))), ToolCallDelta)
+    call = of_type(
+        await collect(make_request(emulator.url, messages, tools=(WEATHER,))), ToolCallDelta
+    )
     messages += [
         {
             "role": "assistant",
@@ -102,7 +91,7 @@ async def test_tool_results_go_back_and_are_answered(emulator: RunningEmulator) 
     ]
     items = await collect(make_request(emulator.url, messages, tools=(WEATHER,)))
     assert "Sunny, 21 °C" in text_of(items)
-    assert sent(emulator)["body"]["messages"][-1]["tool_name"] == "weather"
+    assert sent_request(emulator)["body"]["messages"][-1]["tool_name"] == "weather"
 
 
 async def test_tools_on_a_model_without_them_are_refused_by_the_server(
@@ -115,8 +104,8 @@ async def test_tools_on_a_model_without_them_are_refused_by_the_server(
 
 async def test_reasoning_effort_streams_thinking(emulator: RunningEmulator) -> None:
     items = await collect(make_request(emulator.url, model="qwen3", reasoning_effort="medium"))
-    assert sent(emulator)["body"]["think"] is True
-    assert "".join(r.text for r in of(items, ReasoningDelta)) == "The user said «Hi ✓» ✓."
+    assert sent_request(emulator)["body"]["think"] is True
+    assert "".join(r.text for r in of_type(items, ReasoningDelta)) == "The user said «Hi ✓» ✓."
 
 
 async def test_an_image_is_sent_inline(emulator: RunningEmulator) -> None:
@@ -124,24 +113,24 @@ async def test_an_image_is_sent_inline(emulator: RunningEmulator) -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": "What?"}, part]}]
     items = await collect(make_request(emulator.url, messages, model="gemma3"))
     assert "«What?»" in text_of(items)
-    assert sent(emulator)["body"]["messages"][0]["images"] == ["iVBORw0KGgo="]
+    assert sent_request(emulator)["body"]["messages"][0]["images"] == ["iVBORw0KGgo="]
 
 
 async def test_a_json_schema_is_sent_as_format(emulator: RunningEmulator) -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     fmt = ResponseFormat("json_schema", name="x", schema=schema)
     await collect(make_request(emulator.url, response_format=fmt))
-    assert sent(emulator)["body"]["format"] == schema
+    assert sent_request(emulator)["body"]["format"] == schema
 
 
 async def test_a_key_is_sent_as_bearer_when_set(
     emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await collect(make_request(emulator.url))
-    assert "authorization" not in sent(emulator)["headers"]
+    assert "authorization" not in sent_request(emulator)["headers"]
     monkeypatch.setenv("OLLAMA_API_KEY", "ol-key")
     await collect(make_request(emulator.url))
-    assert sent(emulator)["headers"]["authorization"] == "Bearer ol-key"
+    assert sent_request(emulator)["headers"]["authorization"] == "Bearer ol-key"
 
 
 async def test_another_provider_id_reads_its_own_key_variable(
@@ -150,7 +139,7 @@ async def test_another_provider_id_reads_its_own_key_variable(
     monkeypatch.setenv("OLLAMA_API_KEY", "ol-key")
     monkeypatch.setenv("GPU_BOX_API_KEY", "box-key")
     await collect(make_request(emulator.url, provider="gpu-box"))
-    assert sent(emulator)["headers"]["authorization"] == "Bearer box-key"
+    assert sent_request(emulator)["headers"]["authorization"] == "Bearer box-key"
 
 
 async def test_an_unknown_model_is_a_404_with_a_pull_hint(emulator: RunningEmulator) -> None:

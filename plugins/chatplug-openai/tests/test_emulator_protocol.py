@@ -4,15 +4,12 @@ clients see them (the official SDK and raw HTTP)."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from typing import Any, Dict, Iterator, List
 
 import aiohttp
 import pytest
 from chatplug.emulation import EmulatorThread, RunningEmulator, run_emulator
+from chatplug.testing import emulator_process
 from chatplug_openai.emulator import create_app
 
 openai = pytest.importorskip("openai")
@@ -214,29 +211,9 @@ async def test_an_answered_tool_call_is_accepted() -> None:
 # --- serving on its own ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_python_m_serves_the_emulator_on_its_own() -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "chatplug_openai.emulator", "--port", str(port), "--key", "k"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == f"OpenAI emulator on http://127.0.0.1:{port}/v1"
-        client = openai.OpenAI(
-            base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0, timeout=20
-        )
-        for _ in range(100):  # the line is printed just before the socket listens
-            try:
-                result = client.chat.completions.create(model="gpt-4o", messages=USER)
-                break
-            except openai.APIConnectionError:
-                time.sleep(0.05)
+    with emulator_process("chatplug_openai.emulator", "--key", "k") as served:
+        assert served.line == f"OpenAI emulator on http://127.0.0.1:{served.port}/v1"
+        client = openai.OpenAI(base_url=served.url, api_key="k", max_retries=0, timeout=20)
+        result = client.chat.completions.create(model="gpt-4o", messages=USER)
         assert "get_weather" in result.choices[0].message.content
-    finally:
-        process.terminate()
-        process.wait(10)

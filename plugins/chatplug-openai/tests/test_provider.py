@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 import pytest
@@ -16,19 +16,14 @@ from chatplug import (
     UpstreamHTTPError,
 )
 from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import ForwardProxy, Reply, ScriptedUpstream
+from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream
 from chatplug_openai.emulator import DISCONNECTS, REQUESTS, create_app, reply_pieces
 from chatplug_openai.provider import stream_chat
 
 from .conftest import chunk, make_request, texts
 
 KEY = "sk-test-0123456789abcdefSECRET"
-HISTORY = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Bonjour ✓"},
-    {"role": "assistant", "content": "Salut"},
-    {"role": "user", "content": "Ça va ? 日本"},
-]
+HISTORY = list(CONVERSATION)
 
 
 async def collect(request: CompletionRequest) -> List[str]:
@@ -95,51 +90,49 @@ async def test_allowed_options_pass_through_and_others_do_not(emulator: RunningE
     assert body["stream"] is True
 
 
-async def test_no_authorization_header_without_a_key(emulator: RunningEmulator) -> None:
-    await collect(make_request(emulator.url))
-    assert "authorization" not in sent(emulator)["headers"]
-
-
-async def test_key_is_read_from_openai_api_key_at_request_time(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("environment", "fields", "authorization"),
+    [
+        pytest.param({}, {}, None, id="no header without a key"),
+        pytest.param({"OPENAI_API_KEY": KEY}, {}, f"Bearer {KEY}", id="OPENAI_API_KEY"),
+        pytest.param(
+            {"OPENAI_API_KEY": "sk-wrong", "MY_KEY": KEY},
+            {"settings": {"api_key_env": "MY_KEY"}},
+            f"Bearer {KEY}",
+            id="api_key_env names the variable",
+        ),
+        pytest.param(
+            {"OPENAI_API_KEY": KEY},
+            {"settings": {"api_key_env": ""}},
+            None,
+            id="an empty api_key_env never sends a key",
+        ),
+        pytest.param(
+            {"OPENAI_API_KEY": KEY},
+            {"provider": "ollama"},
+            None,
+            id="other provider ids never get the openai key",
+        ),
+        pytest.param(
+            {"GROQ_API_KEY": KEY},
+            {"provider": "groq"},
+            f"Bearer {KEY}",
+            id="other provider ids read their own key variable",
+        ),
+    ],
+)
+async def test_the_key_sent_follows_the_settings_and_the_environment_at_request_time(
+    emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: Dict[str, str],
+    fields: Dict[str, Any],
+    authorization: Optional[str],
 ) -> None:
-    request = make_request(emulator.url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    request = make_request(emulator.url, **fields)
+    for name, value in environment.items():  # read when the request is sent
+        monkeypatch.setenv(name, value)
     await collect(request)
-    assert sent(emulator)["headers"]["authorization"] == f"Bearer {KEY}"
-
-
-async def test_api_key_env_setting_names_the_variable(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
-    monkeypatch.setenv("MY_KEY", KEY)
-    await collect(make_request(emulator.url, settings={"api_key_env": "MY_KEY"}))
-    assert sent(emulator)["headers"]["authorization"] == f"Bearer {KEY}"
-
-
-async def test_empty_api_key_env_never_sends_a_key(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    await collect(make_request(emulator.url, settings={"api_key_env": ""}))
-    assert "authorization" not in sent(emulator)["headers"]
-
-
-async def test_other_provider_ids_never_get_the_openai_key(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    await collect(make_request(emulator.url, provider="ollama"))
-    assert "authorization" not in sent(emulator)["headers"]
-
-
-async def test_other_provider_ids_read_their_own_key_variable(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GROQ_API_KEY", KEY)
-    await collect(make_request(emulator.url, provider="groq"))
-    assert sent(emulator)["headers"]["authorization"] == f"Bearer {KEY}"
+    assert sent(emulator)["headers"].get("authorization") == authorization
 
 
 async def test_extra_headers_setting_is_sent(emulator: RunningEmulator) -> None:

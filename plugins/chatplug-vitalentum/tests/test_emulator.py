@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, List, Tuple
+from typing import Any, Awaitable
 
-import aiohttp
 import pytest
-from chatplug import emulator_kit
-from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import split_bytes
+from chatplug.emulation import RunningEmulator
+from chatplug.testing import RawAnswer, raw_request, record_writes
 from chatplug_vitalentum import EventStream
-from chatplug_vitalentum.emulator import REQUESTS, create_app, reply_text, write_sizes
+from chatplug_vitalentum.emulator import reply_text
 
 GOOD = {
     "conversation": json.dumps({"history": [{"speaker": "human", "text": "Hi ✓"}]}),
@@ -19,35 +17,24 @@ GOOD = {
 }
 
 
-@pytest.fixture
-async def served() -> AsyncIterator[Tuple[RunningEmulator, aiohttp.ClientSession]]:
-    async with run_emulator(create_app()) as emulator, aiohttp.ClientSession() as session:
-        yield emulator, session
+def post(
+    emulator: RunningEmulator, body: Any, path: str = "/api/converse-edge"
+) -> Awaitable[RawAnswer]:
+    return raw_request(emulator.url + path, body)
 
 
-async def post(served: Any, body: Any, *, path: str = "/api/converse-edge") -> Tuple[int, str]:
-    emulator, session = served
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with session.post(
-        emulator.url + path, data=data, headers={"Content-Type": "application/json"}
-    ) as response:
-        return response.status, await response.text()
-
-
-async def test_valid_request_streams_sse_ending_with_done(served) -> None:
-    emulator, session = served
-    async with session.post(emulator.url + "/api/converse-edge", json=GOOD) as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/event-stream")
-        chunks = [chunk async for chunk in response.content.iter_any()]
-    body = b"".join(chunks)
-    assert body.endswith(b"data: [DONE]\n\n")
-    assert b": keep-alive" in body and b"event: ping" in body
+async def test_valid_request_streams_sse_ending_with_done(emulator: Any) -> None:
+    running = await emulator()
+    answer = await post(running, GOOD)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/event-stream")
+    assert answer.body.endswith(b"data: [DONE]\n\n")
+    assert b": keep-alive" in answer.body and b"event: ping" in answer.body
     parser = EventStream()
-    texts = [text for chunk in chunks for text in parser.feed(chunk)]
+    texts = parser.feed(answer.body)
     assert parser.done
-    assert "".join(texts) == emulator.replies[-1]
-    assert emulator.replies[-1] == "Hello from the Vitalentum emulator ✓ — you said: Hi ✓ (turn 1)"
+    assert "".join(texts) == running.replies[-1]
+    assert running.replies[-1] == "Hello from the Vitalentum emulator ✓ — you said: Hi ✓ (turn 1)"
 
 
 def test_reply_counts_human_turns_and_quotes_the_last() -> None:
@@ -59,15 +46,13 @@ def test_reply_counts_human_turns_and_quotes_the_last() -> None:
     assert reply_text(history).endswith("you said: thrée (turn 2)")
 
 
-async def test_wrong_path_is_404(served) -> None:
-    status, _ = await post(served, GOOD, path="/api/converse")
-    assert status == 404
+async def test_wrong_path_is_404(emulator: Any) -> None:
+    assert (await post(await emulator(), GOOD, "/api/converse")).status == 404
 
 
-async def test_wrong_method_is_405(served) -> None:
-    emulator, session = served
-    async with session.get(emulator.url + "/api/converse-edge") as response:
-        assert response.status == 405
+async def test_wrong_method_is_405(emulator: Any) -> None:
+    running = await emulator()
+    assert (await raw_request(running.url + "/api/converse-edge", method="GET")).status == 405
 
 
 @pytest.mark.parametrize(
@@ -88,37 +73,24 @@ async def test_wrong_method_is_405(served) -> None:
         ({**GOOD, "temperature": "hot"}, "must be a number"),
     ],
 )
-async def test_bad_bodies_are_400_with_a_json_error(served, body, error) -> None:
-    status, text = await post(served, body)
-    assert status == 400
-    assert error in json.loads(text)["error"]
-    assert served[0].replies == []
+async def test_bad_bodies_are_400_with_a_json_error(emulator: Any, body: Any, error: str) -> None:
+    running = await emulator()
+    answer = await post(running, body)
+    assert answer.status == 400
+    assert error in answer.json()["error"]
+    assert running.replies == []
 
 
-async def test_writes_split_characters_and_events_and_coalesce_events(served, monkeypatch) -> None:
-    writes: List[bytes] = []
-    original = emulator_kit.write_awkwardly
-
-    async def recording(response: Any, data: bytes, **kwargs: Any) -> None:
-        writes.extend(split_bytes(data, kwargs["sizes"]))
-        await original(response, data, **kwargs)
-
-    monkeypatch.setattr(emulator_kit, "write_awkwardly", recording)
-    status, _ = await post(served, GOOD)
-    assert status == 200
+async def test_writes_split_characters_and_events_and_coalesce_events(
+    emulator: Any, monkeypatch: Any
+) -> None:
+    writes = record_writes(monkeypatch)
+    assert (await post(await emulator(), GOOD)).status == 200
     assert any(_splits_a_character(piece) for piece in writes)
     assert any(not piece.endswith(b"\n\n") and b"data:" in piece for piece in writes)
     assert writes[0].count(b"data:") >= 2  # several events in one write
     assert writes[-1].endswith(b"}\n\ndata: [DONE]\n\n")
     assert len(writes) > 50
-
-
-def test_write_sizes_cut_every_multibyte_character_in_the_middle() -> None:
-    data = "ab✓c — 日本 🎉".encode()
-    pieces = split_bytes(data, write_sizes(data))
-    assert b"".join(pieces) == data
-    characters = [c.encode() for c in "✓—日本🎉"]
-    assert not any(c in piece for piece in pieces for c in characters)
 
 
 def _splits_a_character(piece: bytes) -> bool:
@@ -127,24 +99,3 @@ def _splits_a_character(piece: bytes) -> bool:
     except UnicodeDecodeError:
         return True
     return False
-
-
-async def test_scripted_status_carries_body_and_retry_after() -> None:
-    app = create_app(status=429, error_body="slow down", retry_after="3")
-    async with run_emulator(app) as emulator, aiohttp.ClientSession() as session:
-        async with session.post(emulator.url + "/api/converse-edge", json=GOOD) as response:
-            assert (response.status, await response.text()) == (429, "slow down")
-            assert response.headers["Retry-After"] == "3"
-
-
-async def test_recorded_headers_are_looked_up_case_insensitively(served) -> None:
-    # Header names arrive in whatever case the client (and aiohttp's version) sends them.
-    emulator, session = served
-    headers = {"x-chatplug-probe": "1", "sec-fetch-mode": "cors"}
-    async with session.post(
-        emulator.url + "/api/converse-edge", json=GOOD, headers=headers
-    ) as response:
-        await response.read()
-    (sent,) = emulator.app[REQUESTS]
-    assert sent["headers"]["X-Chatplug-Probe"] == sent["headers"]["x-chatplug-probe"] == "1"
-    assert sent["headers"]["Sec-Fetch-Mode"] == "cors"

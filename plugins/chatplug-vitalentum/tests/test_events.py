@@ -5,30 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-import aiohttp
 import chatplug_vitalentum
-from chatplug import CompletionRequest, Timeout
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ResponseMetadata, StreamItem
-from chatplug.testing import Reply, ScriptedUpstream
+from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
 from chatplug.types import WEB_CHAT
 from chatplug_vitalentum import stream_completion
 
 
-def request(base_url: str) -> CompletionRequest:
-    return CompletionRequest(
-        "vitalentum",
-        "gpt-3.5-turbo",
-        ({"role": "user", "content": "Grüße ✓"},),
-        "Grüße ✓",
-        base_url=base_url,
-        timeout=Timeout(5, 10, 10, 20),
-    )
-
-
 async def items_from(base_url: str) -> List[StreamItem]:
-    async with aiohttp.ClientSession() as session:
-        return [item async for item in stream_completion(request(base_url), session)]
+    request = completion_request(base_url, provider="vitalentum", model="gpt-3.5-turbo", timeout=10)
+    return await collect_items(stream_completion, request)
 
 
 def chunk(content: Optional[str] = None, finish: Optional[str] = None) -> Dict[str, Any]:

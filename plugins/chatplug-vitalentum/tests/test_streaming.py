@@ -6,20 +6,12 @@ import json
 
 import pytest
 from chatplug import (
-    AuthenticationError,
-    Client,
-    RateLimitedError,
-    Registry,
     StreamProtocolError,
-    Timeout,
-    UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
-    UpstreamTimeoutError,
 )
-from chatplug.emulation import EmulatorThread
-from chatplug.testing import Reply
-from chatplug_vitalentum.emulator import DISCONNECTS, REQUESTS, create_app
+from chatplug.testing import EmulatorFaultTests, Reply
+from chatplug_vitalentum.emulator import REQUESTS
 
 USER = "Grüße ✓ 日本"
 SSE = {"Content-Type": "text/event-stream"}
@@ -47,25 +39,6 @@ async def test_model_addressed_as_provider_slash_model(emulator, client) -> None
     assert answer == upstream.replies[-1]
 
 
-def test_sync_client_streams_the_emulator_reply() -> None:
-    registry = Registry(enabled=["vitalentum"])
-    with EmulatorThread(create_app()) as upstream:
-        with Client(registry=registry, base_urls={"vitalentum": upstream.url}) as sync_client:
-            pieces = list(sync_client.stream(USER, provider="vitalentum"))
-            assert "".join(pieces) == upstream.replies[-1]
-            assert sync_client.complete("again", provider="vitalentum") == upstream.replies[-1]
-
-
-async def test_one_pooled_connection_serves_consecutive_completions(emulator, client) -> None:
-    # The original client opened a new session (TCP handshake) per completion.
-    upstream = await emulator()
-    shared = client(upstream.url)
-    for _ in range(3):
-        await shared.complete(USER, provider="vitalentum")
-    peers = {request["peer"] for request in upstream.app[REQUESTS]}
-    assert len(peers) == 1
-
-
 async def test_connection_is_reused_when_the_body_ends_just_after_done(
     scripted_upstream, client
 ) -> None:
@@ -84,31 +57,10 @@ async def test_keep_alive_comments_and_event_lines_are_skipped(scripted_upstream
     assert await client(server.url).complete(USER, provider="vitalentum") == "a✓b"
 
 
-async def test_stream_ending_without_done_raises_even_after_text(emulator, client) -> None:
-    # The original client returned the partial text as if the answer were complete.
-    upstream = await emulator(truncate=True)
-    pieces = []
-    with pytest.raises(StreamProtocolError, match="DONE") as caught:
-        async with client(upstream.url).stream(USER, provider="vitalentum") as stream:
-            async for piece in stream:
-                pieces.append(piece)
-    assert pieces and caught.value.partial_length == len("".join(pieces))
-    assert caught.value.provider == "vitalentum"
-
-
 async def test_complete_raises_rather_than_return_a_truncated_answer(emulator, client) -> None:
     upstream = await emulator(truncate=True)
     with pytest.raises(StreamProtocolError):
         await client(upstream.url).complete(USER, provider="vitalentum")
-
-
-async def test_connection_dropped_mid_event_is_an_error_not_a_short_answer(
-    emulator, client
-) -> None:
-    upstream = await emulator(drop=True)
-    with pytest.raises(UpstreamConnectionError, match="lost before the response ended") as caught:
-        await client(upstream.url).complete(USER, provider="vitalentum")
-    assert caught.value.partial_length
 
 
 @pytest.mark.parametrize("page", ["<html>maintenance</html>", "<html>maintenance</html>\n"])
@@ -138,37 +90,6 @@ async def test_error_object_before_any_text_raises_upstream_error(
         await client(server.url).complete(USER, provider="vitalentum")
 
 
-async def test_http_500_raises_with_status_and_body_excerpt(emulator, client) -> None:
-    upstream = await emulator(status=500, error_body="edge function crashed: boom")
-    with pytest.raises(UpstreamHTTPError) as caught:
-        await client(upstream.url).complete(USER, provider="vitalentum")
-    assert caught.value.status == 500
-    assert "edge function crashed" in caught.value.body
-    assert caught.value.provider == "vitalentum"
-
-
-async def test_http_429_raises_rate_limited_with_retry_after(emulator, client) -> None:
-    upstream = await emulator(status=429, error_body='{"error": "slow down"}', retry_after="7")
-    with pytest.raises(RateLimitedError) as caught:
-        await client(upstream.url).complete(USER, provider="vitalentum")
-    assert caught.value.retry_after == 7.0
-    assert "slow down" in caught.value.body
-
-
-async def test_http_403_raises_authentication_error(emulator, client) -> None:
-    upstream = await emulator(status=403, error_body="Forbidden by Cloudflare")
-    with pytest.raises(AuthenticationError) as caught:
-        await client(upstream.url).complete(USER, provider="vitalentum")
-    assert caught.value.status == 403
-
-
-async def test_http_400_from_the_upstream_keeps_its_error_body(scripted_upstream, client) -> None:
-    server = scripted_upstream(Reply.error(400, '{"error": "bad conversation"}'))
-    with pytest.raises(UpstreamHTTPError) as caught:
-        await client(server.url).complete(USER, provider="vitalentum")
-    assert (caught.value.status, caught.value.body) == (400, '{"error": "bad conversation"}')
-
-
 async def test_retries_a_500_then_streams(emulator, client) -> None:
     failing = await emulator(status=503)
     with pytest.raises(UpstreamHTTPError):
@@ -176,23 +97,10 @@ async def test_retries_a_500_then_streams(emulator, client) -> None:
     assert len(failing.app[REQUESTS]) == 2
 
 
-async def test_breaking_out_mid_stream_closes_the_upstream_connection(
-    emulator, client, wait_until
-) -> None:
-    upstream = await emulator(delay=0.02)
-    async with client(upstream.url).stream(USER, provider="vitalentum") as stream:
-        async for piece in stream:
-            assert piece
-            break
-    await wait_until(lambda: upstream.app[DISCONNECTS])
-    assert upstream.app[DISCONNECTS] == ["/api/converse-edge"]
+class TestFaults(EmulatorFaultTests):
+    """HTTP errors, a truncated body, a dropped connection, an idle stall, cancellation and
+    pooling."""
 
-
-async def test_idle_timeout_between_chunks_raises(scripted_upstream, client) -> None:
-    server = scripted_upstream(
-        Reply(chunks=[event("first"), event("late"), DONE], headers=SSE, delay=1.5)
-    )
-    timeout = Timeout(connect=5, first_byte=5, idle=0.3)
-    with pytest.raises(UpstreamTimeoutError) as caught:
-        await client(server.url, timeout=timeout).complete(USER, provider="vitalentum")
-    assert caught.value.phase == "idle"
+    provider = "vitalentum"
+    truncated = "DONE"
+    path = "/api/converse-edge"

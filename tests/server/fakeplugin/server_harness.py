@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import socket
@@ -11,12 +12,39 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import chatplug_servertest
 from chatplug.emulation import RunningEmulator
+from chatplug.testing import write_distribution
 
 STARTUP_TIMEOUT = 60.0
+HERE = Path(__file__).parent
+PROVIDERS = "servertest,servertwo"
+
+
+def write_dist_info(root: Path) -> Path:
+    """A minimal installed-distribution record registering the scripted providers."""
+    providers = {"servertest": "chatplug_servertest", "servertwo": "chatplug_servertest:second"}
+    write_distribution(root, "chatplug-servertest", {"chatplug.providers": providers})
+    return root
+
+
+def plugin_environment(root: Path) -> Dict[str, str]:
+    """Environment for a server subprocess that loads only the scripted providers (their
+    distribution record is written into ``root``), without a configuration file or key."""
+    write_dist_info(root)
+    env = dict(os.environ)
+    paths = [str(HERE), str(root)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["CHATPLUG_PLUGINS"] = PROVIDERS
+    env.pop("CHATPLUG_API_KEY", None)
+    env["CHATPLUG_CONFIG"] = ""  # no configuration file: hermetic
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def free_port() -> int:

@@ -3,12 +3,13 @@ only when the server runs)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import click
 
 from ..net import is_loopback
-from ..server.runner import DEFAULT_GRACE, loop_runner, serve
+from ..server.runner import DEFAULT_GRACE, loop_runner, serve, shared_metrics_directory
 from .params import Seconds
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,8 +57,10 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     "--grace",
     default=DEFAULT_GRACE,
     show_default=True,
+    envvar="CHATPLUG_SERVER_GRACE",
     type=Seconds(zero=True),
-    help="Seconds running requests may take to finish after SIGTERM/SIGINT.",
+    help="Seconds running requests may take to finish after SIGTERM/SIGINT; then they are "
+    "cut (0: at once; env CHATPLUG_SERVER_GRACE).",
 )
 @click.option(
     "--base-url",
@@ -84,6 +87,30 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     default=None,
     metavar="BYTES",
     help="Largest accepted request body [default: 8 MiB].",
+)
+@click.option(
+    "--keepalive",
+    type=Seconds(),
+    default=None,
+    help="Seconds an idle keep-alive connection stays open [default: 75].",
+)
+@click.option(
+    "--head-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a request line and headers may take to arrive [default: 15].",
+)
+@click.option(
+    "--body-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a request body may take to arrive [default: 60].",
+)
+@click.option(
+    "--write-timeout",
+    type=Seconds(),
+    default=None,
+    help="Seconds a client may stop reading before it is disconnected [default: 30].",
 )
 @click.option(
     "--loop",
@@ -115,6 +142,22 @@ def parse_base_urls(values: Sequence[str]) -> Dict[str, str]:
     help="Processes serving the port (gunicorn's aiohttp worker when gunicorn is installed, "
     "else SO_REUSEPORT processes).",
 )
+# -- shared state and the conversation log (chatplug.server.operations) --
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Share provider health and key limits through Redis (env CHATPLUG_REDIS_URL, "
+    "or redis_url in [server]) [default: per process].",
+)
+@click.option(
+    "--log-db",
+    default=None,
+    metavar="PATH",
+    help="Log every exchange served to this SQLite database, with the key's name "
+    "(env CHATPLUG_SERVER_LOG_DB) [default: off].",
+)
 def serve_command(
     host: str,
     port: int,
@@ -126,20 +169,54 @@ def serve_command(
     retries: Optional[int],
     max_body: Optional[int],
     access_log: Optional[bool],
+    keepalive: Optional[float],
+    head_timeout: Optional[float],
+    body_timeout: Optional[float],
+    write_timeout: Optional[float],
     loop: str,
     emulate: Tuple[str, ...],
     workers: int,
+    redis_url: Optional[str],
+    log_db: Optional[str],
 ) -> None:
     """Serve the OpenAI API (/v1/models, /v1/chat/completions) over every provider."""
+    if workers > 1:
+        shared_metrics_directory()  # before prometheus-client loads (with the app)
+    from ..server.operations import OperationsSettings, check_settings
+
     api_key = api_key or None
-    if api_key is None and not is_loopback(host) and not insecure_public:
+    if api_key is not None:
+        from ..server.state import validate_api_key
+
+        try:
+            validate_api_key(api_key, "the API key (--api-key or CHATPLUG_API_KEY)")
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="'--api-key'") from None
+    operations = OperationsSettings.resolve(redis_url=redis_url, log_db=log_db)
+    check_settings(operations)  # here, not in each worker
+    keyless = api_key is None and not operations.keys
+    if keyless and not is_loopback(host) and not insecure_public:
         raise click.UsageError(
             f"refusing to listen on {host!r} without an API key: anyone on the network could "
-            "use it. Pass --api-key (or set CHATPLUG_API_KEY), or --insecure-public."
+            "use it. Pass --api-key (or set CHATPLUG_API_KEY), declare [[server.keys]] in "
+            "chatplug.toml, or pass --insecure-public."
         )
     urls = parse_base_urls(base_urls)
 
     from ..server.app import create_app
+    from ..server.state import ServerSettings
+
+    limits: Dict[str, Any] = {
+        "keepalive": keepalive,
+        "head_timeout": head_timeout,
+        "body_timeout": body_timeout,
+        "write_timeout": write_timeout,
+    }
+    try:  # a CHATPLUG_SERVER_* variable that is not a valid value is a usage error
+        settings = ServerSettings.from_env()
+        settings = replace(settings, **{k: v for k, v in limits.items() if v is not None})
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
 
     def make_app(emulated: Mapping[str, str]) -> "web.Application":
         return create_app(
@@ -149,9 +226,11 @@ def serve_command(
             retries=retries,
             max_body=max_body,
             access_log=access_log,
+            settings=settings,
+            operations=operations,
         )
 
-    if api_key is None and not is_loopback(host):
+    if keyless and not is_loopback(host):
         click.echo(f"warning: serving {host} without authentication (--insecure-public)", err=True)
     try:
         run = loop_runner(loop)

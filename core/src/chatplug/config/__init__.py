@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ProviderConfig,
         Route,
     )
+    from .routes import base_url_env
 
 #: names found here but loaded from their module on first use (``name: (module, attribute)``):
 #: a command that finds no configuration file loads none of them (start-up time)
@@ -116,6 +117,7 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "mask_url": ("chatplug.masking", "mask_text"),
     "mask_credentials": ("chatplug.masking", "mask_text"),
     "SETTINGS_ATTRIBUTE": ("chatplug.config.binding", "SETTINGS_ATTRIBUTE"),
+    "base_url_env": ("chatplug.config.routes", "base_url_env"),
     "render": ("chatplug.config.display", "render"),
     #: the ``chatplug config`` click group lives in the command line
     "config_command": ("chatplug.cli.config", "config_command"),

@@ -54,7 +54,31 @@ def as_dict(config: "Config", *, masked: bool = True) -> Dict[str, Any]:
         for key, value in table.extra.items():
             item[key] = shown(value, key)
         providers[name] = item
-    return {"defaults": defaults, "providers": providers}
+    shape: Dict[str, Any] = {"defaults": defaults, "providers": providers}
+    server = _server(config, masked)
+    if server:
+        shape["server"] = server
+    return shape
+
+
+def _server(config: "Config", masked: bool) -> Dict[str, Any]:
+    """The ``[server]`` table as set in the file (a literal key masked)."""
+    server = config.server
+    table: Dict[str, Any] = {}
+    if server.redis_url is not None:
+        table["redis_url"] = mask_text(server.redis_url) if masked else server.redis_url
+    if server.keys:
+        table["keys"] = [
+            {
+                "name": key.name,
+                "key_env": key.key_env,
+                "key": ("***" if masked else key.key) if key.key is not None else None,
+                "rpm": key.rpm,
+                "tpm": key.tpm,
+            }
+            for key in server.keys
+        ]
+    return table
 
 
 def _unchanged(value: Any, key: str = "") -> Any:
@@ -101,6 +125,7 @@ def effective(config: "Config", env: Mapping[str, str]) -> Dict[str, Any]:
         "environment": {name: mask_text(env[name]) for name in variables if env.get(name)},
         "defaults": defaults,
         "providers": providers,
+        **({"server": shown["server"]} if "server" in shown else {}),
     }
 
 
@@ -152,4 +177,10 @@ def render(effective: Mapping[str, Any]) -> str:
                 continue
             comment = f"  # {sources[key]}" if key in sources else ""
             lines.append(f"{key} = {toml_value(value)}{comment}")
+    server = effective.get("server", {})
+    if "redis_url" in server:
+        lines += ["", "[server]", f"redis_url = {toml_value(server['redis_url'])}"]
+    for key in server.get("keys", ()):
+        lines += ["", "[[server.keys]]"]
+        lines += [f"{name} = {toml_value(value)}" for name, value in key.items() if value]
     return "\n".join(lines) + "\n"

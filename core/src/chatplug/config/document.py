@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Provider, Registry
     from ..types import Timeout
     from .model import Defaults, ProviderConfig, Route
+    from .server import ServerConfig
 
 
 class Config:
@@ -27,9 +28,11 @@ class Config:
         path: Optional[Path] = None,
         defaults: Optional["Defaults"] = None,
         providers: Optional[Mapping[str, "ProviderConfig"]] = None,
+        server: Optional["ServerConfig"] = None,
     ) -> None:
         self.path = path
         self._defaults = defaults
+        self._server = server
         self.providers: Dict[str, ProviderConfig] = dict(providers or {})
         self._settings: "weakref.WeakKeyDictionary[Provider, Dict[str, Any]]" = (
             weakref.WeakKeyDictionary()
@@ -50,6 +53,15 @@ class Config:
         return self._defaults
 
     @property
+    def server(self) -> "ServerConfig":
+        """The ``[server]`` table (``chatplug serve``'s Redis URL and named keys)."""
+        if self._server is None:
+            from .server import ServerConfig
+
+            self._server = ServerConfig()
+        return self._server
+
+    @property
     def location(self) -> str:
         """The file's path, for messages (``<config>`` when built in code)."""
         return str(self.path) if self.path is not None else "<config>"
@@ -63,7 +75,12 @@ class Config:
 
         where = str(path) if path is not None else "<config>"
         defaults, providers = parse_document(data, where)
-        return cls(path=path, defaults=defaults, providers=providers)
+        server = None
+        if "server" in data:
+            from .server import parse_server
+
+            server = parse_server(data["server"], where)
+        return cls(path=path, defaults=defaults, providers=providers, server=server)
 
     @classmethod
     def from_toml(cls, text: str, *, path: Optional[Path] = None) -> "Config":
@@ -84,7 +101,9 @@ class Config:
     @property
     def empty(self) -> bool:
         """Whether this configuration sets nothing."""
-        if self.providers:
+        if self.providers or (self._server is not None and self._server.keys):
+            return False
+        if self._server is not None and self._server.redis_url:
             return False
         if self._defaults is None:
             return True

@@ -15,7 +15,7 @@ FALLBACK_ORDERS = ("given", "healthiest")
 
 DEFAULTS_KEYS = ("model", "providers", "retries", "retry", "timeout", "proxy", "fallback")
 PROVIDER_KEYS = ("base_url", "proxy", "timeout", "options", "enabled", "plugin", "models")
-TOP_KEYS = ("defaults", "providers")
+TOP_KEYS = ("defaults", "providers", "server")
 
 PartialTimeout = Mapping[str, Optional[float]]
 

@@ -22,7 +22,18 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 class AccessRecord:
     """What the access log says about one request (filled in by the handlers)."""
 
-    __slots__ = ("chars", "chunks", "error", "first_chunk", "model", "provider", "start", "stream")
+    __slots__ = (
+        "chars",
+        "chunks",
+        "client_closed",
+        "error",
+        "first_chunk",
+        "key",
+        "model",
+        "provider",
+        "start",
+        "stream",
+    )
 
     def __init__(self, start: float) -> None:
         self.start = start
@@ -33,6 +44,10 @@ class AccessRecord:
         self.chunks = 0
         self.chars = 0
         self.error: Optional[str] = None
+        #: the client went away before the answer ended (logged as status 499)
+        self.client_closed = False
+        #: the name of the API key the request presented (never the key itself)
+        self.key: Optional[str] = None
 
 
 #: where the access record lives on a request (a RequestKey on aiohttp >= 3.13)
@@ -87,9 +102,29 @@ def log_access(request: web.Request, record: AccessRecord, status: int) -> None:
         "chunks": record.chunks,
         "chars": record.chars,
         "error": record.error,
+        "key": record.key,
         "remote": request.remote,
     }
-    line = json.dumps(entry)
+    _emit(json.dumps(entry))
+
+
+def log_connection(status: int, error: str, remote: Optional[str]) -> None:
+    """The access-log line of a connection answered (or closed) before it made a request:
+    a malformed request, or one whose head did not arrive in time."""
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    entry: Dict[str, Any] = {
+        "ts": round(time.time(), 3),
+        "method": None,
+        "path": None,
+        "status": status,
+        "error": error,
+        "remote": remote,
+    }
+    _emit(json.dumps(entry))
+
+
+def _emit(line: str) -> None:
     handler = _own_handler()
     if handler is not None and handler.level <= logging.INFO:
         handler.put(line)

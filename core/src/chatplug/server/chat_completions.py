@@ -9,6 +9,7 @@ provider, and any error still gets its own HTTP status.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -18,11 +19,12 @@ from ..errors import ChatplugError
 from ..events import Finish, ReasoningDelta, ToolCallDelta
 from ..stream import Stream
 from .access import RECORD_KEY, AccessRecord
-from .api_errors import ApiError, api_error
+from .api_errors import ApiError
 from .body_writer import BurstWriter
 from .chat_request import ChatCall, parse_chat_request, parse_json_body, start_stream
 from .chat_response import ChunkEncoder, completion_object, finish_reason
-from .sse import SSE_HEADERS, EventStreamResponse
+from .observe import track
+from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
 from .usage import USAGE_HEADER, answer_usage, completion_characters, openai_usage
 
@@ -49,6 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     assert state.client is not None
     stream = start_stream(state.client, call)
+    track(request, stream, call.messages, call.fields)
     state.active_streams += 1
     try:
         async with stream:
@@ -143,15 +146,16 @@ async def stream_answer(
                 add(_event_chunk(encoder, item))
             if body.congested:
                 await body.drain()
-    except ChatplugError as error:
-        problem = api_error(error)
-        record.error = problem.code
+    except (Exception, asyncio.CancelledError) as error:
+        problem = stream_failure(request, record, error)
+        if problem is None:
+            return response
         end = ChunkEncoder.error(problem)
     finally:
         record.chunks, record.chars = chunks, chars
     if end is None:
         end = _last_chunks(encoder, call, stream, chars)
-    await body.finish(end)  # what is queued, the last events and the end of the body
+    await end_stream(record, body.finish(end))  # what is queued, the last events, the end
     return response
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import time
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import count
@@ -39,12 +37,12 @@ from typing import (
     Tuple,
 )
 
-from ..config import ConfigWarning
+from ..config.server import KEY_NAME, ServerKey, parse_keys
 from ..errors import ConfigError
 from ..redis_store import RedisBackend, Script
 
 WINDOW = 60.0
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME = KEY_NAME
 Verdict = Tuple[bool, float]  # (allowed, seconds to wait when not)
 
 
@@ -99,11 +97,16 @@ class KeyRing:
     ) -> "KeyRing":
         """Keys from ``[[server.keys]]`` tables (``ConfigError`` naming what is wrong, never
         a key's value; a literal ``key`` works with a :class:`~chatplug.config.ConfigWarning`)."""
+        return cls.from_server(parse_keys(entries, where), environ)
+
+    @classmethod
+    def from_server(
+        cls, keys: Sequence[ServerKey], environ: Optional[Mapping[str, str]] = None
+    ) -> "KeyRing":
+        """Keys from the parsed ``[[server.keys]]`` of a configuration (each key read from
+        its environment variable now)."""
         env = os.environ if environ is None else environ
-        return cls(
-            _entry(entry, env, f"{where}: [[server.keys]] #{i + 1}")
-            for i, entry in enumerate(entries)
-        )
+        return cls(ApiKey(key.name, key.resolve(env), key.rpm, key.tpm) for key in keys)
 
     def lookup(self, presented: str) -> Optional[ApiKey]:
         """The key entry ``presented`` is, or ``None``."""
@@ -117,48 +120,6 @@ class KeyRing:
 
     def __len__(self) -> int:
         return len(self.keys)
-
-
-def _entry(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> ApiKey:
-    unknown = sorted(set(table) - {"name", "key_env", "key", "rpm", "tpm"})
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    name = table.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise ConfigError(
-            f"{where}: 'name' must be 1-64 letters, digits, '_', '.' or '-' (it appears in "
-            "logs and metrics)"
-        )
-    where = f"{where} ({name})"
-    if ("key_env" in table) == ("key" in table):
-        raise ConfigError(f"{where}: give exactly one of 'key_env' and 'key'")
-    if "key_env" in table:
-        variable = table["key_env"]
-        if not isinstance(variable, str) or not variable:
-            raise ConfigError(f"{where}: 'key_env' must name an environment variable")
-        key = env.get(variable, "")
-        if not key:
-            raise ConfigError(f"{where}: the environment variable {variable} is not set")
-    else:
-        key = table["key"]
-        if not isinstance(key, str) or not key:
-            raise ConfigError(f"{where}: 'key' must be a non-empty string")
-        warnings.warn(
-            f"{where}: the key is written in the file; prefer 'key_env' (an environment "
-            "variable name)",
-            ConfigWarning,
-            stacklevel=3,
-        )
-    return ApiKey(name, key, _limit(table, "rpm", where), _limit(table, "tpm", where))
-
-
-def _limit(table: Mapping[str, Any], setting: str, where: str) -> Optional[int]:
-    value = table.get(setting)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: '{setting}' must be a positive integer")
-    return value
 
 
 class RateLimiter(Protocol):

@@ -9,7 +9,7 @@ below says how); call :func:`mark_process_dead` when a worker exits.
 
 =============================================  ==========================================
 ``chatplug_requests_total``                    requests, by provider, model, key
-``chatplug_errors_total``                      failed requests, by ..., key, error type
+``chatplug_errors_total``                      failed requests, by ..., key, error code
 ``chatplug_tokens_total``                      tokens, by ..., key, ``direction`` in/out
 ``chatplug_first_chunk_seconds``               time to the first chunk, by provider, model
 ``chatplug_request_duration_seconds``          whole request, by provider, model
@@ -136,7 +136,7 @@ class Metrics:
         completion_tokens: int = 0,
         error: Optional[str] = None,
     ) -> None:
-        """One finished request (``error``: its type, e.g. ``"UpstreamTimeoutError"``)."""
+        """One finished request (``error``: its code, e.g. ``"upstream_timeout_first_byte"``)."""
         labels = (provider or NONE, self._model(model), key_name or NONE)
         self.requests.labels(*labels).inc()
         if error:

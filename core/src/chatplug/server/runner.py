@@ -10,8 +10,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
 
 DEFAULT_GRACE = 30.0
-#: pending connections the listening socket queues (the kernel caps it at somaxconn)
-BACKLOG = 4096
 
 Main = Coroutine[Any, Any, None]
 
@@ -56,13 +54,16 @@ def _say(message: str) -> None:
 
 
 async def serve(app: "web.Application", host: str, port: int, grace: float) -> None:
-    """Run ``app`` until SIGTERM/SIGINT, then let running requests finish for ``grace`` s."""
+    """Run ``app`` until SIGTERM/SIGINT, then let running requests finish for ``grace`` s
+    (:class:`~chatplug.server.connection.ChatplugRunner`: ``0`` cuts them at once)."""
     import asyncio
     import signal
 
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    from .connection import BACKLOG, ChatplugRunner
+
+    runner = ChatplugRunner(app, grace=grace)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,3 +88,28 @@ async def serve(app: "web.Application", host: str, port: int, grace: float) -> N
         for signum in handled:
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+
+
+def shared_metrics_directory() -> str:
+    """Make ``/metrics`` count every worker process: ``PROMETHEUS_MULTIPROC_DIR`` set to a
+    new empty directory (removed when this process exits), unless it is set already.  Call
+    it before prometheus-client is imported, in the process that starts the workers."""
+    import os
+
+    found = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if found:
+        return found
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="chatplug-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:  # not in a forked worker leaving before the others
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+    return path

@@ -8,6 +8,7 @@ events -> the wire format's bytes and final object, pure).  The handler only doe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -30,8 +31,9 @@ from ..events import Finish, ReasoningDelta, ToolCallDelta, Usage
 from ..stream import Stream
 from ..types import REASONING, Message
 from .access import RECORD_KEY, AccessRecord
-from .protocol import ApiError, api_error, estimate_tokens, parse_json_body
-from .sse import SSE_HEADERS, EventStreamResponse
+from .observe import track
+from .protocol import ApiError, estimate_tokens, parse_json_body
+from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
 
 #: response headers naming who answered
@@ -182,6 +184,7 @@ async def answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
         # asking a model that never reasons not to reason: nothing to ask
         fields = {key: value for key, value in fields.items() if key != "reasoning_effort"}
     stream = client.stream(call.messages, model=call.model, **fields)
+    track(request, stream, call.messages, fields)
     state.active_streams += 1
     try:
         async with stream:
@@ -276,13 +279,14 @@ async def _send_events(
             data = _feed(encoder, item)
             if data:
                 await response.write(data)
-    except ChatplugError as error:
-        problem = api_error(error)
-        record.error = problem.code
+    except (Exception, asyncio.CancelledError) as error:
+        problem = stream_failure(request, record, error)
+        if problem is None:
+            return response
         end = encoder.failure(problem)
     else:
         end = encoder.finish(stream)
     finally:
         record.chunks, record.chars = chunks, chars
-    await response.write_eof(end)
+    await end_stream(record, response.write_eof(end))
     return response

@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
 
 AppFactory = Callable[[], "web.Application"]
-#: pending connections each listening socket queues
-BACKLOG = 4096
 #: seconds to wait for the workers to listen
 STARTUP = 60.0
 #: a worker that dies within this many seconds of its start is not restarted again at once
@@ -83,11 +81,15 @@ def _run_gunicorn(
             _say(f"chatplug serve: listening on http://{_address(listener.sock)} "
                  f"({workers} gunicorn workers)")  # fmt: skip
 
+    from .connection import BACKLOG, CUT_WAIT, ChatplugRunner
+
     options: Dict[str, Any] = {
         "bind": bind,
         "workers": workers,
         "worker_class": worker_class,
-        "graceful_timeout": math.ceil(grace),  # gunicorn takes whole seconds
+        # the worker's own runner cuts what runs after ``grace`` s; gunicorn (whole seconds)
+        # only kills a worker that is still there after that
+        "graceful_timeout": math.ceil(grace + CUT_WAIT),
         "backlog": BACKLOG,
         "accesslog": None,
         "when_ready": announce,
@@ -100,8 +102,13 @@ def _run_gunicorn(
                 if key in self.cfg.settings:  # an older gunicorn lacks newer settings
                     self.cfg.set(key, value)
 
-        def load(self) -> "web.Application":
-            return settle_after_startup(make_app())
+        def load(self) -> Any:
+            app = settle_after_startup(make_app())
+
+            async def runner() -> ChatplugRunner:  # the connection layer of chatplug serve
+                return ChatplugRunner(app, grace=grace)
+
+            return runner
 
     Application().run()
 
@@ -224,7 +231,9 @@ async def _serve_worker(
 
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    from .connection import BACKLOG, ChatplugRunner
+
+    runner = ChatplugRunner(app, grace=grace)
     await runner.setup()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

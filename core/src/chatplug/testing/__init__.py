@@ -1,6 +1,7 @@
 """The plugin author kit: test helpers, pytest fixtures and the conformance suite.
 
-Importable without pytest (only :mod:`.plugin` and :mod:`.fixtures` import it).  Names load
+Importable without pytest (only :mod:`.plugin`, :mod:`.fixtures` and :mod:`.fault_tests`
+import it).  Names load
 lazily, so importing this package (as pytest does for the ``pytest11`` plugin) is cheap.
 
 - :class:`ScriptedUpstream` / :class:`Reply`: an HTTP server on 127.0.0.1 that answers
@@ -20,7 +21,19 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   ``scripted_upstream``, ``forward_proxy``; option ``--chatplug PROVIDER``.
 - :func:`plugin_fixtures`: a plugin's own async fixtures (``emulator``, ``client``,
   ``registry``, ``wait_until``) in one conftest line (:mod:`chatplug.testing.fixtures`);
-  :func:`wait_until`: poll a condition.
+  :func:`wait_until`: poll a condition; :func:`clean_environment`: an autouse fixture
+  hiding the user's keys, proxies and configuration; :func:`running_emulator`: the
+  healthy emulator as a fixture.
+- :func:`completion_request` / :func:`collect_items` / :func:`text_of` / :func:`of_type`:
+  call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`);
+  :data:`CONVERSATION`: a sample multi-turn conversation.
+- :func:`run_cli` / :func:`emulator_process`: ``python -m chatplug ...`` and an emulator
+  served alone, as subprocesses (:mod:`chatplug.testing.processes`).
+- :func:`raw_request`: one raw HTTP request to an emulator, its answer read whole;
+  :func:`sent_request`: what the emulator received (:mod:`chatplug.testing.raw`);
+  :func:`record_writes`: the pieces an emulator of the kit writes.
+- :class:`EmulatorFaultTests`: ready-made tests of how a plugin reports its emulator's
+  scripted faults (:mod:`chatplug.testing.fault_tests`).
 """
 
 from __future__ import annotations
@@ -37,7 +50,16 @@ if TYPE_CHECKING:  # pragma: no cover
         conformance_tests,
         run_conformance,
     )
-    from .fixtures import PluginFixtures, plugin_fixtures, wait_until
+    from .fault_tests import EmulatorFaultTests
+    from .fixtures import (
+        PluginFixtures,
+        StartEmulator,
+        clean_environment,
+        plugin_fixtures,
+        record_writes,
+        running_emulator,
+        wait_until,
+    )
     from .helpers import (
         distribution_problems,
         emulator_thread,
@@ -46,8 +68,11 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
+    from .hooks import CONVERSATION, collect_items, completion_request, of_type, text_of
     from .install import write_distribution
+    from .processes import EmulatorProcess, emulator_process, free_port, run_cli
     from .proxy import ForwardProxy, ProxiedRequest
+    from .raw import RawAnswer, raw_request, sent_request
     from .replies import Reply, SSEEvent, split_bytes, split_utf8
     from .upstream import ConnectionRecord, RecordedRequest, ScriptedUpstream
 
@@ -69,8 +94,25 @@ _NAMES: Dict[str, str] = {
     "start_emulator": "helpers",
     "write_distribution": "install",
     "PluginFixtures": "fixtures",
+    "StartEmulator": "fixtures",
     "plugin_fixtures": "fixtures",
     "wait_until": "fixtures",
+    "EmulatorFaultTests": "fault_tests",
+    "clean_environment": "fixtures",
+    "running_emulator": "fixtures",
+    "record_writes": "fixtures",
+    "RawAnswer": "raw",
+    "raw_request": "raw",
+    "sent_request": "raw",
+    "CONVERSATION": "hooks",
+    "collect_items": "hooks",
+    "completion_request": "hooks",
+    "of_type": "hooks",
+    "text_of": "hooks",
+    "EmulatorProcess": "processes",
+    "emulator_process": "processes",
+    "free_port": "processes",
+    "run_cli": "processes",
     "CHECKS": "conformance",
     "Check": "conformance",
     "CheckResult": "conformance",
@@ -80,6 +122,22 @@ _NAMES: Dict[str, str] = {
 }
 
 __all__ = [
+    "EmulatorFaultTests",
+    "EmulatorProcess",
+    "clean_environment",
+    "collect_items",
+    "completion_request",
+    "emulator_process",
+    "free_port",
+    "of_type",
+    "RawAnswer",
+    "raw_request",
+    "record_writes",
+    "sent_request",
+    "CONVERSATION",
+    "run_cli",
+    "running_emulator",
+    "text_of",
     "distribution_problems",
     "CHECKS",
     "Check",
@@ -88,6 +146,7 @@ __all__ = [
     "ConnectionRecord",
     "ForwardProxy",
     "PluginFixtures",
+    "StartEmulator",
     "ProxiedRequest",
     "RecordedRequest",
     "Reply",

@@ -25,6 +25,18 @@ take only some, or rename them (``wait_for = plugin_fixtures("acme").wait_until`
 ``emulator`` and ``client`` are async fixtures: the tests need pytest-asyncio (e.g.
 ``asyncio_mode = "auto"``).  The ``chatplug_*`` fixtures of the pytest plugin
 (:mod:`chatplug.testing.plugin`) are their thread-based, synchronous counterparts.
+
+Two more fixture makers for a conftest::
+
+    clean_env = clean_environment("ACME_API_KEY", cache=True)  # autouse
+    emulator = running_emulator(create_app)  # the healthy emulator, running for the test
+
+- :func:`clean_environment`: no API keys, proxies, ``CHATPLUG_PLUGINS`` or configuration
+  file from the environment (with ``cache=True``, a private ``CHATPLUG_CACHE_DIR``).
+- :func:`running_emulator`: ``create_app()`` on 127.0.0.1 for the test.
+
+:func:`record_writes` (``writes = record_writes(monkeypatch)``) collects the pieces that
+emulators built on :mod:`chatplug.emulator_kit` write, to check how awkwardly they split.
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Iterator,
+    List,
     NamedTuple,
     Optional,
 )
@@ -45,6 +59,8 @@ from typing import (
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from aiohttp import web
 
     from ..client import AsyncClient
@@ -53,6 +69,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: seconds ``wait_until`` waits by default: generous, for a loaded machine
 WAIT = 10.0
+#: the ``emulator`` fixture of :func:`plugin_fixtures`: ``await start(**faults)``
+StartEmulator = Callable[..., Awaitable["RunningEmulator"]]
+#: the proxy variables :func:`clean_environment` removes
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
 async def wait_until(
@@ -131,3 +151,58 @@ def plugin_fixtures(
         return wait_until
 
     return PluginFixtures(emulator, client, registry, polling)
+
+
+def clean_environment(*variables: str, cache: bool = False) -> Any:
+    """An autouse fixture: the test sees none of ``variables`` (API keys), no proxy
+    variables, no ``CHATPLUG_PLUGINS`` and no configuration file (``CHATPLUG_CONFIG=""``).
+
+    With ``cache=True`` ``CHATPLUG_CACHE_DIR`` is a directory of the test's own (the
+    fixture's value; ``None`` otherwise).
+    """
+
+    @pytest.fixture(autouse=True)
+    def clean_env(
+        request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[Optional["Path"]]:
+        for name in (*variables, *PROXY_VARIABLES, "CHATPLUG_PLUGINS"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("CHATPLUG_CONFIG", "")
+        directory = None
+        if cache:
+            directory = request.getfixturevalue("tmp_path") / "cache"
+            monkeypatch.setenv("CHATPLUG_CACHE_DIR", str(directory))
+        yield directory
+
+    return clean_env
+
+
+def running_emulator(create_app: Callable[[], "web.Application"]) -> Any:
+    """A fixture: ``create_app()`` running on 127.0.0.1 for the test (a
+    :class:`~chatplug.emulation.RunningEmulator`)."""
+
+    @_async_fixture()
+    async def emulator() -> AsyncIterator["RunningEmulator"]:
+        from ..emulation import run_emulator
+
+        async with run_emulator(create_app()) as running:
+            yield running
+
+    return emulator
+
+
+def record_writes(monkeypatch: pytest.MonkeyPatch) -> List[bytes]:
+    """The pieces :func:`chatplug.emulator_kit.stream_body` writes from now on, in order
+    (for the test; ``monkeypatch`` undoes it)."""
+    from .. import emulator_kit
+    from ..emulation import write_awkwardly as original
+    from .replies import split_bytes
+
+    writes: List[bytes] = []
+
+    async def recording(response: Any, data: bytes, **options: Any) -> None:
+        writes.extend(split_bytes(data, options["sizes"]))
+        await original(response, data, **options)
+
+    monkeypatch.setattr(emulator_kit, "write_awkwardly", recording)
+    return writes

@@ -15,12 +15,12 @@ Models resolve through the alias map first (``gpt-3.5-turbo`` is served as
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
-from urllib.parse import urlsplit
 
-from chatplug import CompletionRequest, ModelInfo, browser_headers, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, hookimpl, open_stream
 from chatplug import format_prompt as default_format_prompt
 from chatplug.decoders import iter_text
 from chatplug.events import Finish, StreamItem
+from chatplug.http import site_headers
 from chatplug.options import STANDARD_RANGES, checked_options, text_option
 from chatplug.types import WEB_CHAT
 
@@ -122,9 +122,7 @@ def wire_model(model: str) -> str:
 
 def request_headers(base: str) -> Dict[str, str]:
     """The browser-like headers of the chat request for the site at ``base``."""
-    parts = urlsplit(base)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else base.rstrip("/")
-    return browser_headers(origin, base.rstrip("/") + "/en", accept="*/*")
+    return site_headers(base, "/en", accept="*/*")
 
 
 def system_prompt(messages: Sequence[Mapping[str, str]], system: Optional[str] = None) -> str:

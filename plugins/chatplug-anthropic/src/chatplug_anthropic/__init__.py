@@ -19,17 +19,18 @@ Keys never appear in errors or logs.  See the README for the request mapping.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, NamedTuple, Optional
 
-from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, UpstreamHTTPError, hookimpl
 from chatplug.events import StreamItem
+from chatplug.http import http_error
+from chatplug.parsing import post_json
+from chatplug.provider_settings import api_key as settings_api_key
+from chatplug.provider_settings import json_headers, key_hint, key_variables
 from chatplug.types import IMAGES, OFFICIAL, REASONING, TOOLS, USAGE
 
 from .request import DEFAULT_MAX_TOKENS, THINKING_BUDGETS, build_payload
-from .stream import MessageStream, described_http_error, redact
+from .stream import MessageStream, described_http_error
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -40,6 +41,8 @@ PROVIDER = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 USER_AGENT = f"chatplug-anthropic/{__version__}"
+#: the key's variable of the ``anthropic`` provider (another id: ``<ID>_API_KEY``)
+OWN_KEYS = {PROVIDER: ("ANTHROPIC_API_KEY",)}
 
 #: this plugin's settings in a provider's configuration table (name → type)
 CHATPLUG_SETTINGS: Dict[str, Any] = {
@@ -126,28 +129,18 @@ async def stream_completion(
         default_max_tokens=_default_max_tokens(request.settings),
         max_output_tokens=known.max_output_tokens if known else None,
     )
+
+    async def on_error(response: "aiohttp.ClientResponse") -> UpstreamHTTPError:
+        hint = key_hint(request.provider, request.settings, key, OWN_KEYS)
+        return described_http_error(await http_error(response, request.provider), key, hint)
+
+    url = request.url(DEFAULT_BASE_URL, "/v1/messages")
     parser = MessageStream(request.provider, key)
-    opened = False
-    try:
-        async with open_stream(
-            session,
-            request,
-            "POST",
-            request.url(DEFAULT_BASE_URL, "/v1/messages"),
-            headers=build_headers(request.settings, key),
-            data=json.dumps(payload, ensure_ascii=False).encode(),
-        ) as response:
-            opened = True
-            async for chunk in response.content.iter_any():
-                for item in parser.feed(chunk):
-                    yield item
-                if parser.done:
-                    break
-            parser.close()
-    except UpstreamHTTPError as error:
-        if opened:  # an error event of the stream: already described
-            raise
-        raise described_http_error(error, key, _key_hint(request, key)) from None
+    headers = build_headers(request.settings, key)
+    async for item in post_json(
+        session, request, url, payload, parser, headers=headers, on_error=on_error
+    ):
+        yield item
 
 
 # --- settings ------------------------------------------------------------------------
@@ -156,34 +149,19 @@ async def stream_completion(
 def key_env(provider: str, settings: Mapping[str, Any]) -> str:
     """The variable holding the key: ``api_key_env``, else ``ANTHROPIC_API_KEY`` for
     ``anthropic`` and ``<ID>_API_KEY`` for another id (``""``: none)."""
-    configured = settings.get("api_key_env")
-    if configured is not None:
-        return str(configured)
-    if provider == PROVIDER:
-        return "ANTHROPIC_API_KEY"
-    return re.sub(r"[^A-Za-z0-9]", "_", provider).upper() + "_API_KEY"
+    names = key_variables(provider, settings, OWN_KEYS)
+    return names[0] if names else ""
 
 
 def api_key(provider: str, settings: Mapping[str, Any]) -> Optional[str]:
     """The key: the ``api_key`` setting, else the environment variable, read now."""
-    configured = settings.get("api_key")
-    if configured:
-        return str(configured)
-    env = key_env(provider, settings)
-    return (os.environ.get(env) or None) if env else None
+    return settings_api_key(provider, settings, OWN_KEYS)
 
 
 def build_headers(settings: Mapping[str, Any], key: Optional[str]) -> Dict[str, str]:
     """``anthropic-version``, the key (when there is one) and the configured extras."""
-    headers = {
-        "content-type": "application/json",
-        "accept": "text/event-stream",
-        "anthropic-version": API_VERSION,
-        "user-agent": USER_AGENT,
-    }
-    extra = settings.get("headers")
-    if isinstance(extra, Mapping):
-        headers.update({str(name).lower(): str(value) for name, value in extra.items()})
+    headers = json_headers(settings, "text/event-stream", USER_AGENT)
+    headers.setdefault("anthropic-version", API_VERSION)
     if key:
         headers["x-api-key"] = key
     return headers
@@ -192,16 +170,6 @@ def build_headers(settings: Mapping[str, Any], key: Optional[str]) -> Dict[str, 
 def _default_max_tokens(settings: Mapping[str, Any]) -> int:
     value = settings.get("max_tokens")
     return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_TOKENS
-
-
-def _key_hint(request: CompletionRequest, key: Optional[str]) -> str:
-    if request.settings.get("api_key"):
-        return "The api_key setting of the provider was refused: check it."
-    env = key_env(request.provider, request.settings)
-    if not env:
-        return f"Set api_key_env in [providers.{request.provider}] to the key's variable."
-    state = "is set but was refused" if key else "is not set"
-    return redact(f"Set the environment variable {env} to a valid API key ({env} {state}).", key)
 
 
 __all__ = [

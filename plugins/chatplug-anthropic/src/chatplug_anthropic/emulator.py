@@ -34,7 +34,6 @@ serves it alone (listen backlog 1024).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -42,14 +41,21 @@ import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
+from chatplug.emulator_kit import (
+    FAULTS,
+    INVALID,
+    MISSING,
+    ApiKeys,
+    Faults,
+    emulator_app,
+    read_logged_json,
+    stream_body,
+)
+from chatplug.emulator_kit import REQUESTS as REQUESTS
 
 from . import API_VERSION, MODELS_BY_ID
-
-#: every request received: {"path", "headers" (lower-case names), "body"}
-REQUESTS = web.AppKey("chatplug_anthropic.requests", list)
-#: one entry per streamed answer the client left before its end
-DISCONNECTS = web.AppKey("chatplug_anthropic.disconnects", list)
 
 #: Anthropic's documented string that makes a model answer with redacted thinking
 REDACTED_TRIGGER = (
@@ -87,7 +93,6 @@ ERROR_TYPES = {
 ERROR_MESSAGES = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited"}
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _SECRET = b"chatplug-anthropic-emulator"
-BACKLOG = 1024
 
 
 class Invalid(Exception):
@@ -649,17 +654,17 @@ def _event(name: str, data: Dict[str, Any]) -> bytes:
 
 
 class _Emulator:
-    def __init__(self, keys: Optional[Sequence[str]], require_key: bool, script: Dict[str, Any]):
-        self.keys = frozenset(keys) if keys is not None else None
-        self.require_key = require_key or keys is not None
-        self.script = script
+    def __init__(self, keys: ApiKeys, error_event: Optional[str], awkward: bool) -> None:
+        self.keys = keys
+        self.error_event = error_event
+        self.awkward = awkward
         self.cached: Dict[str, Any] = {}
 
     def refused(self, request: web.Request) -> Optional[web.Response]:
-        key = request.headers.get("x-api-key")
-        if key is None and self.require_key:
+        problem = self.keys.check(request.headers.get("x-api-key"))
+        if problem == MISSING:
             return error_response(401, "x-api-key header is required")
-        if key is not None and (not key or (self.keys is not None and key not in self.keys)):
+        if problem == INVALID:
             return error_response(401, "invalid x-api-key")
         version = request.headers.get("anthropic-version")
         if version is None:
@@ -669,18 +674,7 @@ class _Emulator:
         return None
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        request.app[REQUESTS].append(
-            {
-                "path": request.path_qs,
-                "headers": {name.lower(): value for name, value in request.headers.items()},
-                "body": body,
-            }
-        )
+        body = await read_logged_json(request)
         refused = self.refused(request)
         if refused is not None:
             return refused
@@ -690,12 +684,13 @@ class _Emulator:
             validate(body)
         except Invalid as invalid:
             return error_response(invalid.status, str(invalid))
-        script = self.script
-        if script["status"] is not None:
-            status = script["status"]
-            kind = ERROR_TYPES.get(status, "api_error")
-            headers = {"retry-after": script["retry_after"]} if script["retry_after"] else None
-            return error_response(status, ERROR_MESSAGES.get(kind, "scripted failure"), headers)
+        faults = request.app[FAULTS]
+        if faults.status is not None:
+            kind = ERROR_TYPES.get(faults.status, "api_error")
+            headers = {"retry-after": faults.retry_after} if faults.retry_after else None
+            return error_response(
+                faults.status, ERROR_MESSAGES.get(kind, "scripted failure"), headers
+            )
         answer = Answer(body, self.cached)
         record_reply(request, "".join(answer.text))
         if not body.get("stream"):
@@ -710,16 +705,17 @@ class _Emulator:
         return await self.stream(request, answer.events(body["model"]))
 
     async def stream(self, request: web.Request, events: List[bytes]) -> web.StreamResponse:
-        script = self.script
-        if script["error_event"] or script["truncate"]:
+        faults = request.app[FAULTS]
+        if self.error_event or faults.truncate:
             events = events[: len(events) // 2]
-        if script["error_event"]:
-            kind = script["error_event"]
-            message = ERROR_MESSAGES.get(kind, "scripted failure")
-            events.append(_event("error", {"error": {"type": kind, "message": message}}))
+        if self.error_event:
+            message = ERROR_MESSAGES.get(self.error_event, "scripted failure")
+            events.append(
+                _event("error", {"error": {"type": self.error_event, "message": message}})
+            )
         data = b"".join(events)
-        if script["drop"]:
-            data = data[: len(data) // 2 + 5]
+        if faults.drop:
+            data = data[: len(data) // 2 + 5]  # in the middle of an event
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -728,21 +724,8 @@ class _Emulator:
             }
         )
         await response.prepare(request)
-        try:
-            if script["awkward"] or script["drop"]:
-                await write_awkwardly(response, data, delay=script["delay"])
-            else:
-                for event in events:
-                    await response.write(event)
-                    await asyncio.sleep(script["delay"])
-            if script["drop"]:
-                assert request.transport is not None
-                request.transport.abort()
-                return response
-            await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            request.app[DISCONNECTS].append(request.path)
-            raise
+        sizes = None if self.awkward or faults.drop else [len(event) for event in events]
+        await stream_body(request, response, data, sizes=sizes)
         return response
 
 
@@ -750,67 +733,31 @@ def create_app(
     *,
     keys: Optional[Sequence[str]] = None,
     require_key: bool = False,
-    status: Optional[int] = None,
-    retry_after: Optional[str] = None,
     error_event: Optional[str] = None,
-    truncate: bool = False,
-    drop: bool = False,
-    delay: float = 0.0,
     awkward: bool = True,
+    **faults: Any,
 ) -> web.Application:
     """The emulator app; without arguments it behaves like the healthy API.
 
     Auth: with ``keys`` only ``x-api-key: <one of keys>`` passes; with ``require_key``
     any non-empty key; by default no key or any non-empty key (so offline runs need no
-    key).  Faults: ``status`` answers every valid request with that HTTP status in
-    Anthropic's error shape (429 ``rate_limit_error``, 529 ``overloaded_error``...), with
-    ``Retry-After: retry_after`` when given; ``error_event`` (an error type such as
-    ``overloaded_error``) sends an ``error`` event halfway through the stream and ends
-    it; ``truncate`` ends the body cleanly halfway (no ``message_stop``); ``drop`` resets
-    the connection in the middle of an event; ``delay`` sleeps between writes;
-    ``awkward=False`` writes one event at a time.
+    key).  ``faults`` (``chatplug.emulator_kit.Faults``): ``status`` answers every valid
+    request with that HTTP status in Anthropic's error shape (429 ``rate_limit_error``, 529
+    ``overloaded_error``...), with ``Retry-After: retry_after`` when given; ``truncate``
+    ends the body cleanly halfway (no ``message_stop``); ``drop`` resets the connection in
+    the middle of an event; ``delay`` sleeps between writes.  ``error_event`` (an error type
+    such as ``overloaded_error``) sends an ``error`` event halfway through the stream and
+    ends it; ``awkward=False`` writes one event at a time.
     """
-    script = {
-        "status": status,
-        "retry_after": retry_after,
-        "error_event": error_event,
-        "truncate": truncate,
-        "drop": drop,
-        "delay": delay,
-        "awkward": awkward,
-    }
-    emulator = _Emulator(keys, require_key, script)
-    app = web.Application()
-    app[REQUESTS] = []
-    app[DISCONNECTS] = []
+    emulator = _Emulator(ApiKeys(keys, require_key), error_event, awkward)
+    app = emulator_app(Faults(**faults))
     app.router.add_post("/v1/messages", emulator.messages)
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` until cancelled, with a listen backlog of :data:`BACKLOG`."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
-    await site.start()
-    print(f"Anthropic emulator on http://{host}:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline Anthropic Messages API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(create_app(), args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    """``python -m chatplug_anthropic.emulator [--host H] [--port P]``."""
+    emulator_main("Anthropic emulator", create_app, port=8765, argv=argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.http import redact
+from chatplug.openai_errors import error_fields
+from chatplug.parsing import EventParser
 
 #: ``stop_reason`` → ``Finish.reason``
 FINISH_REASONS = {
@@ -51,11 +54,10 @@ ERROR_STATUS = {
     "api_error": 500,
     "overloaded_error": 529,
 }
-REDACTED = "[redacted]"
 _TEXT, _THINKING, _OTHER = "text", "thinking", "other"
 
 
-class MessageStream:
+class MessageStream(EventParser):
     """Parses a Messages API event stream fed in arbitrary byte pieces.
 
     :meth:`feed` returns the stream items that became complete; ``done`` turns true at
@@ -64,58 +66,29 @@ class MessageStream:
     before it in the same piece.  ``finish`` and ``usage`` keep the last values seen.
     """
 
-    __slots__ = (
-        "_blocks",
-        "_error",
-        "_key",
-        "_sse",
-        "_tools",
-        "_usage",
-        "done",
-        "finish",
-        "provider",
-        "usage",
-    )
+    __slots__ = ("_blocks", "_key", "_sse", "_tools", "_usage", "finish", "usage")
 
     def __init__(self, provider: str = "anthropic", key: Optional[str] = None) -> None:
-        self.provider = provider
-        self.done = False
+        super().__init__(provider)
         self.finish: Optional[Finish] = None
         self.usage: Optional[Usage] = None
         self._sse = SSEDecoder()
         self._key = key
-        self._error: Optional[UpstreamError] = None
         #: content block index → its kind, or ``[tool index, arguments sent, start input]``
         self._blocks: Dict[int, Any] = {}
         self._tools = 0
         self._usage: Dict[str, Any] = {}
 
-    def feed(self, chunk: bytes) -> List[StreamItem]:
-        if self._error is not None:
-            raise self._error
-        items: List[StreamItem] = []
-        if self.done:
-            return items
-        for data in self._sse.feed(chunk):
-            try:
-                self._event(data, items)
-            except UpstreamError as error:
-                if not items:
-                    raise
-                self._error = error  # what came before the error goes out first
-                break
-            if self.done:
-                break
-        return items
+    def frames(self, chunk: bytes) -> List[str]:
+        return self._sse.feed(chunk)
 
     def close(self) -> None:
         """End of the body: the stream must have ended with ``message_stop``."""
-        if self._error is not None:
-            raise self._error
+        self.raise_pending()
         if self.done:
             return
         for data in self._sse.close():  # a last event without its blank line
-            self._event(data, [])
+            self.event(data, [])
         if not self.done:
             raise StreamProtocolError(
                 "the stream ended before message_stop (truncated)", provider=self.provider
@@ -123,7 +96,7 @@ class MessageStream:
 
     # events --------------------------------------------------------------------------
 
-    def _event(self, data: str, items: List[StreamItem]) -> None:
+    def event(self, data: str, items: List[StreamItem]) -> None:
         event = parse_json(data)
         try:
             kind = event["type"]
@@ -220,22 +193,9 @@ class MessageStream:
 # --- errors ----------------------------------------------------------------------------
 
 
-def redact(text: str, key: Optional[str]) -> str:
-    """``text`` with every occurrence of ``key`` replaced."""
-    if key and key in text:
-        return text.replace(key, REDACTED)
-    return text
-
-
-def _fields(error: Any) -> Dict[str, Any]:
-    if isinstance(error, Mapping):
-        return dict(error)
-    return {"message": str(error)}
-
-
-def stream_error(error: Any, provider: str, key: Optional[str]) -> UpstreamError:
+def stream_error(error: Any, provider: Optional[str], key: Optional[str]) -> UpstreamError:
     """The typed error for an ``error`` event (``{"type", "message"}``) of the stream."""
-    fields = _fields(error)
+    fields = error_fields(error)
     kind = str(fields.get("type") or "")
     message = redact(str(fields.get("message") or "unknown error"), key)
     text = f"error in the stream: {message}" + (f" ({kind})" if kind else "")

@@ -18,13 +18,25 @@ Keys never appear in errors or logs.  See the README.
 
 from __future__ import annotations
 
-import json
-import os
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+)
 from urllib.parse import quote
 
-from chatplug import CompletionRequest, ModelInfo, hookimpl
+from chatplug import CompletionRequest, ModelInfo, UpstreamError, hookimpl
 from chatplug.events import StreamItem
+from chatplug.parsing import post_json
+from chatplug.provider_settings import api_key as settings_api_key
+from chatplug.provider_settings import json_headers, key_hint
+from chatplug.provider_settings import key_variables as settings_key_variables
 from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, OFFICIAL, REASONING, TOOLS, USAGE
 
 from .payload import build_body
@@ -39,6 +51,8 @@ PROVIDER = "gemini"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 API_VERSION = "v1beta"
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+#: the key's variables of the ``gemini`` provider (another id: ``<ID>_API_KEY``)
+OWN_KEYS = {PROVIDER: KEY_VARIABLES}
 USER_AGENT = f"chatplug-gemini/{__version__}"
 
 #: this plugin's own settings in a provider's configuration table (name → type)
@@ -86,33 +100,27 @@ async def stream_completion(
 ) -> AsyncIterator[StreamItem]:
     """Stream one ``:streamGenerateContent`` answer as contract-0.2 items."""
     key = api_key(request.provider, request.settings)
-    body = json.dumps(build_body(request), ensure_ascii=False).encode()
-    headers = {
-        "content-type": "application/json",
-        "accept": "text/event-stream",
-        "user-agent": USER_AGENT,
-    }
+    headers = json_headers(request.settings, "text/event-stream", USER_AGENT)
     if key:
         headers["x-goog-api-key"] = key
-    async with session.post(
+
+    def on_error(response: "aiohttp.ClientResponse") -> Awaitable[UpstreamError]:
+        hint = auth_hint(request.provider, request.settings, key)
+        return upstream_error(response, request.provider, key, hint)
+
+    single_call = request.parallel_tool_calls is False
+    parser = StreamParser(request.provider, key, single_call=single_call)
+    async for item in post_json(
+        session,
+        request,
         stream_url(request),
-        params={"alt": "sse"},
-        data=body,
+        build_body(request),
+        parser,
         headers=headers,
-        proxy=request.proxy,
-        timeout=request.timeout.client_timeout(),
-    ) as response:
-        if response.status >= 400:
-            hint = auth_hint(request.provider, request.settings, key)
-            raise await upstream_error(response, request.provider, key, hint)
-        parser = StreamParser(
-            request.provider, key, single_call=request.parallel_tool_calls is False
-        )
-        async for chunk in response.content.iter_any():
-            for item in parser.feed(chunk):
-                yield item
-        for item in parser.close():
-            yield item
+        params={"alt": "sse"},
+        on_error=on_error,
+    ):
+        yield item
 
 
 def stream_url(request: CompletionRequest, method: str = "streamGenerateContent") -> str:
@@ -126,42 +134,18 @@ def stream_url(request: CompletionRequest, method: str = "streamGenerateContent"
 
 def key_variables(provider: str, settings: Mapping[str, Any]) -> Tuple[str, ...]:
     """The environment variables that may hold the key, in order (empty: never send one)."""
-    configured = settings.get("api_key_env")
-    if configured is not None:
-        return (str(configured),) if configured else ()
-    if provider == PROVIDER:
-        return KEY_VARIABLES
-    return (provider.upper().replace("-", "_") + "_API_KEY",)
+    return settings_key_variables(provider, settings, OWN_KEYS)
 
 
 def api_key(provider: str, settings: Mapping[str, Any]) -> Optional[str]:
     """The API key: the ``api_key`` setting, else the first variable set, read now."""
-    literal = settings.get("api_key")
-    if literal:
-        return str(literal)
-    for name in key_variables(provider, settings):
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+    return settings_api_key(provider, settings, OWN_KEYS)
 
 
 def auth_hint(provider: str, settings: Mapping[str, Any], key: Optional[str]) -> str:
     """What to do when Gemini refuses the key (never the key itself)."""
-    if settings.get("api_key"):
-        return f"The api_key setting of [providers.{provider}] was refused: check the key."
-    names = key_variables(provider, settings)
-    if not names:
-        return (
-            f"The server wants an API key: set api_key_env in [providers.{provider}] "
-            "and put the key in that environment variable."
-        )
-    shown = " or ".join(names)
-    state = "is set but was refused" if key else "is not set"
-    return (
-        f"Set the environment variable {shown} to a Gemini API key "
-        f"(https://aistudio.google.com/apikey); it {state}."
-    )
+    wanted = "a Gemini API key (https://aistudio.google.com/apikey)"
+    return key_hint(provider, settings, key, OWN_KEYS, wanted=wanted)
 
 
 __all__ = [

@@ -5,7 +5,8 @@ Messages map to Gemini turns: ``user`` and ``tool`` messages become ``user`` tur
 ``assistant`` messages ``model`` turns, and consecutive turns of the same role are merged
 into one (Gemini wants them alternating).  System messages and the ``system`` option go to
 ``systemInstruction``.  A tool message becomes a ``functionResponse`` part named after the
-earlier assistant tool call it answers.
+earlier assistant tool call it answers.  An assistant message's ``reasoning`` blocks give
+back Gemini's thought signatures, each on the part it came with (:func:`thought_signatures`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SAMPLING = (
 )
 #: the MIME type of an image URL without a known extension
 DEFAULT_IMAGE_TYPE = "image/jpeg"
+#: the key of the text's signature among :func:`thought_signatures`' (the others: call ids)
+TEXT = None
 
 
 def build_body(request: CompletionRequest) -> Dict[str, Any]:
@@ -131,21 +134,47 @@ def image_part(url: str) -> Part:
 def _assistant_parts(
     index: int, message: Mapping[str, Any], call_names: Dict[str, str]
 ) -> List[Part]:
+    thoughts, signatures = thought_signatures(message.get("reasoning"))
+    parts: List[Part] = list(thoughts)
     text = text_of(message)
-    parts: List[Part] = [{"text": text}] if text else []
+    if text:
+        parts.append(_signed({"text": text}, signatures.get(TEXT)))
     for position, call in enumerate(message.get("tool_calls") or ()):
         function = call["function"]
         call_names[call["id"]] = function["name"]
         where = f"messages[{index}].tool_calls[{position}].function.arguments"
-        parts.append(
-            {
-                "functionCall": {
-                    "name": function["name"],
-                    "args": _arguments(where, function["arguments"]),
-                }
-            }
-        )
+        arguments = _arguments(where, function["arguments"])
+        part = {"functionCall": {"name": function["name"], "args": arguments}}
+        parts.append(_signed(part, signatures.get(call["id"])))
     return parts
+
+
+def thought_signatures(reasoning: Any) -> Tuple[List[Part], Dict[Optional[str], str]]:
+    """The thought parts to send back and the signatures of the answer's other parts, from an
+    assistant message's ``reasoning`` blocks (as :mod:`chatplug_gemini.stream` reported them).
+
+    A block carrying a ``thoughtSignature`` is a thought part (its text) or, redacted, the
+    signature of the function call ``toolCallId`` names, else of the text (key :data:`TEXT`).
+    Blocks without a signature (unsigned thoughts, another provider's reasoning) are not sent.
+    """
+    thoughts: List[Part] = []
+    signatures: Dict[Optional[str], str] = {}
+    for block in reasoning or ():
+        metadata = block.get("metadata") or {}
+        signature = metadata.get("thoughtSignature")
+        if not isinstance(signature, str) or not signature:
+            continue
+        if block.get("redacted"):
+            signatures[metadata.get("toolCallId") or TEXT] = signature
+        elif block.get("text"):
+            thoughts.append({"text": block["text"], "thought": True, "thoughtSignature": signature})
+    return thoughts, signatures
+
+
+def _signed(part: Part, signature: Optional[str]) -> Part:
+    if signature:
+        part["thoughtSignature"] = signature
+    return part
 
 
 def _arguments(where: str, arguments: str) -> Dict[str, Any]:

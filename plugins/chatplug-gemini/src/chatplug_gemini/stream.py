@@ -37,7 +37,9 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
-from chatplug.http import parse_retry_after
+from chatplug.http import parse_retry_after, redact
+from chatplug.openai_errors import error_fields
+from chatplug.parsing import EventParser
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -59,7 +61,6 @@ FINISH_REASONS: Dict[str, str] = {
     "TOO_MANY_TOOL_CALLS": ERROR,
 }
 ERROR_BODY_LIMIT = 64 * 1024
-REDACTED = "[redacted]"
 _RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -94,7 +95,7 @@ def _count(metadata: Mapping[str, Any], name: str) -> int:
     return value
 
 
-class StreamParser:
+class StreamParser(EventParser):
     """Parses Gemini's ``alt=sse`` stream fed in arbitrary byte pieces.
 
     :meth:`feed` returns the stream items that became complete; :meth:`close` (at the end
@@ -105,7 +106,6 @@ class StreamParser:
     """
 
     __slots__ = (
-        "_error",
         "_key",
         "_sse",
         "_usage",
@@ -113,14 +113,13 @@ class StreamParser:
         "calls",
         "finish",
         "metadata",
-        "provider",
         "single_call",
     )
 
     def __init__(
         self, provider: str = "gemini", key: Optional[str] = None, *, single_call: bool = False
     ) -> None:
-        self.provider = provider
+        super().__init__(provider)
         self.single_call = single_call
         self.finish: Optional[Finish] = None
         self.metadata: Optional[ResponseMetadata] = None
@@ -129,36 +128,23 @@ class StreamParser:
         self._key = key
         self._usage: Optional[Mapping[str, Any]] = None
         self._usage_sent: Optional[Mapping[str, Any]] = None
-        self._error: Optional[UpstreamError] = None
 
-    def feed(self, chunk: bytes) -> List[StreamItem]:
-        if self._error is not None:
-            raise self._error
-        items: List[StreamItem] = []
-        for data in self._sse.feed(chunk):
-            try:
-                self._event(data, items)
-            except UpstreamError as error:
-                if not items:
-                    raise
-                self._error = error  # what came before the error comes out first
-                break
-        return items
+    def frames(self, chunk: bytes) -> List[str]:
+        return self._sse.feed(chunk)
 
     def close(self) -> List[StreamItem]:
         """End of the response: it must have said why the answer ended."""
-        if self._error is not None:
-            raise self._error
+        self.raise_pending()
         items: List[StreamItem] = []
         for data in self._sse.close():  # a last event without its blank line
-            self._event(data, items)
+            self.event(data, items)
         if self.finish is None:
             raise StreamProtocolError(
                 "the stream ended without a finishReason (truncated)", provider=self.provider
             )
         return items
 
-    def _event(self, data: str, items: List[StreamItem]) -> None:
+    def event(self, data: str, items: List[StreamItem]) -> None:
         try:
             response = parse_json(data)
         except StreamProtocolError:
@@ -219,23 +205,24 @@ class StreamParser:
             metadata = {"thoughtSignature": signature} if signature else None
             items.append(ReasoningDelta(_text(text, self.provider), metadata=metadata))
             return
-        if signature:  # the signature of the thoughts behind this part
-            items.append(
-                ReasoningDelta("", redacted=True, metadata={"thoughtSignature": signature})
-            )
+        call = part.get("functionCall")
+        if call is not None and self.single_call and self.calls:
+            call = signature = None  # parallel_tool_calls=False: only the first call
+        call_id = (call.get("id") or f"call_{self.calls}") if call is not None else None
+        if signature:  # the signature of the thoughts behind this part (and of this call)
+            metadata = {"thoughtSignature": signature}
+            if call_id is not None:
+                metadata["toolCallId"] = call_id
+            items.append(ReasoningDelta("", redacted=True, metadata=metadata))
         if text:
             items.append(_text(text, self.provider))
-        call = part.get("functionCall")
-        if call is not None and not (self.single_call and self.calls):
-            index = self.calls
+        if call is not None and call_id is not None:
             arguments = json.dumps(call.get("args") or {}, ensure_ascii=False)
-            items.append(
-                ToolCallDelta(index, call.get("id") or f"call_{index}", call["name"], arguments)
-            )
+            items.append(ToolCallDelta(self.calls, call_id, call["name"], arguments))
             self.calls += 1
 
 
-def _text(text: Any, provider: str) -> str:
+def _text(text: Any, provider: Optional[str]) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):
@@ -244,21 +231,6 @@ def _text(text: Any, provider: str) -> str:
 
 
 # --- errors ------------------------------------------------------------------------
-
-
-def redact(text: str, key: Optional[str]) -> str:
-    """``text`` with every occurrence of ``key`` replaced."""
-    if key and key in text:
-        return text.replace(key, REDACTED)
-    return text
-
-
-def _fields(error: Any) -> Dict[str, Any]:
-    if isinstance(error, dict):
-        return error
-    if isinstance(error, str):
-        return {"message": error}
-    return {"message": json.dumps(error)}
 
 
 def _retry_delay(fields: Mapping[str, Any]) -> Optional[float]:
@@ -280,7 +252,7 @@ def _key_invalid(fields: Mapping[str, Any]) -> bool:
 
 def google_error(
     fields: Mapping[str, Any],
-    provider: str,
+    provider: Optional[str],
     *,
     status: Optional[int],
     prefix: str,
@@ -341,7 +313,7 @@ async def upstream_error(
         parsed = None
     if isinstance(parsed, list) and parsed:  # a streamed JSON array holding the error
         parsed = parsed[0]
-    fields = _fields(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else {}
+    fields = error_fields(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else {}
     if not fields.get("message"):
         fields = {**fields, "message": " ".join(text.split())[:300]}
     prefix = f"upstream returned HTTP {response.status} {response.reason or ''}".rstrip()
@@ -355,8 +327,8 @@ async def upstream_error(
     )
 
 
-def stream_error(error: Any, provider: str, key: Optional[str]) -> UpstreamError:
+def stream_error(error: Any, provider: Optional[str], key: Optional[str]) -> UpstreamError:
     """The typed error for an ``{"error": ...}`` object inside the stream."""
-    fields = _fields(error)
+    fields = error_fields(error)
     fields = {**fields, "message": redact(str(fields.get("message") or "unknown error"), key)}
     return google_error(fields, provider, status=None, prefix="error in the stream")

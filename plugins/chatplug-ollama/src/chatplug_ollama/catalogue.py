@@ -8,14 +8,12 @@ under ``$CHATPLUG_CACHE_DIR``; the catalogue is then exactly the server's models
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from chatplug import ModelInfo, UpstreamHTTPError
+from chatplug.model_cache import CACHE_ENV as CACHE_ENV
+from chatplug.model_cache import ModelCache
 from chatplug.types import IMAGES, JSON_OBJECT, JSON_SCHEMA, REASONING, SELF_HOSTED, TOOLS, USAGE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PROVIDER = "ollama"
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
-CACHE_ENV = "CHATPLUG_CACHE_DIR"
+#: the refreshed model lists (``ollama-models/<provider>.json``)
+CACHE = ModelCache("ollama-models")
 #: what every model served by Ollama can do
 BASE_CAPABILITIES = frozenset({JSON_OBJECT, JSON_SCHEMA, USAGE})
 #: Ollama's capability names (``/api/show``) → chatplug's
@@ -42,7 +41,6 @@ DEFAULT_MODELS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("qwen2.5vl", ("vision",)),
     ("llava", ("vision",)),
 )
-_PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 def capabilities(names: Iterable[str]) -> FrozenSet[str]:
@@ -78,57 +76,26 @@ def build_catalogue(provider: str = PROVIDER) -> List[ModelInfo]:
 
 def cache_path(provider: str) -> Path:
     """The cache file of ``provider``'s refreshed model list."""
-    if not _PROVIDER_ID.match(provider):
-        raise ValueError(f"invalid provider id {provider!r}: use lowercase letters, digits and '-'")
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        root = Path(override)
-    else:
-        import platformdirs
-
-        root = Path(platformdirs.user_cache_dir("chatplug"))
-    return root / "ollama-models" / f"{provider}.json"
+    return CACHE.path(provider)
 
 
 def cached_models(provider: str) -> List[Tuple[str, List[str]]]:
     """``(model, Ollama capabilities)`` cached by :func:`refresh_models` (empty: none)."""
-    try:
-        data = json.loads(cache_path(provider).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, list):
-        return []
     return [
         (item["id"], [str(name) for name in item.get("capabilities") or ()])
-        for item in models
+        for item in CACHE.read(provider)
         if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
     ]
 
 
 def write_cache(provider: str, models: List[Dict[str, Any]], base_url: str) -> Path:
     """Write ``provider``'s models atomically; returns the file."""
-    path = cache_path(provider)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "provider": provider,
-        "base_url": base_url,
-        "fetched_at": int(time.time()),
-        "models": models,
-    }
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return CACHE.write(provider, models, base_url)
 
 
 def clear_cache(provider: str = PROVIDER) -> bool:
     """Forget ``provider``'s refreshed models; ``True`` when a cache file was removed."""
-    try:
-        cache_path(provider).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return CACHE.clear(provider)
 
 
 # --- refresh (opt-in, network) --------------------------------------------------------

@@ -24,28 +24,25 @@ the text before a stop sequence.  Faults are scripted with :func:`create_app`'s 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
+from chatplug.emulator_kit import FAULTS, Faults, emulator_app, read_logged_json, stream_body
+from chatplug.emulator_kit import REQUESTS as REQUESTS
 
 from .catalogue import DEFAULT_MODELS
 
-#: every request received: {"path", "headers" (lower-case names), "body"}
-REQUESTS = web.AppKey("chatplug_ollama.requests", list)
-#: one entry per streamed answer the client left before its end
-DISCONNECTS = web.AppKey("chatplug_ollama.disconnects", list)
 FIELDS = frozenset(
     {"model", "messages", "tools", "format", "options", "stream", "keep_alive", "think"}
 )
 NUMBERS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty")
 INTEGERS = ("num_predict", "num_ctx", "top_k", "seed", "num_keep", "repeat_last_n")
 CREATED_AT = "2025-01-01T00:00:00.000000Z"
-BACKLOG = 1024
 
 
 class Invalid(Exception):
@@ -273,33 +270,22 @@ def _error(status: int, message: str, headers: Optional[Dict[str, str]] = None) 
 
 
 class _Emulator:
-    def __init__(self, models: Dict[str, Sequence[str]], script: Dict[str, Any]) -> None:
+    def __init__(self, models: Dict[str, Sequence[str]], error_event: Optional[str]) -> None:
         self.models = models
-        self.script = script
+        self.error_event = error_event
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        request.app[REQUESTS].append(
-            {
-                "path": request.path_qs,
-                "headers": {name.lower(): value for name, value in request.headers.items()},
-                "body": body,
-            }
-        )
+        body = await read_logged_json(request)
         if body is None:
             return _error(400, "invalid character in request body")
         try:
             validate(body, self.models)
         except Invalid as invalid:
             return _error(invalid.status, str(invalid))
-        script = self.script
-        if script["status"] is not None:
-            headers = {"Retry-After": script["retry_after"]} if script["retry_after"] else None
-            return _error(script["status"], "server busy, please try again", headers)
+        faults = request.app[FAULTS]
+        if faults.status is not None:
+            headers = {"Retry-After": faults.retry_after} if faults.retry_after else None
+            return _error(faults.status, "server busy, please try again", headers)
         result = answer(body)
         record_reply(request, "".join(result["pieces"]))
         lines = records(body["model"], result)
@@ -313,28 +299,19 @@ class _Emulator:
         return await self.stream(request, lines)
 
     async def stream(self, request: web.Request, lines: List[Dict[str, Any]]) -> web.StreamResponse:
-        script = self.script
-        if script["error_event"] or script["truncate"]:
+        faults = request.app[FAULTS]
+        if self.error_event or faults.truncate:
             lines = lines[: len(lines) // 2]
-        if script["error_event"]:
-            lines.append({"error": script["error_event"]})
+        if self.error_event:
+            lines.append({"error": self.error_event})
         data = b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
-        if script["drop"]:
-            data = data[: len(data) // 2 + 5]
+        if faults.drop:
+            data = data[: len(data) // 2 + 5]  # in the middle of a record
         response = web.StreamResponse(
             headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        try:
-            await write_awkwardly(response, data, delay=script["delay"])
-            if script["drop"]:
-                assert request.transport is not None
-                request.transport.abort()
-                return response
-            await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            request.app[DISCONNECTS].append(request.path)
-            raise
+        await stream_body(request, response, data)
         return response
 
     async def tags(self, request: web.Request) -> web.Response:
@@ -368,65 +345,32 @@ class _Emulator:
 def create_app(
     *,
     models: Optional[Mapping[str, Sequence[str]]] = None,
-    status: Optional[int] = None,
-    retry_after: Optional[str] = None,
     error_event: Optional[str] = None,
-    truncate: bool = False,
-    drop: bool = False,
-    delay: float = 0.0,
+    **faults: Any,
 ) -> web.Application:
     """The emulator app; without arguments it behaves like a healthy server.
 
     ``models``: the pulled models, ``{"name:tag": [capabilities]}`` (default: the plugin's
-    built-in catalogue, tagged ``:latest``).  Faults: ``status`` answers every valid chat
-    request with that HTTP status (``Retry-After: retry_after`` when given);
-    ``error_event`` sends ``{"error": error_event}`` halfway through the stream and ends
-    it; ``truncate`` ends the body halfway without the done record; ``drop`` resets the
-    connection in the middle of a record; ``delay`` sleeps between writes.
+    built-in catalogue, tagged ``:latest``).  ``faults`` (``chatplug.emulator_kit.Faults``):
+    ``status`` answers every valid chat request with that HTTP status (``Retry-After:
+    retry_after`` when given); ``truncate`` ends the body halfway without the done record;
+    ``drop`` resets the connection in the middle of a record; ``delay`` sleeps between
+    writes.  ``error_event`` sends ``{"error": error_event}`` halfway through the stream and
+    ends it.
     """
     if models is None:
         models = {f"{name}:latest": caps for name, caps in DEFAULT_MODELS}
-    script = {
-        "status": status,
-        "retry_after": retry_after,
-        "error_event": error_event,
-        "truncate": truncate,
-        "drop": drop,
-        "delay": delay,
-    }
-    emulator = _Emulator(dict(models), script)
-    app = web.Application()
-    app[REQUESTS] = []
-    app[DISCONNECTS] = []
+    emulator = _Emulator(dict(models), error_event)
+    app = emulator_app(Faults(**faults))
     app.router.add_post("/api/chat", emulator.chat)
     app.router.add_get("/api/tags", emulator.tags)
     app.router.add_post("/api/show", emulator.show)
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` until cancelled, with a listen backlog of :data:`BACKLOG`."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=BACKLOG).start()
-    print(f"Ollama emulator on http://{host}:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline Ollama server (native API).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=11434)
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(create_app(), args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    """``python -m chatplug_ollama.emulator [--host H] [--port P]``."""
+    emulator_main("Ollama emulator", create_app, port=11434, argv=argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.parsing import EventParser
 
 #: ``done_reason`` → ``Finish.reason`` (``stop`` becomes ``tool_calls`` after tool calls)
 FINISH_REASONS = {"stop": "stop", "length": "length"}
@@ -29,7 +30,7 @@ FINISH_REASONS = {"stop": "stop", "length": "length"}
 TIMINGS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 
 
-class ChatStream:
+class ChatStream(EventParser):
     """Parses an ``/api/chat`` NDJSON stream fed in arbitrary byte pieces.
 
     :meth:`feed` returns the stream items that became complete; ``done`` turns true at
@@ -37,53 +38,33 @@ class ChatStream:
     stream ended before it.  ``finish`` and ``usage`` keep what the done record said.
     """
 
-    __slots__ = ("_error", "_lines", "_model", "_tools", "done", "finish", "provider", "usage")
+    __slots__ = ("_lines", "_model", "_tools", "finish", "usage")
 
     def __init__(self, provider: str = "ollama") -> None:
-        self.provider = provider
-        self.done = False
+        super().__init__(provider)
         self.finish: Optional[Finish] = None
         self.usage: Optional[Usage] = None
         self._lines = LineDecoder()
         self._model: Optional[str] = None
         self._tools = 0
-        self._error: Optional[UpstreamError] = None
 
-    def feed(self, chunk: bytes) -> List[StreamItem]:
-        if self._error is not None:
-            raise self._error
-        items: List[StreamItem] = []
-        if self.done:
-            return items
-        for line in self._lines.feed(chunk):
-            if not line.strip():
-                continue
-            try:
-                self._record(line, items)
-            except UpstreamError as error:
-                if not items:
-                    raise
-                self._error = error  # what came before the error goes out first
-                break
-            if self.done:
-                break
-        return items
+    def frames(self, chunk: bytes) -> List[bytes]:
+        return [line for line in self._lines.feed(chunk) if line.strip()]
 
     def close(self) -> List[StreamItem]:
         """End of the body: a last record without its newline, then the done check."""
-        if self._error is not None:
-            raise self._error
+        self.raise_pending()
         items: List[StreamItem] = []
         rest = None if self.done else self._lines.close()
         if rest and rest.strip():
-            self._record(rest, items)
+            self.event(rest, items)
         if not self.done:
             raise StreamProtocolError(
                 "the stream ended before its done record (truncated)", provider=self.provider
             )
         return items
 
-    def _record(self, line: bytes, items: List[StreamItem]) -> None:
+    def event(self, line: bytes, items: List[StreamItem]) -> None:
         record = parse_json(line)
         try:
             if "error" in record:
@@ -137,7 +118,7 @@ class ChatStream:
             items.append(self.usage)
 
 
-def stream_error(error: Any, provider: str) -> UpstreamError:
+def stream_error(error: Any, provider: Optional[str]) -> UpstreamError:
     """The typed error for an ``{"error": ...}`` record inside the stream."""
     message = error if isinstance(error, str) else json.dumps(error)
     return UpstreamError(

@@ -16,16 +16,13 @@ catalogue then includes them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Dict,
     FrozenSet,
     Iterable,
     List,
@@ -37,6 +34,9 @@ from typing import (
 from urllib.parse import urlsplit
 
 from chatplug import ModelInfo, UpstreamHTTPError
+from chatplug.model_cache import CACHE_ENV as CACHE_ENV
+from chatplug.model_cache import ModelCache
+from chatplug.provider_settings import default_key_env as default_key_env
 from chatplug.types import (
     CAPABILITIES,
     IMAGES,
@@ -55,7 +55,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_PROVIDER = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-CACHE_ENV = "CHATPLUG_CACHE_DIR"
+#: the refreshed model lists (``openai-models/<provider>.json``)
+CACHE = ModelCache("openai-models")
 
 #: (id, display name) of the static OpenAI catalogue; the first is the default
 OPENAI_MODELS: Tuple[Tuple[str, str], ...] = (
@@ -74,7 +75,6 @@ _NOT_CHAT = re.compile(
     r"embedding|whisper|tts|dall-e|davinci|babbage|moderation|audio|realtime|transcribe|image|search"
 )
 _CHAT = re.compile(r"^(gpt-|o\d|chatgpt-)")
-_PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 #: what a model of an OpenAI-compatible server is assumed to do, unless configured
 DEFAULT_CAPABILITIES: FrozenSet[str] = frozenset({TOOLS, IMAGES, JSON_SCHEMA, JSON_OBJECT, USAGE})
@@ -142,43 +142,19 @@ def capabilities_setting(provider: str, value: Any) -> Optional[FrozenSet[str]]:
     return frozenset(value)
 
 
-def default_key_env(provider: str) -> str:
-    """The environment variable holding ``provider``'s API key when not configured.
-
-    ``openai`` → ``OPENAI_API_KEY``; any other id → ``<ID>_API_KEY`` (``groq`` →
-    ``GROQ_API_KEY``, ``my-vllm`` → ``MY_VLLM_API_KEY``).  An OpenAI key is never sent
-    to another provider by default.
-    """
-    return re.sub(r"[^A-Za-z0-9]", "_", provider).upper() + "_API_KEY"
-
-
 def cache_dir() -> Path:
     """Where refreshed model lists are cached."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override) / "openai-models"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("chatplug")) / "openai-models"
+    return CACHE.directory()
 
 
 def cache_path(provider: str) -> Path:
     """The cache file of ``provider``'s refreshed model list."""
-    if not _PROVIDER_ID.match(provider):
-        raise ValueError(f"invalid provider id {provider!r}: use lowercase letters, digits and '-'")
-    return cache_dir() / f"{provider}.json"
+    return CACHE.path(provider)
 
 
 def cached_model_ids(provider: str) -> List[str]:
     """The model ids cached by :func:`refresh_models` for ``provider`` (empty when none)."""
-    try:
-        data = json.loads(cache_path(provider).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, list):
-        return []
-    return [model for model in models if isinstance(model, str) and model]
+    return [model for model in CACHE.read(provider) if isinstance(model, str) and model]
 
 
 def build_catalogue(
@@ -339,24 +315,9 @@ def refresh_models(
 
 def write_cache(provider: str, models: Sequence[str], base_url: str) -> Path:
     """Write ``provider``'s model list to the cache atomically; returns the file."""
-    path = cache_path(provider)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record: Dict[str, Any] = {
-        "provider": provider,
-        "base_url": base_url,
-        "fetched_at": int(time.time()),
-        "models": list(models),
-    }
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return CACHE.write(provider, models, base_url)
 
 
 def clear_cache(provider: str) -> bool:
     """Forget ``provider``'s refreshed models; ``True`` when a cache file was removed."""
-    try:
-        cache_path(provider).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return CACHE.clear(provider)

@@ -31,21 +31,25 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from aiohttp import web
-from chatplug.emulation import BASE_PATH, record_reply, write_awkwardly
+from chatplug.emulation import (
+    BASE_PATH,
+    emulator_parser,
+    record_reply,
+    run_standalone,
+    write_awkwardly,
+)
+from chatplug.emulation import LISTEN_BACKLOG as BACKLOG
+from chatplug.emulator_kit import DISCONNECTS as DISCONNECTS
+from chatplug.emulator_kit import INVALID, MISSING, ApiKeys, emulator_app, log_request
+from chatplug.emulator_kit import REQUESTS as REQUESTS
 
 from .catalogue import OPENAI_MODELS
 from .emulator_answers import Answer, build_answer, reply_pieces
 from .emulator_requests import ROLES, ApiError, check_request
 
-#: every request the emulator received: {"path", "headers" (lower-case names), "body"}
-#: (not kept in ``fast`` mode)
-REQUESTS = web.AppKey("chatplug_openai.requests", list)
-#: how many streamed responses were cut short by the client
-DISCONNECTS = web.AppKey("chatplug_openai.disconnects", list)
 CREATED = 1_700_000_000
 DEFAULT_MODELS: Tuple[str, ...] = tuple(model for model, _ in OPENAI_MODELS)
 ANY_MODEL: Tuple[str, ...] = ()
-BACKLOG = 1024
 __all__ = [
     "ANY_MODEL",
     "BACKLOG",
@@ -74,15 +78,13 @@ def _mask(key: str) -> str:
 class _Emulator:
     def __init__(
         self,
-        keys: Optional[Sequence[str]],
-        require_key: bool,
+        keys: ApiKeys,
         models: Sequence[str],
         fast: Optional[int],
         delay: float,
         awkward: bool,
     ) -> None:
-        self.keys = frozenset(keys) if keys is not None else None
-        self.require_key = require_key or keys is not None
+        self.keys = keys
         self.models = tuple(models)
         self.fast = fast
         self.delay = delay
@@ -93,28 +95,22 @@ class _Emulator:
 
     def auth(self, request: web.Request) -> Optional[web.Response]:
         header = request.headers.get("Authorization")
-        if header is None:
-            if not self.require_key:
-                return None
+        key: Optional[str] = None
+        if header is not None:
+            scheme, _, key = header.partition(" ")
+            key = key.strip() if scheme.lower() == "bearer" else ""
+        problem = self.keys.check(key)
+        if problem == MISSING or (problem == INVALID and not key):  # none, or malformed
             return _error(
                 401,
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 "invalid_request_error",
             )
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
+        if problem == INVALID:
             return _error(
                 401,
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                "invalid_request_error",
-            )
-        if self.keys is not None and key not in self.keys:
-            return _error(
-                401,
-                f"Incorrect API key provided: {_mask(key)}. You can find your API key at "
+                f"Incorrect API key provided: {_mask(key or '')}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys.",
                 "invalid_request_error",
                 "invalid_api_key",
@@ -152,19 +148,13 @@ class _Emulator:
         if refused is not None:
             return refused
         try:
-            body = await request.json()
+            body = json.loads(await request.read())
         except ValueError:
             return _error(
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
         if self.fast is None:  # benchmarks run thousands of requests: keep nothing
-            request.app[REQUESTS].append(
-                {
-                    "path": request.path_qs,
-                    "headers": {name.lower(): value for name, value in request.headers.items()},
-                    "body": body,
-                }
-            )
+            log_request(request, body)
         invalid = self.validate(body)
         if invalid is not None:
             return invalid
@@ -378,11 +368,10 @@ def create_app(
     ``delay``: seconds to sleep between events; ``awkward``: write each event in uneven
     tiny pieces (splitting UTF-8 characters and events).
     """
-    emulator = _Emulator(keys, require_key, models or ANY_MODEL, fast, delay, awkward)
-    app = web.Application()
+    keys_accepted = ApiKeys(keys, require_key)
+    emulator = _Emulator(keys_accepted, models or ANY_MODEL, fast, delay, awkward)
+    app = emulator_app()  # the request log (not kept in ``fast`` mode), the disconnects
     app[BASE_PATH] = "/v1"
-    app[REQUESTS] = []
-    app[DISCONNECTS] = []
     app.router.add_post("/v1/chat/completions", emulator.chat_handler)
     app.router.add_get("/v1/models", emulator.models_handler)
     return app
@@ -390,17 +379,12 @@ def create_app(
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """``python -m chatplug_openai.emulator [--host H] [--port P] [--key K] [--any-model]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="An offline OpenAI chat completions API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser = emulator_parser("An offline OpenAI chat completions API.", port=8000)
     parser.add_argument("--key", action="append", help="an accepted API key (repeatable)")
     parser.add_argument("--any-model", action="store_true", help="serve any model id")
     options = parser.parse_args(argv)
     app = create_app(keys=options.key, models=None if options.any_model else DEFAULT_MODELS)
-    print(f"OpenAI emulator on http://{options.host}:{options.port}/v1", flush=True)
-    web.run_app(app, host=options.host, port=options.port, backlog=BACKLOG, print=None)
+    run_standalone(app, "OpenAI emulator", options.host, options.port)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional
 
 from chatplug import (
@@ -22,9 +21,11 @@ from chatplug import (
 from chatplug.events import StreamItem
 from chatplug.http import redact
 from chatplug.openai_chunks import ChatChunkParser, chunk_error, error_fields, iter_chat_chunks
+from chatplug.provider_settings import api_key as settings_api_key
+from chatplug.provider_settings import json_headers, key_hint, key_variables
 from chatplug.types import ResponseFormat, Tool
 
-from .catalogue import DEFAULT_BASE_URL, DEFAULT_PROVIDER, default_key_env, is_reasoning_model
+from .catalogue import DEFAULT_BASE_URL, DEFAULT_PROVIDER, is_reasoning_model
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -54,6 +55,8 @@ ALLOWED_OPTIONS = (
     "max_completion_tokens",
 )
 USER_AGENT = f"chatplug-openai/{__version__}"
+#: the key's variable of the ``openai`` provider (another id: ``<ID>_API_KEY``)
+OWN_KEYS = {DEFAULT_PROVIDER: ("OPENAI_API_KEY",)}
 ERROR_BODY_LIMIT = 64 * 1024
 
 #: the 0.1 name of the core's parser (now :class:`chatplug.openai_chunks.ChatChunkParser`:
@@ -67,16 +70,13 @@ stream_error = chunk_error
 
 def key_env(provider: str, settings: Mapping[str, Any]) -> str:
     """The name of the environment variable holding the key (``""``: never send a key)."""
-    configured = settings.get("api_key_env")
-    if configured is None:
-        return "OPENAI_API_KEY" if provider == DEFAULT_PROVIDER else default_key_env(provider)
-    return str(configured)
+    names = key_variables(provider, settings, OWN_KEYS)
+    return names[0] if names else ""
 
 
 def api_key(provider: str, settings: Mapping[str, Any]) -> Optional[str]:
     """The API key, read from the environment now (``None`` when unset or disabled)."""
-    env = key_env(provider, settings)
-    return (os.environ.get(env) or None) if env else None
+    return settings_api_key(provider, settings, OWN_KEYS, literal=False)
 
 
 def auth_headers(key: Optional[str]) -> Dict[str, str]:
@@ -173,14 +173,7 @@ def plain(value: Any) -> Any:
 
 
 def build_headers(request: CompletionRequest, key: Optional[str]) -> Dict[str, str]:
-    headers = {
-        "content-type": "application/json",
-        "accept": "text/event-stream",
-        "user-agent": USER_AGENT,
-    }
-    extra = request.settings.get("headers")
-    if isinstance(extra, Mapping):
-        headers.update({str(name).lower(): str(value) for name, value in extra.items()})
+    headers = json_headers(request.settings, "text/event-stream", USER_AGENT)
     headers.update(auth_headers(key))
     return headers
 
@@ -213,17 +206,6 @@ async def stream_chat(
 # --- errors ------------------------------------------------------------------------
 
 
-def _auth_hint(provider: str, env_setting: Any, key: Optional[str]) -> str:
-    env = key_env(provider, {} if env_setting is None else {"api_key_env": env_setting})
-    if not env:
-        return (
-            f"The server wants an API key: set api_key_env in [providers.{provider}] "
-            "and put the key in that environment variable."
-        )
-    state = "is set but was refused" if key else "is not set"
-    return f"Set the environment variable {env} to a valid API key ({env} {state})."
-
-
 async def upstream_error(
     response: "aiohttp.ClientResponse",
     provider: str,
@@ -254,7 +236,8 @@ async def upstream_error(
     if kind:
         error.message = redact(f"{error.message} ({', '.join(kind)})", key)
     if isinstance(error, AuthenticationError):
-        error.hint = _auth_hint(provider, env_setting, key)
+        settings = {} if env_setting is None else {"api_key_env": env_setting}
+        error.hint = key_hint(provider, settings, key, OWN_KEYS)
     elif isinstance(error, RateLimitedError) and fields.get("code") == "insufficient_quota":
         error.retryable = False
         error.hint = "The account has no quota left: check the provider's plan and billing."

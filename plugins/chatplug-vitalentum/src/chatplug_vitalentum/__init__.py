@@ -19,12 +19,13 @@ from __future__ import annotations
 import functools
 import json
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence
-from urllib.parse import urlsplit
 
-from chatplug import CompletionRequest, ModelInfo, browser_headers, hookimpl, open_stream
+from chatplug import CompletionRequest, ModelInfo, hookimpl, open_stream
 from chatplug.events import Finish, StreamItem
+from chatplug.http import site_headers
 from chatplug.openai_chunks import DONE, ChatChunkParser
 from chatplug.options import STANDARD_RANGES, Range, checked_options, text_option
+from chatplug.parsing import iter_items
 from chatplug.types import WEB_CHAT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,12 +87,7 @@ async def stream_completion(
     url = request.url(URL, PATH)
     async with open_stream(session, request, "POST", url, headers=headers, json=body) as response:
         parser = ChatChunkParser(request.provider)
-        async for chunk in response.content.iter_any():
-            for item in parser.feed(chunk):
-                yield item
-            if parser.done:
-                break
-        for item in parser.close():
+        async for item in iter_items(response, parser):
             yield item
     if parser.finish is None and parser.has_text:  # without text, the core reports no answer
         yield Finish("stop")
@@ -105,9 +101,7 @@ def _headers(base: str) -> Mapping[str, str]:
 
 def request_headers(base: str) -> Dict[str, str]:
     """The browser-like headers of the converse-edge request for the site at ``base``."""
-    parts = urlsplit(base)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else base.rstrip("/")
-    return browser_headers(origin, base.rstrip("/") + "/", accept="text/event-stream")
+    return site_headers(base, "/", accept="text/event-stream")
 
 
 def request_body(request: CompletionRequest) -> Dict[str, Any]:

@@ -20,13 +20,16 @@ is required: 403 ``PERMISSION_DENIED``.
 The answer is deterministic and reflects the request (:func:`.answer.plan_answer`): a text
 reply quoting the last user text, or function calls when tools are declared and the last
 user text names them (several: parallel calls) or the mode is ``ANY``; thoughts first when
-``thinkingConfig.includeThoughts`` is set on a thinking model; JSON for a JSON
+``thinkingConfig.includeThoughts`` is set on a thinking model, the first answer part (or
+function call) carrying a ``thoughtSignature`` the emulator checks when it comes back
+(:func:`.checks.sign`); JSON for a JSON
 ``responseMimeType``; ``maxOutputTokens`` cuts it (``MAX_TOKENS``), ``stopSequences`` stop
 it; ``usageMetadata`` counts it (and a repeated conversation prefix as cached tokens).
 
 Faults come from the script ``app[FAULTS]`` (one entry per generate request, consumed in
 order; ``None`` answers normally) or from ``[fault:<name>]`` in the last user text:
 :data:`FAULT_NAMES`.  ``rate_limit:N`` waits N seconds (``Retry-After``).
+``python -m chatplug_gemini.emulator --port N`` serves it alone (listen backlog 1024).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from aiohttp import web
-from chatplug.emulation import record_reply, write_awkwardly
+from chatplug.emulation import emulator_main, record_reply, write_awkwardly
+from chatplug.emulator_kit import INVALID, MISSING, ApiKeys, emulator_app, log_request
+from chatplug.emulator_kit import REQUESTS as REQUESTS
+from chatplug.emulator_kit import STREAM_ENDS as STREAM_ENDS
 
 from .. import MODELS
 from .answer import (
@@ -50,14 +56,10 @@ from .answer import (
     texts_of,
     usage_metadata,
 )
-from .checks import Invalid, check_request, error_body
+from .checks import Invalid, check_request, error_body, part_signature, sign
 
-#: every request received: {"method", "path", "query", "headers" (lower-case), "body"}
-REQUESTS = web.AppKey("chatplug_gemini.requests", list)
 #: the fault script: entries are consumed one per generate request (None: a normal answer)
 FAULTS = web.AppKey("chatplug_gemini.faults", list)
-#: how each streamed answer ended: "complete" or "disconnected"
-STREAM_ENDS = web.AppKey("chatplug_gemini.stream_ends", list)
 _EMULATOR = web.AppKey("chatplug_gemini.emulator", object)
 
 FAULT_NAMES = (
@@ -105,15 +107,13 @@ def _error(status: int, message: str, reason: str, **extra: Any) -> web.Response
 class _Emulator:
     def __init__(
         self,
-        keys: Optional[Sequence[str]],
-        require_key: bool,
+        keys: ApiKeys,
         models: Sequence[str],
         delay: float,
         awkward: bool,
         retry_after: int,
     ) -> None:
-        self.keys = frozenset(keys) if keys is not None else None
-        self.require_key = require_key or keys is not None
+        self.keys = keys
         self.models = tuple(models)
         self.delay = delay
         self.awkward = awkward
@@ -122,12 +122,12 @@ class _Emulator:
         self.responses = 0
 
     def auth(self, request: web.Request) -> Optional[web.Response]:
-        key = request.headers.get("x-goog-api-key") or request.query.get("key")
-        if not key:
-            if not self.require_key:
-                return None
+        problem = self.keys.check(
+            request.headers.get("x-goog-api-key") or request.query.get("key") or None
+        )
+        if problem == MISSING:
             return _error(403, KEYLESS, "PERMISSION_DENIED")
-        if self.keys is not None and key not in self.keys:
+        if problem == INVALID:
             info = {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "API_KEY_INVALID",
@@ -155,15 +155,7 @@ class _Emulator:
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        request.app[REQUESTS].append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": dict(request.query),
-                "headers": {name.lower(): value for name, value in request.headers.items()},
-                "body": raw,
-            }
-        )
+        log_request(request, raw)
         model, _, method = request.match_info["target"].partition(":")
         if method not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"Method not found: {method or '(none)'}.", "NOT_FOUND")
@@ -359,11 +351,9 @@ def create_app(
     """
     for fault in faults:
         _fault(fault)  # unknown names fail here, not in the middle of a test
-    emulator = _Emulator(keys, require_key, models, delay, awkward, retry_after)
-    app = web.Application()
-    app[REQUESTS] = []
+    emulator = _Emulator(ApiKeys(keys, require_key), models, delay, awkward, retry_after)
+    app = emulator_app()  # REQUESTS (the body as bytes); STREAM_ENDS: complete or disconnected
     app[FAULTS] = list(faults)
-    app[STREAM_ENDS] = []
     app[_EMULATOR] = emulator
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{version}/models/{{target}}", emulator.generate)
@@ -371,4 +361,18 @@ def create_app(
     return app
 
 
-__all__ = ["FAULTS", "FAULT_NAMES", "REQUESTS", "STREAM_ENDS", "create_app"]
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """``python -m chatplug_gemini.emulator [--host H] [--port P]``."""
+    emulator_main("Gemini emulator", create_app, port=8766, argv=argv)
+
+
+__all__ = [
+    "FAULTS",
+    "FAULT_NAMES",
+    "REQUESTS",
+    "STREAM_ENDS",
+    "create_app",
+    "main",
+    "part_signature",
+    "sign",
+]

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Sequence
 
-from .checks import THINKING_RANGES
+from .checks import THINKING_RANGES, part_signature
 
 IMAGE_TOKENS = 258  # what Gemini counts for a small image
 
@@ -138,7 +138,8 @@ def plan_answer(body: Mapping[str, Any], model: str) -> Answer:
     parts += [{"functionCall": call} for call in calls]
     first = next((i for i, part in enumerate(parts) if not part.get("thought")), None)
     if thoughts and first is not None and (thinking.get("includeThoughts") or calls):
-        parts[first] = {**parts[first], "thoughtSignature": "c2lnbmF0dXJlIOKckw=="}
+        signature = part_signature(parts[first], "".join(pieces))
+        parts[first] = {**parts[first], "thoughtSignature": signature}
     output = len(pieces) + sum(1 + len(call["args"]) for call in calls)
     return Answer(parts, finish, text, output, len(thoughts))
 

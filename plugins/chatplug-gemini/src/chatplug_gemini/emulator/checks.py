@@ -4,14 +4,17 @@
 ``status`` word) for what the real API refuses: unknown field names, missing or empty
 ``contents``, roles other than ``user``/``model``, parts with no data or two kinds of data,
 bad base64, function-call turns out of place, function responses that do not answer the
-previous turn's calls, invalid function names, ``toolConfig`` modes, ``generationConfig``
-ranges, and thinking settings the model does not take.
+previous turn's calls, thought signatures it did not issue for the part that carries them
+(:func:`sign`), invalid function names, ``toolConfig`` modes, ``generationConfig`` ranges, and
+thinking settings the model does not take.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from collections import Counter
 from typing import Any, Dict, List, Mapping, Optional, cast
@@ -66,6 +69,7 @@ MIME_TYPES = ("text/plain", "application/json", "text/x.enum")
 MODES = ("AUTO", "ANY", "NONE", "VALIDATED", "MODE_UNSPECIFIED")
 FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 MAX_STOP_SEQUENCES = 5
+_SECRET = b"chatplug-gemini-emulator"
 #: thinking models: (lowest budget, highest budget, may thinking be off)
 THINKING_RANGES = {
     "gemini-2.5-pro": (128, 32768, False),
@@ -90,6 +94,45 @@ def error_body(status: int, message: str, reason: str, details: Any = None) -> D
     if details:
         error["details"] = details
     return {"error": error}
+
+
+def sign(kind: str, value: Any) -> str:
+    """The thought signature the emulator gives a part: bound to its ``kind`` (``text``,
+    ``functionCall``) and ``value`` (the turn's whole text, or the call), checked when it
+    comes back."""
+    data = json.dumps([kind, value], ensure_ascii=False, sort_keys=True).encode()
+    return base64.b64encode(hashlib.sha256(_SECRET + data).digest()).decode()
+
+
+def part_signature(part: Mapping[str, Any], text: str) -> str:
+    """The signature of ``part`` of a model turn whose answer text is ``text``."""
+    if "functionCall" in part:
+        call = part["functionCall"]
+        return sign("functionCall", [call["name"], call.get("args") or {}])
+    return sign("thought" if part.get("thought") else "text", text)
+
+
+def check_signatures(contents: List[Dict[str, Any]]) -> None:
+    """Every ``thoughtSignature`` of a model turn is one the emulator issued for that part."""
+    for index, content in enumerate(contents):
+        if content["role"] != "model":
+            continue
+        text = "".join(
+            part["text"] for part in content["parts"] if "text" in part and not part.get("thought")
+        )
+        for position, part in enumerate(content["parts"]):
+            signature = part.get("thoughtSignature")
+            if signature is None:
+                continue
+            where = f"contents[{index}].parts[{position}].thought_signature"
+            try:
+                base64.b64decode(str(signature), validate=True)
+            except (ValueError, binascii.Error):
+                raise Invalid(
+                    f"Invalid value at '{where}' (TYPE_BYTES), Base64 decoding failed"
+                ) from None
+            if signature != part_signature(part, text):
+                raise Invalid(f"Thought signature is not valid ({where}).")
 
 
 def _unknown(fields: Mapping[str, Any], known: Any, where: str) -> None:
@@ -157,6 +200,7 @@ def check_request(value: Any, model: str) -> Dict[str, Any]:
     for index, content in enumerate(contents):
         check_content(content, f"contents[{index}]", single=len(contents) == 1)
     check_function_turns(contents)
+    check_signatures(contents)
     system = body.get("systemInstruction")
     if system is not None:
         system = _object(system, "system_instruction")
