@@ -1,5 +1,6 @@
 """chatplug.parsing: the event parser base (errors after the items before them), iter_items
-driving a parser over a body, post_json sending a JSON payload and parsing the answer."""
+and iter_batches driving a parser over a body, post_json sending a JSON payload and parsing
+the answer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from chatplug import (
     UpstreamHTTPError,
 )
 from chatplug.events import Finish, StreamItem
-from chatplug.parsing import EventParser, iter_items, post_json
+from chatplug.parsing import EventParser, iter_batches, iter_items, post_json
 from chatplug.testing import Reply, ScriptedUpstream, completion_request
 
 
@@ -99,6 +100,17 @@ async def test_iter_items_lets_close_report_a_truncated_body() -> None:
                     async for item in iter_items(response, Lines()):
                         items.append(item)
     assert items == ["a"]
+
+
+async def test_iter_batches_gives_the_items_of_each_network_chunk_together() -> None:
+    first, second = lines({"text": "a"}, {"text": "b"}), lines({"text": "c"}, {"end": 1})
+    reply = Reply(chunks=[first, second, b"garbage after the end\n"], delay=0.05)
+    parser = Lines()
+    async with ScriptedUpstream(reply) as upstream, aiohttp.ClientSession() as session:
+        async with session.get(upstream.url) as response:
+            batches = [list(items) async for items in iter_batches(response, parser)]
+    assert batches == [["a", "b"], ["c", Finish("stop")]]
+    assert parser.closed
 
 
 async def test_post_json_sends_utf8_json_with_the_headers_and_parses_the_answer() -> None:

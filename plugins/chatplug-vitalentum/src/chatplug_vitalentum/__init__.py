@@ -25,7 +25,7 @@ from chatplug.events import Finish, StreamItem
 from chatplug.http import site_headers
 from chatplug.openai_chunks import DONE, ChatChunkParser
 from chatplug.options import STANDARD_RANGES, Range, checked_options, text_option
-from chatplug.parsing import iter_items
+from chatplug.parsing import iter_batches
 from chatplug.types import WEB_CHAT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,8 +87,9 @@ async def stream_completion(
     url = request.url(URL, PATH)
     async with open_stream(session, request, "POST", url, headers=headers, json=body) as response:
         parser = ChatChunkParser(request.provider)
-        async for item in iter_items(response, parser):
-            yield item
+        async for items in iter_batches(response, parser):  # a list per network chunk
+            for item in items:
+                yield item
     if parser.finish is None and parser.has_text:  # without text, the core reports no answer
         yield Finish("stop")
 
