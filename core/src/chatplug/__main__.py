@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .cli import main
+import sys
+
+from .cli import run
 
 if __name__ == "__main__":
-    main(prog_name="chatplug")
+    sys.exit(run(prog_name="chatplug"))

@@ -25,6 +25,8 @@ PLUGINS_ENV = "CHATPLUG_PLUGINS"
 PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 AVAILABLE, LOADED, DISABLED, FAILED = "available", "loaded", "disabled", "failed"
+#: seconds a plugin's ``list_models`` may take (``Registry(list_models_timeout=...)``)
+LIST_MODELS_TIMEOUT = 5.0
 
 
 @dataclass
@@ -83,8 +85,22 @@ def entry_points(group: str) -> List["metadata.EntryPoint"]:
     return [found[name] for name in sorted(found)]
 
 
-def _distribution(entry: "metadata.EntryPoint") -> Tuple[Optional[str], Optional[str]]:
+def distribution_of(entry: "metadata.EntryPoint") -> Tuple[Optional[str], Optional[str]]:
+    """The name and version of the distribution that installed ``entry`` (``None, None``
+    when unknown).
+
+    Read from the same file as ``dist.metadata`` (``METADATA``, else ``PKG-INFO``), once,
+    and only its header block: what follows the first blank line is the long
+    description, a plugin's whole README, which ``dist.metadata`` parses too (and
+    ``dist.version`` a second time).
+    """
     dist = getattr(entry, "dist", None)
     if dist is None:
         return None, None
-    return dist.metadata["Name"], dist.version
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not text:
+        return dist.metadata["Name"], dist.version
+    from email.parser import HeaderParser
+
+    headers = HeaderParser().parsestr(text.split("\n\n", 1)[0])
+    return headers["Name"], headers["Version"]

@@ -26,16 +26,13 @@ from typing import (
 )
 
 from ._guard import start_in_thread, wait_in_thread
-from .discovery import PluginInfo
+from .discovery import LIST_MODELS_TIMEOUT, PluginInfo
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError
 from .messages import format_prompt as default_format_prompt
 from .types import CompletionRequest, Message, ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import Future
-
-#: seconds a plugin's ``list_models`` may take (``Registry(list_models_timeout=...)``)
-LIST_MODELS_TIMEOUT = 5.0
 
 
 class Provider:

@@ -35,22 +35,24 @@ from .discovery import (
     EMULATOR_GROUP,
     ENTRY_POINT_GROUP,
     FAILED,
+    LIST_MODELS_TIMEOUT,
     LOADED,
     PLUGINS_ENV,
     PROVIDER_ID,
     PluginInfo,
-    _distribution,
+    distribution_of,
     enabled_from_env,
     entry_points,
 )
 from .errors import ChatplugError, ModelNotFoundError, PluginLoadError, ProviderNotFoundError
-from .provider import LIST_MODELS_TIMEOUT, Provider
-from .types import UNKNOWN, UPSTREAM_KINDS, ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import sys
 
     import pluggy
+
+    from .provider import Provider
+    from .types import ModelInfo
 
     if sys.version_info >= (3, 10):
         from importlib import metadata
@@ -141,7 +143,7 @@ class Registry:
             self._infos = {}
             if self._discover:
                 for entry in entry_points(ENTRY_POINT_GROUP):
-                    distribution, version = _distribution(entry)
+                    distribution, version = distribution_of(entry)
                     info = PluginInfo(entry.name, distribution, version, entry.value)
                     if not PROVIDER_ID.match(entry.name):
                         info.status = FAILED
@@ -256,6 +258,9 @@ class Registry:
         self._providers.pop(name, None)
 
     def _load_virtual(self, info: PluginInfo) -> Provider:
+        from .provider import Provider
+        from .types import ModelInfo
+
         plugin, models, settings = self._virtual[info.name]
         try:
             base = self.provider(plugin)
@@ -311,6 +316,7 @@ class Registry:
         import inspect
 
         from .hookspecs import REQUIRED_HOOKS
+        from .provider import Provider
 
         for caller in self._pm.get_hookcallers(plugin) or []:
             if not caller.has_spec():
@@ -432,8 +438,20 @@ def list_models_timeout_from_env() -> Optional[float]:
 
 
 def _upstream_rank(pair: Tuple[Provider, ModelInfo]) -> int:
+    from .types import UNKNOWN, UPSTREAM_KINDS
+
     kind = pair[1].upstream
     return UPSTREAM_KINDS.index(kind) if kind in UPSTREAM_KINDS else UPSTREAM_KINDS.index(UNKNOWN)
+
+
+def __getattr__(name: str) -> Any:
+    """``Provider``, still importable from here, imported on first use: listing the
+    installed plugins needs neither it nor the request types under it."""
+    if name == "Provider":
+        from .provider import Provider
+
+        return Provider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _default: Optional[Registry] = None

@@ -15,13 +15,39 @@ from typing import Any, Callable, Optional, TypeVar
 
 import click
 
+from .console import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    one_line,
+    print_config_warnings_plainly,
+    safe_line,
+    silence_stdout,
+)
+
 T = TypeVar("T")
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
+__all__ = [
+    "DEBUG_ENV",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "T",
+    "debug_enabled",
+    "exit_code_for",
+    "one_line",
+    "print_config_warnings_plainly",
+    "report_error",
+    "run_guarded",
+    "safe_line",
+    "set_debug",
+    "silence_stdout",
+]
+
 DEBUG_ENV = "CHATPLUG_DEBUG"
 
 
@@ -50,19 +76,6 @@ def _style(text: str, **styles: Any) -> str:
     return text if os.environ.get("NO_COLOR") else click.style(text, **styles)
 
 
-def one_line(text: str) -> str:
-    """``text`` on one line (runs of white space, newlines included, become one space)."""
-    return " ".join(str(text).split())
-
-
-def safe_line(text: str) -> str:
-    """``text`` on one line with its credentials masked: how the command line shows any
-    message it did not write itself."""
-    from ..masking import mask_text
-
-    return mask_text(one_line(text))
-
-
 def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
     """Print ``error`` on stderr as ``Error: ...`` (and ``Hint: ...``); return its exit code.
 
@@ -86,16 +99,6 @@ def report_error(error: BaseException, *, debug: Optional[bool] = None) -> int:
     if hint:
         click.echo(f"{_style('Hint:', fg='yellow')} {safe_line(hint)}", err=True)
     return code
-
-
-def silence_stdout() -> None:
-    """After a broken pipe: point stdout at /dev/null so that the final flush is quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no real stdout: nothing to flush
-        pass
 
 
 def exit_code_for(error: BaseException, *, debug: Optional[bool] = None) -> Optional[int]:
@@ -129,19 +132,3 @@ def run_guarded(function: Callable[[], T], *, debug: Optional[bool] = None) -> T
         if code is None:
             raise
         sys.exit(code)
-
-
-def print_config_warnings_plainly() -> None:
-    """Show configuration warnings as one ``Warning:`` line, not Python's warning format."""
-    import warnings
-
-    original = warnings.showwarning
-
-    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        if category.__name__ == "ConfigWarning":
-            click.echo(f"Warning: {message}", err=True)
-        else:
-            original(message, category, *args, **kwargs)
-
-    if getattr(original, "__name__", "") != "show":
-        warnings.showwarning = show

@@ -1,72 +1,27 @@
-"""``chatplug plugins``, ``chatplug models`` and ``chatplug --version``: what is installed.
+"""``chatplug plugins`` and ``chatplug models``: what is installed (``--version`` and the
+plugins report are built in :mod:`~chatplug.cli.inventory`).
 
-All three read installed metadata and never import a plugin unless asked (``plugins
+They read installed metadata and never import a plugin unless asked (``plugins
 --check``, ``models``), nor asyncio or aiohttp.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional
 
 import click
 
-from .. import __version__
-from .errors import safe_line
+from .console import safe_line
+from .inventory import CONTRACT_VERSION, configured_registry, plugins_report, version_text
 from .output import json_text, table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..registry import PluginInfo, Registry
+    from ..registry import Registry
+
+__all__ = ["CONTRACT_VERSION", "models_command", "plugins_command", "version_text"]
 
 
-#: ``chatplug.registry.ENTRY_POINT_GROUP``, read here without importing the registry (and
-#: the dataclasses under it): ``--version`` only reads metadata
-PROVIDERS_GROUP = "chatplug.providers"
-#: ``chatplug.hookspecs.CONTRACT_VERSION``, the plugin contract this core implements, read
-#: here without importing the hook specifications (and pluggy under them)
-CONTRACT_VERSION = "0.2"
-
-
-def _provider_entry_points() -> List[Any]:
-    """The installed provider entry points, first one per name, sorted by name (the
-    registry's rule)."""
-    if sys.version_info >= (3, 10):  # pragma: no cover - version dependent
-        from importlib import metadata
-    else:  # pragma: no cover
-        import importlib_metadata as metadata
-    found: Dict[str, Any] = {}
-    for entry in metadata.entry_points(group=PROVIDERS_GROUP):
-        found.setdefault(entry.name, entry)
-    return [found[name] for name in sorted(found)]
-
-
-def version_text() -> str:
-    """The core's version, its plugin contract's, and each installed plugin
-    distribution's (metadata only)."""
-    python = ".".join(str(part) for part in sys.version_info[:3])
-    lines = [f"chatplug {__version__} (plugin contract {CONTRACT_VERSION}; Python {python})"]
-    dists: Dict[str, Tuple[str, List[str]]] = {}
-    for entry in _provider_entry_points():
-        dist = getattr(entry, "dist", None)
-        metadata = dist.metadata if dist is not None else None  # parsed once per entry
-        name = metadata["Name"] if metadata is not None else entry.value.split(":")[0]
-        version = metadata["Version"] if metadata is not None else "unknown"
-        dists.setdefault(name, (version, []))[1].append(entry.name)
-    if dists:
-        lines.append("plugins:")
-        for name in sorted(dists, key=str.lower):
-            version, providers = dists[name]
-            lines.append(f"  {name} {version} (providers: {', '.join(providers)})")
-    else:
-        lines.append("plugins: none installed")
-    return "\n".join(lines)
-
-
-def _registry() -> "Registry":
-    """The registry the configuration describes (virtual providers, disabled ones)."""
-    from ..config import load_config
-
-    return load_config().registry()
+_registry = configured_registry
 
 
 def _check_plugins(registry: "Registry") -> Dict[str, int]:
@@ -96,45 +51,12 @@ def plugins_command(as_json: bool, check: bool) -> None:
     with the error).  Plugins left out by CHATPLUG_PLUGINS are "disabled".  The first
     line (each item's "contract_version" in JSON) is the plugin contract chatplug serves.
     """
-    from ..health import CircuitBreaker
-    from ..registry import AVAILABLE, FAILED, LOADED
+    from ..registry import FAILED
 
     registry = _registry()
-    counts = _check_plugins(registry) if check else {}
-    infos: List[PluginInfo] = registry.plugins()
-    breaker = CircuitBreaker()
-
-    def health(info: PluginInfo) -> Optional[str]:
-        return breaker.describe(info.name) if info.status in (AVAILABLE, LOADED) else None
-
-    if as_json:
-        items = []
-        for info in infos:
-            item = info.as_dict()
-            item["health"] = health(info)
-            item["contract_version"] = CONTRACT_VERSION
-            if check:
-                item["models"] = counts.get(info.name)
-            items.append(item)
-        click.echo(json_text(items))
-    elif not infos:
-        click.echo("No provider plugins installed; try 'pip install chatplug-vitalentum'.")
-    else:
-        headers = ["NAME", "DISTRIBUTION", "VERSION", "STATUS", "HEALTH"]
-        if check:
-            headers.append("MODELS")
-        rows = []
-        for info in infos:
-            row = [info.name, info.distribution or "-", info.version or "-", info.status]
-            row.append(health(info) or "-")
-            if check:
-                row.append(str(counts.get(info.name, "-")))
-            rows.append(row)
-        click.echo(f"chatplug {__version__}, plugin contract {CONTRACT_VERSION}")
-        click.echo(table(headers, rows))
-        for info in infos:
-            if info.error:
-                click.echo(f"{info.name}: {safe_line(info.error)}")
+    counts = _check_plugins(registry) if check else None
+    click.echo(plugins_report(registry, as_json, counts))
+    infos = registry.plugins()
     failed = [info.name for info in infos if info.status == FAILED]
     if check and failed:
         from ..errors import PluginLoadError
