@@ -459,13 +459,14 @@ candidates, route: ~46,000 instructions, was ~79,000 before the client cached ro
 `collections.abc` instead of `typing` for isinstance), the completion generator with its
 first-byte timer (~45,000), and the plugin's request itself (browser headers and the
 history as a JSON string, ~75,000: the same work in the bare candidates here, which send
-the same request).  Cold start, in instructions (callgrind, byte code cached):
-`chatplug plugins` runs ~335 million, of which the interpreter ~37, `typing` ~42, click
-~89, `importlib.metadata` ~97 (its import; reading the metadata of the installed
-distributions is ~27 more), the registry with the dataclasses of `chatplug.types` ~27, the
-circuit breaker ~4, and the command line and configuration modules ~8: the command line
-loads only the module of the command it runs, and a missing configuration file loads
-neither the parser nor the tables' dataclasses.  `chatplug --version` (~294 million) does
+the same request).  Cold start, in instructions (callgrind, byte code cached,
+a venv of 103 distributions): `chatplug plugins` runs ~275 million (~335 before it was
+answered without click), of which the interpreter ~37, `typing` ~42, `importlib.metadata`
+~119 (its import) plus ~22 to read the entry points of the installed distributions and
+~8 for the plugins' metadata headers and the report, and chatplug's own modules ~47 (the
+package, discovery, registry, configuration, circuit breaker and the command line's
+click-free modules): click is not imported, and a missing configuration file loads
+neither the parser nor the tables' dataclasses.  `chatplug --version` (~265 million) does
 not import the registry."""
 
 
