@@ -450,16 +450,17 @@ the usual shape (the checks run only otherwise), and `async for` over a `Stream`
 the client's generator directly (no Python `__anext__` per chunk).  No per-chunk object
 is created beyond the text piece the user receives and the JSON value it comes from.
 
-Per stream (5-chunk streams over loopback, callgrind): bare aiohttp with a minimal
-request costs ~620,000 instructions; chatplug cost ~885,000 before this work, ~844,000 after
-the decoder changes and about 800,000 after the client changes (estimated from the ~44,000
-they save in isolation).  What chatplug adds: resolving the request (messages,
-candidates, route: ~46,000 instructions, was ~79,000 before the client cached routes and
-`normalize_messages` used
-`collections.abc` instead of `typing` for isinstance), the completion generator with its
-first-byte timer (~45,000), and the plugin's request itself (browser headers and the
-history as a JSON string, ~75,000: the same work in the bare candidates here, which send
-the same request).  Cold start, in instructions (callgrind, byte code cached,
+Per stream (5-chunk streams over loopback, callgrind): in 0.1, bare aiohttp with a
+minimal request cost ~620,000 instructions and chatplug ~800,000 (~885,000 before its
+decoder and client work); the side-by-side section above has 0.1 and 0.2 measured in
+the same run.  What chatplug adds: resolving the request (messages, candidates, route:
+~46,000 instructions in 0.1), the completion generator with its first-byte timer
+(~45,000), and the plugin's request itself (browser headers and the history as a JSON
+string, ~75,000: the same work in the bare candidates here, which send the same
+request).  Contract 0.2 adds ~27,000 to the first piece (the typed request fields, the
+capability check, the stream's event state), of which building the 24-field frozen
+`CompletionRequest` through its own `__init__` alone was ~40,000 before it was built in
+one step (~9,000).  Cold start, in instructions (callgrind, byte code cached,
 a venv of 103 distributions): `chatplug plugins` runs ~275 million (~335 before it was
 answered without click), of which the interpreter ~37, `typing` ~42, `importlib.metadata`
 ~119 (its import) plus ~22 to read the entry points of the installed distributions and
