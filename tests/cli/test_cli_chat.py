@@ -223,11 +223,17 @@ def test_streams_each_piece_as_it_arrives(popen_cli: PopenCli) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_exits_130_without_a_traceback(popen_cli: PopenCli) -> None:
-    process = popen_cli(*EMULATED, "/slow")
+    process = popen_cli(*EMULATED, "/slow", env={"PYTHONFAULTHANDLER": "1"})
     assert process.stdout is not None and process.stderr is not None
     read_until(process.stdout, b"tick 2\n")
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 130
+    try:
+        code = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # say where it was: the faulthandler dumps its stacks
+        process.send_signal(signal.SIGABRT)
+        process.wait(timeout=10)
+        pytest.fail(f"still running 30 s after SIGINT; stderr: {process.stderr.read()[-4000:]!r}")
+    assert code == 130
     stderr = process.stderr.read().decode()
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
