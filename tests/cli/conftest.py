@@ -116,6 +116,15 @@ def run_cli(cli_env: Dict[str, str]) -> RunCli:
     return run
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT at its default, as for a command run from a terminal.  A test
+    run started in the background (``cmd &`` in a script) has SIGINT ignored, and a child
+    inherits that: Ctrl-C tests would then test nothing but the ignoring."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def popen_cli(cli_env: Dict[str, str]) -> Iterator[Callable[..., "subprocess.Popen[bytes]"]]:
     """``popen_cli(*args)``: start ``chatplug`` with piped stdout and stderr."""
@@ -128,6 +137,7 @@ def popen_cli(cli_env: Dict[str, str]) -> Iterator[Callable[..., "subprocess.Pop
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**cli_env, **(env or {})},
+            preexec_fn=None if os.name == "nt" else _default_sigint,
         )
         started.append(process)
         return process
