@@ -31,6 +31,7 @@ from ..stream import Stream
 from ..types import REASONING, Message
 from .access import RECORD_KEY, AccessRecord
 from .api_errors import ApiError
+from .body_writer import BurstWriter
 from .chat_completions import first_item, who_answered
 from .chat_request import parse_json_body
 from .observe import track
@@ -230,24 +231,29 @@ async def _send_events(
 ) -> web.StreamResponse:
     """Send the answer as Server-Sent Events; the headers go out with the first events.
 
-    An error after that is sent as the dialect's closing failure event.
+    An error after that is sent as the dialect's closing failure event.  The events go out
+    through a :class:`~.body_writer.BurstWriter`, as the chat completion chunks do.
     """
     response = EventStreamResponse(headers={**SSE_HEADERS, **headers})
     await response.prepare(request)
     text = encoder.text
     chunks = 1
     chars = len(first) if type(first) is str else 0
+    body = BurstWriter(request, response)
+    add = body.add
     try:
-        await response.write(encoder.start() + _feed(encoder, first))
+        await response.write(encoder.start() + _feed(encoder, first))  # with the headers
         async for item in events:
             if type(item) is str:  # the hot path
-                await response.write(text(item))
+                add(text(item))
                 chunks += 1
                 chars += len(item)
-                continue
-            data = _feed(encoder, item)
-            if data:
-                await response.write(data)
+            else:
+                data = _feed(encoder, item)
+                if data:
+                    add(data)
+            if body.congested:
+                await body.drain()
     except (Exception, asyncio.CancelledError) as error:
         problem = stream_failure(request, record, error)
         if problem is None:
@@ -257,5 +263,5 @@ async def _send_events(
         end = encoder.finish(stream)
     finally:
         record.chunks, record.chars = chunks, chars
-    await end_stream(record, response.write_eof(end))
+    await end_stream(record, body.finish(end))  # what is queued, the last events, the end
     return response
