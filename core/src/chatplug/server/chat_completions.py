@@ -19,7 +19,6 @@ from ..errors import ChatplugError
 from ..events import Finish, ReasoningDelta, ToolCallDelta
 from ..stream import Stream
 from .access import RECORD_KEY, AccessRecord
-from .api_errors import ApiError
 from .body_writer import BurstWriter
 from .chat_request import ChatCall, parse_chat_request, parse_json_body, start_stream
 from .chat_response import ChunkEncoder, completion_object, finish_reason
@@ -34,19 +33,10 @@ MODEL_HEADER = "x-chatplug-model"
 _COMMITTING = (ReasoningDelta, ToolCallDelta, Finish)
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The request body, or a 413 in the OpenAI shape."""
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge as error:
-        raise ApiError(
-            413, f"the request body is too large: {error.text}", code="request_too_large"
-        ) from None
-
-
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     record: AccessRecord = request[RECORD_KEY]
-    call = parse_chat_request(parse_json_body(await read_body(request)))
+    # read already by the body middleware (which answers a body over the limit with a 413)
+    call = parse_chat_request(parse_json_body(await request.read()))
     record.stream = call.stream
     state = request.app[STATE]
     assert state.client is not None

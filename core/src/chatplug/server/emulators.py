@@ -18,6 +18,7 @@ from typing import AsyncIterator, Dict, List, Optional, Sequence
 
 from ..errors import ChatplugError
 from ..registry import EMULATOR_GROUP, entry_points
+from .runner import stop_signals
 
 #: seconds an emulator gives requests still in flight when it stops
 SHUTDOWN = 1.0
@@ -74,23 +75,11 @@ async def running_emulators(
 
 async def serve_emulator(provider: str, host: str = "127.0.0.1", port: int = 0) -> None:
     """Serve ``provider``'s emulator until SIGTERM/SIGINT; says its base URL on stderr."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
-    try:
+    with stop_signals() as stop:
         async with contextlib.AsyncExitStack() as stack:
             url = await start_emulator(stack, provider, host, port)
             print(f"chatplug emulate: {provider} emulator on {url}", file=sys.stderr, flush=True)
             await stop.wait()
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
 
 
 class EmulatorProcess:
@@ -132,14 +121,11 @@ class EmulatorProcess:
 
 
 async def _serve_many(providers: Sequence[str], host: str) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with running_emulators(providers, host) as urls:
-        for provider, url in urls.items():
-            print(provider, url, flush=True)
-        await stop.wait()
+    with stop_signals() as stop:
+        async with running_emulators(providers, host) as urls:
+            for provider, url in urls.items():
+                print(provider, url, flush=True)
+            await stop.wait()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -3,10 +3,13 @@ shutdown on SIGTERM/SIGINT (``chatplug serve`` is the command line over this).""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, List
 
 if TYPE_CHECKING:  # pragma: no cover
+    import asyncio
+
     from aiohttp import web
 
 DEFAULT_GRACE = 30.0
@@ -56,38 +59,48 @@ def _say(message: str) -> None:
 async def serve(app: "web.Application", host: str, port: int, grace: float) -> None:
     """Run ``app`` until SIGTERM/SIGINT, then let running requests finish for ``grace`` s
     (:class:`~chatplug.server.connection.ChatplugRunner`: ``0`` cuts them at once)."""
-    import asyncio
-    import signal
-
     from aiohttp import web
 
     from .connection import BACKLOG, ChatplugRunner
 
     runner = ChatplugRunner(app, grace=grace)
     await runner.setup()
+    try:
+        with stop_signals() as stop:
+            site = web.TCPSite(runner, host, port, backlog=BACKLOG)
+            await site.start()
+            for address in runner.addresses:
+                bound_host, bound_port = address[0], address[1]
+                if ":" in bound_host:
+                    bound_host = f"[{bound_host}]"
+                _say(f"chatplug serve: listening on http://{bound_host}:{bound_port}")
+            await stop.wait()
+            _say(f"chatplug serve: shutting down (grace {grace:g}s)")
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.contextmanager
+def stop_signals(*signums: int) -> Iterator["asyncio.Event"]:
+    """An event the running loop sets on ``signums`` (default: SIGTERM and SIGINT) while the
+    block runs; the handlers are removed after it."""
+    import asyncio
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    handled = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    handled: List[int] = []
+    for signum in signums or (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(signum, stop.set)
             handled.append(signum)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
     try:
-        site = web.TCPSite(runner, host, port, backlog=BACKLOG)
-        await site.start()
-        for address in runner.addresses:
-            bound_host, bound_port = address[0], address[1]
-            if ":" in bound_host:
-                bound_host = f"[{bound_host}]"
-            _say(f"chatplug serve: listening on http://{bound_host}:{bound_port}")
-        await stop.wait()
-        _say(f"chatplug serve: shutting down (grace {grace:g}s)")
+        yield stop
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
 
 
 def shared_metrics_directory() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from typing import (
     Any,
     AsyncIterator,
@@ -27,19 +26,18 @@ from typing import (
 from aiohttp import web
 
 from ..errors import ChatplugError
-from ..events import Finish, ReasoningDelta, ToolCallDelta, Usage
+from ..events import ReasoningDelta, ToolCallDelta, Usage
 from ..stream import Stream
 from ..types import REASONING, Message
 from .access import RECORD_KEY, AccessRecord
+from .api_errors import ApiError
+from .body_writer import BurstWriter
+from .chat_completions import first_item, who_answered
+from .chat_request import parse_json_body
 from .observe import track
-from .protocol import ApiError, estimate_tokens, parse_json_body
 from .sse import SSE_HEADERS, EventStreamResponse, end_stream, stream_failure
 from .state import STATE
-
-#: response headers naming who answered
-PROVIDER_HEADER, MODEL_HEADER = "x-chatplug-provider", "x-chatplug-model"
-#: ``reported`` (the upstream's token counts) or ``estimated`` (about four characters a token)
-USAGE_HEADER = "x-chatplug-usage"
+from .usage import ESTIMATED, REPORTED, USAGE_HEADER, estimate_tokens, prompt_characters
 
 
 class Call(NamedTuple):
@@ -139,20 +137,6 @@ def decode_reasoning(opaque: Any) -> Optional[List[Dict[str, Any]]]:
     return blocks if isinstance(blocks, list) else None
 
 
-def prompt_characters(messages: Tuple[Message, ...]) -> int:
-    """The characters of a conversation's text, tool calls included (for estimates)."""
-    total = 0
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content)
-        elif isinstance(content, list):
-            total += sum(len(part.get("text", "")) for part in content)
-        for call in message.get("tool_calls", ()):
-            total += len(call["function"]["name"]) + len(call["function"]["arguments"])
-    return total
-
-
 def prompt_estimate(messages: Tuple[Message, ...]) -> Counts:
     """The input's estimated token count, before the upstream reported any."""
     return Counts(estimate_tokens(prompt_characters(messages)), 0, None, None, True)
@@ -189,22 +173,17 @@ async def answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     try:
         async with stream:
             events = stream.events()
-            try:
-                first = await _first_item(events)
-            except ChatplugError as error:
-                record.provider = error.provider
-                raise
-            record.first_chunk = time.monotonic()
+            first = await first_item(events, record)
             record.provider, record.model = stream.provider, stream.model
             encoder = dialect.encoder(
                 call, f"{stream.provider}/{stream.model}", prompt_estimate(call.messages)
             )
-            headers = {PROVIDER_HEADER: stream.provider or "", MODEL_HEADER: stream.model or ""}
+            headers = who_answered(stream)
             if call.stream:
                 return await _send_events(request, record, encoder, stream, events, first, headers)
             await _collect(record, encoder, events, first)
             body = encoder.result(stream)
-            headers[USAGE_HEADER] = "reported" if stream.usage is not None else "estimated"
+            headers[USAGE_HEADER] = REPORTED if stream.usage is not None else ESTIMATED
             return web.json_response(body, headers=headers)
     finally:
         state.active_streams -= 1
@@ -215,15 +194,6 @@ def _may_reason(client: Any, model: str) -> bool:
         return any(REASONING in found.model.capabilities for found in client.resolve(model))
     except ChatplugError:
         return True  # let the stream raise the real error
-
-
-async def _first_item(events: AsyncIterator[Any]) -> Any:
-    """The first text, reasoning, tool call or finish: nothing is sent before it, so that an
-    error until then gets its HTTP status (usage and metadata come from the stream later)."""
-    async for item in events:
-        if type(item) is str or type(item) in (ReasoningDelta, ToolCallDelta, Finish):
-            return item
-    return ""  # pragma: no cover - the client raises for an answer of nothing
 
 
 def _feed(encoder: Encoder, item: Any) -> bytes:
@@ -261,24 +231,29 @@ async def _send_events(
 ) -> web.StreamResponse:
     """Send the answer as Server-Sent Events; the headers go out with the first events.
 
-    An error after that is sent as the dialect's closing failure event.
+    An error after that is sent as the dialect's closing failure event.  The events go out
+    through a :class:`~.body_writer.BurstWriter`, as the chat completion chunks do.
     """
     response = EventStreamResponse(headers={**SSE_HEADERS, **headers})
     await response.prepare(request)
     text = encoder.text
     chunks = 1
     chars = len(first) if type(first) is str else 0
+    body = BurstWriter(request, response)
+    add = body.add
     try:
-        await response.write(encoder.start() + _feed(encoder, first))
+        await response.write(encoder.start() + _feed(encoder, first))  # with the headers
         async for item in events:
             if type(item) is str:  # the hot path
-                await response.write(text(item))
+                add(text(item))
                 chunks += 1
                 chars += len(item)
-                continue
-            data = _feed(encoder, item)
-            if data:
-                await response.write(data)
+            else:
+                data = _feed(encoder, item)
+                if data:
+                    add(data)
+            if body.congested:
+                await body.drain()
     except (Exception, asyncio.CancelledError) as error:
         problem = stream_failure(request, record, error)
         if problem is None:
@@ -288,5 +263,5 @@ async def _send_events(
         end = encoder.finish(stream)
     finally:
         record.chunks, record.chars = chunks, chars
-    await end_stream(record, response.write_eof(end))
+    await end_stream(record, body.finish(end))  # what is queued, the last events, the end
     return response

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from .heap import settle_after_startup
+from .runner import run, stop_signals
 
 if TYPE_CHECKING:  # pragma: no cover
     import multiprocessing.queues
@@ -210,14 +211,7 @@ def _worker(
     """One worker process: serve ``make_app()`` on the shared port until SIGTERM."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     main = _serve_worker(settle_after_startup(make_app()), host, port, grace, ready)
-    if loop != "asyncio" and _uvloop_installed():
-        import uvloop
-
-        uvloop.run(main)
-    else:
-        import asyncio
-
-        asyncio.run(main)
+    run(main, "asyncio" if loop == "asyncio" else "auto")  # uvloop when it is installed
 
 
 async def _serve_worker(
@@ -227,19 +221,16 @@ async def _serve_worker(
     grace: float,
     ready: "multiprocessing.queues.Queue[int]",
 ) -> None:
-    import asyncio
-
     from aiohttp import web
 
     from .connection import BACKLOG, ChatplugRunner
 
     runner = ChatplugRunner(app, grace=grace)
     await runner.setup()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await web.TCPSite(runner, host, port, backlog=BACKLOG, reuse_port=True).start()
-        ready.put(os.getpid())
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    with stop_signals(signal.SIGTERM) as stop:  # a second SIGTERM leaves the grace alone
+        try:
+            await web.TCPSite(runner, host, port, backlog=BACKLOG, reuse_port=True).start()
+            ready.put(os.getpid())
+            await stop.wait()
+        finally:
+            await runner.cleanup()
