@@ -20,7 +20,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
-from chatplug.testing import of_type, text_of
+from chatplug.testing import of_type, parse_chunks, split_bytes, text_of
 from chatplug_anthropic import MessageStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,14 +71,7 @@ def text_block(*pieces: str, index: int = 0) -> List[Dict[str, Any]]:
 
 def parse(body: bytes, sizes: Sequence[int] = ()) -> "tuple[MessageStream, List[StreamItem]]":
     parser = MessageStream("anthropic")
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    parser.close()
-    return parser, items
+    return parser, parse_chunks(parser, split_bytes(body, sizes))
 
 
 def test_text_deltas_come_out_as_strings_in_order() -> None:

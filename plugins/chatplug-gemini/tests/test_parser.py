@@ -20,7 +20,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
-from chatplug.testing import of_type
+from chatplug.testing import of_type, parse_chunks, split_bytes
 from chatplug_gemini import StreamParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,14 +31,7 @@ USAGE = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
 
 
 def parse(body: bytes, sizes: Sequence[int] = (), **options: Any) -> List[StreamItem]:
-    parser = StreamParser("gemini", **options)
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    return items + parser.close()
+    return parse_chunks(StreamParser("gemini", **options), split_bytes(body, sizes))
 
 
 def test_text_parts_are_yielded_as_strings_in_order() -> None:

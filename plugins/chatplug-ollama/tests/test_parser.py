@@ -15,7 +15,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
-from chatplug.testing import of_type, text_of
+from chatplug.testing import of_type, parse_chunks, split_bytes, text_of
 from chatplug_ollama import ChatStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,14 +40,7 @@ def done(reason: str = "stop", **fields: Any) -> Dict[str, Any]:
 
 def parse(body: bytes, sizes: Sequence[int] = ()) -> "tuple[ChatStream, List[StreamItem]]":
     parser = ChatStream()
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    items += parser.close()
-    return parser, items
+    return parser, parse_chunks(parser, split_bytes(body, sizes))
 
 
 def test_content_comes_out_as_strings_in_order() -> None:
