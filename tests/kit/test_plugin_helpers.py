@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, List, Optional
 
 import aiohttp
 import pytest
@@ -26,10 +26,12 @@ from chatplug.testing import (
     collect_items,
     completion_request,
     of_type,
+    parse_chunks,
     raw_request,
     record_writes,
     run_cli,
     sent_request,
+    split_bytes,
     text_of,
     write_distribution,
 )
@@ -86,6 +88,37 @@ async def test_collect_items_gathers_what_the_hook_yields() -> None:
     assert items == ["Grüße", "✓", "Welt", Finish("stop")]
     assert text_of(items) == "Grüße✓Welt"
     assert of_type(items, Finish) == [Finish("stop")]
+
+
+class Lines:
+    """An incremental parser of lines: each line is an item; ``END`` ends the stream."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.rest = b""
+        self.fed: List[bytes] = []
+
+    def feed(self, chunk: bytes) -> List[StreamItem]:
+        self.fed.append(chunk)
+        *lines, self.rest = (self.rest + chunk).split(b"\n")
+        items: List[StreamItem] = []
+        for line in lines:
+            self.done = self.done or line == b"END"
+            if not self.done:
+                items.append(line.decode())
+        return items
+
+    def close(self) -> Optional[List[StreamItem]]:
+        return [Finish("stop")] if self.done else None
+
+
+def test_parse_chunks_feeds_every_chunk_then_closes() -> None:
+    body = "Grüße\n✓\nEND\nafter\n".encode()
+    parser = Lines()
+    items = parse_chunks(parser, split_bytes(body, [1, 2]))
+    assert items == ["Grüße", "✓", Finish("stop")]
+    assert parser.fed == split_bytes(body, [1, 2])  # also what follows the end marker
+    assert parse_chunks(Lines(), [b"a\nb"]) == ["a"]  # close() gave None
 
 
 # --------------------------------------------------------------------------- raw requests

@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, List
 import chatplug_ai365vip
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, StreamItem
-from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
+from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request, text_of
 from chatplug.types import WEB_CHAT
 from chatplug_ai365vip import stream_completion
 
@@ -22,7 +22,7 @@ async def test_the_answer_ends_with_finish_stop(
 ) -> None:
     upstream = await emulator()
     items = await items_from(upstream.url)
-    assert "".join(i for i in items if isinstance(i, str)) == upstream.replies[-1]
+    assert text_of(items) == upstream.replies[-1]
     assert [i for i in items if not isinstance(i, str)] == [Finish("stop")]
     assert items[-1] == Finish("stop")
 

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import aiohttp
+from typing import Callable
+
 import chatplug_aichatonline
-from chatplug import CompletionRequest, Timeout
+from chatplug import CompletionRequest
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish
+from chatplug.testing import collect_items, text_of
 from chatplug.types import WEB_CHAT
 from chatplug_aichatonline import stream_completion
 
 
-async def test_the_answer_ends_with_finish_stop(emulator: RunningEmulator) -> None:
-    request = CompletionRequest(
-        "aichatonline",
-        "gpt-4o-mini",
-        ({"role": "user", "content": "Grüße ✓"},),
-        "Grüße ✓",
-        base_url=emulator.url,
-        timeout=Timeout(5, 10, 10, 20),
-    )
-    async with aiohttp.ClientSession() as session:
-        items = [item async for item in stream_completion(request, session)]
-    assert "".join(i for i in items if isinstance(i, str)) == emulator.replies[-1]
+async def test_the_answer_ends_with_finish_stop(
+    emulator: RunningEmulator, make_request: Callable[..., CompletionRequest]
+) -> None:
+    items = await collect_items(stream_completion, make_request("Grüße ✓", base_url=emulator.url))
+    assert text_of(items) == emulator.replies[-1]
     assert [i for i in items if not isinstance(i, str)] == [Finish("stop")]
     assert items[-1] == Finish("stop")
 

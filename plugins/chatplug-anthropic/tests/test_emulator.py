@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
-from chatplug.testing import emulator_process, raw_request
+from chatplug.testing import emulator_process, parse_chunks, raw_request, text_of
 from chatplug_anthropic import MessageStream
 
 from .conftest import StartEmulator
@@ -61,10 +61,7 @@ async def test_a_streaming_request_sends_the_named_events_in_order(
         "message_delta",
         "message_stop",
     ]
-    parser = MessageStream()
-    text = "".join(item for item in parser.feed(raw) if isinstance(item, str))
-    parser.close()
-    assert text == emulator.replies[-1]
+    assert text_of(parse_chunks(MessageStream(), [raw])) == emulator.replies[-1]
 
 
 async def test_the_stream_is_written_in_pieces_that_split_characters(

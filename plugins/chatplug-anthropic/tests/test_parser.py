@@ -20,6 +20,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import of_type, parse_chunks, split_bytes, text_of
 from chatplug_anthropic import MessageStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,23 +71,12 @@ def text_block(*pieces: str, index: int = 0) -> List[Dict[str, Any]]:
 
 def parse(body: bytes, sizes: Sequence[int] = ()) -> "tuple[MessageStream, List[StreamItem]]":
     parser = MessageStream("anthropic")
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    parser.close()
-    return parser, items
-
-
-def kinds(items: List[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
+    return parser, parse_chunks(parser, split_bytes(body, sizes))
 
 
 def test_text_deltas_come_out_as_strings_in_order() -> None:
     _, items = parse(events(START, *text_block("Hé", "llo ✓"), message_delta(), STOP))
-    assert [item for item in items if isinstance(item, str)] == ["Hé", "llo ✓"]
+    assert of_type(items, str) == ["Hé", "llo ✓"]
 
 
 def test_message_start_gives_the_response_id_and_model() -> None:
@@ -96,7 +86,7 @@ def test_message_start_gives_the_response_id_and_model() -> None:
 
 def test_message_start_reports_the_input_usage_and_message_delta_the_output() -> None:
     _, items = parse(events(START, *text_block("a"), message_delta(output=7), STOP))
-    usages = kinds(items, Usage)
+    usages = of_type(items, Usage)
     assert [(u.input_tokens, u.output_tokens) for u in usages] == [(10, 1), (10, 7)]
 
 
@@ -146,7 +136,7 @@ def test_message_delta_input_usage_updates_the_running_total() -> None:
 )
 def test_stop_reasons_map_to_finish_reasons(raw: str, reason: str) -> None:
     _, items = parse(events(START, *text_block("a"), message_delta(raw), STOP))
-    assert kinds(items, Finish) == [Finish(reason, raw=raw)]
+    assert of_type(items, Finish) == [Finish(reason, raw=raw)]
 
 
 def test_finish_comes_before_the_last_usage() -> None:
@@ -167,12 +157,12 @@ def test_thinking_deltas_are_reasoning_and_the_signature_is_metadata() -> None:
         STOP,
     )
     _, items = parse(body)
-    assert kinds(items, ReasoningDelta) == [
+    assert of_type(items, ReasoningDelta) == [
         ReasoningDelta("Let me "),
         ReasoningDelta("think ✓"),
         ReasoningDelta("", metadata={"signature": "c2lnbmF0dXJl"}),
     ]
-    assert [item for item in items if isinstance(item, str)] == ["Answer"]
+    assert of_type(items, str) == ["Answer"]
 
 
 def test_redacted_thinking_is_redacted_reasoning_carrying_its_data() -> None:
@@ -185,7 +175,7 @@ def test_redacted_thinking_is_redacted_reasoning_carrying_its_data() -> None:
         STOP,
     )
     _, items = parse(body)
-    assert kinds(items, ReasoningDelta) == [
+    assert of_type(items, ReasoningDelta) == [
         ReasoningDelta("", redacted=True, metadata={"data": "RU5DUllQVEVE"})
     ]
 
@@ -206,7 +196,7 @@ def test_tool_use_start_gives_id_and_name_then_arguments_come_in_fragments() -> 
         STOP,
     )
     _, items = parse(body)
-    assert kinds(items, ToolCallDelta) == [
+    assert of_type(items, ToolCallDelta) == [
         ToolCallDelta(0, "toolu_1", "weather"),
         ToolCallDelta(0, arguments='{"city": '),
         ToolCallDelta(0, arguments='"Köln"}'),
@@ -223,14 +213,14 @@ def test_tool_call_index_counts_tool_calls_not_content_blocks() -> None:
         STOP,
     )
     _, items = parse(body)
-    starts = [(d.index, d.id) for d in kinds(items, ToolCallDelta) if d.id]
+    starts = [(d.index, d.id) for d in of_type(items, ToolCallDelta) if d.id]
     assert starts == [(0, "toolu_a"), (1, "toolu_b")]
 
 
 def test_a_tool_call_without_input_deltas_gets_empty_object_arguments() -> None:
     body = events(START, *tool_block(0, "toolu_1", "now"), message_delta("tool_use"), STOP)
     _, items = parse(body)
-    assert "".join(d.arguments for d in kinds(items, ToolCallDelta)) == "{}"
+    assert "".join(d.arguments for d in of_type(items, ToolCallDelta)) == "{}"
 
 
 def test_ping_unknown_events_and_unknown_blocks_are_skipped() -> None:
@@ -247,8 +237,8 @@ def test_ping_unknown_events_and_unknown_blocks_are_skipped() -> None:
         STOP,
     )
     _, items = parse(body)
-    assert [item for item in items if isinstance(item, str)] == ["ok"]
-    assert kinds(items, ToolCallDelta) == []
+    assert of_type(items, str) == ["ok"]
+    assert of_type(items, ToolCallDelta) == []
 
 
 def test_stream_ending_before_message_stop_is_truncated() -> None:
@@ -353,7 +343,7 @@ def test_an_error_event_never_shows_the_key() -> None:
 def test_crlf_line_endings_are_parsed() -> None:
     body = events(START, *text_block("a", "b"), message_delta(), STOP).replace(b"\n", b"\r\n")
     _, items = parse(body)
-    assert [item for item in items if isinstance(item, str)] == ["a", "b"]
+    assert of_type(items, str) == ["a", "b"]
 
 
 @settings(max_examples=100, deadline=None)
@@ -378,4 +368,4 @@ def test_any_split_of_the_bytes_gives_the_same_items(
     _, whole = parse(body)
     _, split = parse(body, splits)
     assert split == whole
-    assert "".join(item for item in split if isinstance(item, str)) == "".join(pieces)
+    assert text_of(split) == "".join(pieces)

@@ -20,6 +20,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import of_type, parse_chunks, split_bytes
 from chatplug_gemini import StreamParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,19 +31,12 @@ USAGE = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
 
 
 def parse(body: bytes, sizes: Sequence[int] = (), **options: Any) -> List[StreamItem]:
-    parser = StreamParser("gemini", **options)
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    return items + parser.close()
+    return parse_chunks(StreamParser("gemini", **options), split_bytes(body, sizes))
 
 
 def test_text_parts_are_yielded_as_strings_in_order() -> None:
     body = sse(chunk({"text": "Hé"}), chunk({"text": "llo"}, finish="STOP"))
-    assert [item for item in parse(body) if isinstance(item, str)] == ["Hé", "llo"]
+    assert of_type(parse(body), str) == ["Hé", "llo"]
 
 
 def test_response_id_and_model_version_come_first_and_once() -> None:
@@ -104,7 +98,7 @@ def test_calls_in_later_chunks_continue_the_index() -> None:
         chunk({"functionCall": {"name": "a", "args": {}}}),
         chunk({"functionCall": {"name": "b", "args": {}}}, finish="STOP"),
     )
-    calls = [item for item in parse(body) if isinstance(item, ToolCallDelta)]
+    calls = of_type(parse(body), ToolCallDelta)
     assert [(call.index, call.id, call.name) for call in calls] == [
         (0, "call_0", "a"),
         (1, "call_1", "b"),
@@ -143,7 +137,7 @@ def test_stop_after_function_calls_is_finish_tool_calls() -> None:
 )
 def test_finish_reasons_map_and_keep_the_raw_value(raw: str, reason: str) -> None:
     items = parse(sse(chunk({"text": "a"}, finish=raw)))
-    assert [item for item in items if isinstance(item, Finish)] == [Finish(reason, raw=raw)]
+    assert of_type(items, Finish) == [Finish(reason, raw=raw)]
 
 
 def test_usage_comes_once_after_the_finish_with_the_last_counts() -> None:
@@ -169,7 +163,7 @@ def test_thoughts_count_as_output_and_reasoning_and_cache_as_cached_input() -> N
 def test_usage_after_the_finish_chunk_is_reported_again() -> None:
     later = {**USAGE, "candidatesTokenCount": 4}
     body = sse(chunk({"text": "a"}, finish="STOP", usage=USAGE), {"usageMetadata": later})
-    assert [item for item in parse(body) if isinstance(item, Usage)] == [
+    assert of_type(parse(body), Usage) == [
         Usage(5, 3, raw=USAGE),
         Usage(5, 4, raw=later),
     ]

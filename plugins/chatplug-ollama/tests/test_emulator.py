@@ -9,7 +9,7 @@ from typing import Any, Dict, Tuple
 import aiohttp
 import pytest
 from chatplug.emulation import BASE_PATH, RunningEmulator, emulator_factory
-from chatplug.testing import emulator_process, raw_request
+from chatplug.testing import emulator_process, parse_chunks, raw_request, text_of
 from chatplug_ollama import ChatStream
 
 from .conftest import StartEmulator
@@ -33,10 +33,7 @@ async def test_chat_streams_ndjson_by_default_ending_with_done(emulator: Running
     assert all(line["done"] is False for line in lines[:-1])
     assert lines[-1]["done"] is True and lines[-1]["done_reason"] == "stop"
     assert lines[-1]["eval_count"] == len(lines) - 1
-    parser = ChatStream()
-    text = "".join(item for item in parser.feed(raw) if isinstance(item, str))
-    parser.close()
-    assert text == emulator.replies[-1]
+    assert text_of(parse_chunks(ChatStream(), [raw])) == emulator.replies[-1]
 
 
 async def test_stream_false_answers_one_record(emulator: RunningEmulator) -> None:

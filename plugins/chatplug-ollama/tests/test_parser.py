@@ -15,6 +15,7 @@ from chatplug.events import (
     ToolCallDelta,
     Usage,
 )
+from chatplug.testing import of_type, parse_chunks, split_bytes, text_of
 from chatplug_ollama import ChatStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,36 +40,25 @@ def done(reason: str = "stop", **fields: Any) -> Dict[str, Any]:
 
 def parse(body: bytes, sizes: Sequence[int] = ()) -> "tuple[ChatStream, List[StreamItem]]":
     parser = ChatStream()
-    items: List[StreamItem] = []
-    position = 0
-    for size in sizes:
-        items += parser.feed(body[position : position + size])
-        position += size
-    items += parser.feed(body[position:])
-    items += parser.close()
-    return parser, items
-
-
-def of(items: List[StreamItem], kind: type) -> List[Any]:
-    return [item for item in items if isinstance(item, kind)]
+    return parser, parse_chunks(parser, split_bytes(body, sizes))
 
 
 def test_content_comes_out_as_strings_in_order() -> None:
     _, items = parse(ndjson(record("Hé"), record("llo ✓"), done()))
-    assert [item for item in items if isinstance(item, str)] == ["Hé", "llo ✓"]
+    assert of_type(items, str) == ["Hé", "llo ✓"]
 
 
 def test_the_first_record_gives_the_model() -> None:
     _, items = parse(ndjson(record("a"), done()))
     assert items[0] == ResponseMetadata(model="llama3.2")
-    assert len(of(items, ResponseMetadata)) == 1
+    assert len(of_type(items, ResponseMetadata)) == 1
 
 
 def test_thinking_is_reasoning() -> None:
     _, items = parse(
         ndjson(record(thinking="Let me "), record(thinking="see"), record("x"), done())
     )
-    assert of(items, ReasoningDelta) == [ReasoningDelta("Let me "), ReasoningDelta("see")]
+    assert of_type(items, ReasoningDelta) == [ReasoningDelta("Let me "), ReasoningDelta("see")]
 
 
 def test_the_done_record_gives_finish_then_usage() -> None:
@@ -83,7 +73,7 @@ def test_the_done_record_gives_finish_then_usage() -> None:
 def test_a_done_record_without_counts_has_no_usage() -> None:
     body = ndjson(record("a"), {**record(), "done": True, "done_reason": "stop"})
     _, items = parse(body)
-    assert of(items, Usage) == []
+    assert of_type(items, Usage) == []
 
 
 @pytest.mark.parametrize(
@@ -92,7 +82,7 @@ def test_a_done_record_without_counts_has_no_usage() -> None:
 )
 def test_done_reasons_map_to_finish_reasons(raw: str, reason: str) -> None:
     _, items = parse(ndjson(record("a"), done(raw)))
-    assert of(items, Finish) == [Finish(reason, raw=raw)]
+    assert of_type(items, Finish) == [Finish(reason, raw=raw)]
 
 
 def test_tool_calls_are_whole_deltas_with_an_index_each() -> None:
@@ -102,7 +92,7 @@ def test_tool_calls_are_whole_deltas_with_an_index_each() -> None:
         done(),
     )
     _, items = parse(body)
-    calls = of(items, ToolCallDelta)
+    calls = of_type(items, ToolCallDelta)
     assert [(c.index, c.name) for c in calls] == [(0, "weather"), (1, "clock")]
     assert json.loads(calls[0].arguments) == {"city": "Köln"}
     assert calls[1].arguments == "{}"
@@ -113,19 +103,19 @@ def test_tool_calls_are_whole_deltas_with_an_index_each() -> None:
 def test_a_tool_call_id_from_the_server_is_kept() -> None:
     call = {"id": "call_abc", "function": {"name": "f", "arguments": {}}}
     _, items = parse(ndjson(record(tool_calls=[call]), done()))
-    assert of(items, ToolCallDelta)[0].id == "call_abc"
+    assert of_type(items, ToolCallDelta)[0].id == "call_abc"
 
 
 def test_string_arguments_pass_as_they_are() -> None:
     call = {"function": {"name": "f", "arguments": '{"a": 1}'}}
     _, items = parse(ndjson(record(tool_calls=[call]), done()))
-    assert of(items, ToolCallDelta)[0].arguments == '{"a": 1}'
+    assert of_type(items, ToolCallDelta)[0].arguments == '{"a": 1}'
 
 
 def test_a_stop_after_tool_calls_finishes_with_tool_calls() -> None:
     call = {"function": {"name": "f", "arguments": {}}}
     _, items = parse(ndjson(record(tool_calls=[call]), done("stop")))
-    assert of(items, Finish) == [Finish("tool_calls", raw="stop")]
+    assert of_type(items, Finish) == [Finish("tool_calls", raw="stop")]
 
 
 def test_a_stream_without_its_done_record_is_truncated() -> None:
@@ -197,4 +187,4 @@ def test_any_split_of_the_bytes_gives_the_same_items(pieces: List[str], splits: 
     _, whole = parse(body)
     _, split = parse(body, splits)
     assert split == whole
-    assert "".join(item for item in split if isinstance(item, str)) == "".join(pieces)
+    assert text_of(split) == "".join(pieces)

@@ -16,8 +16,9 @@ from chatplug import (
     UpstreamHTTPError,
 )
 from chatplug.emulation import RunningEmulator, run_emulator
-from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream
-from chatplug_openai.emulator import DISCONNECTS, REQUESTS, create_app, reply_pieces
+from chatplug.testing import CONVERSATION, ForwardProxy, Reply, ScriptedUpstream, collect_items
+from chatplug.testing import sent_request as sent
+from chatplug_openai.emulator import DISCONNECTS, create_app, reply_pieces
 from chatplug_openai.provider import stream_chat
 
 from .conftest import chunk, make_request, texts
@@ -28,12 +29,7 @@ HISTORY = list(CONVERSATION)
 
 async def collect(request: CompletionRequest) -> List[str]:
     """The text the provider streams for ``request``."""
-    async with aiohttp.ClientSession() as session:
-        return texts([item async for item in stream_chat(request, session)])
-
-
-def sent(emulator: RunningEmulator, index: int = -1) -> Any:
-    return emulator.app[REQUESTS][index]
+    return texts(await collect_items(stream_chat, request))
 
 
 # --- the request --------------------------------------------------------------------

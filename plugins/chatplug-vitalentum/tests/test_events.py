@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 import chatplug_vitalentum
 from chatplug.emulation import RunningEmulator
 from chatplug.events import Finish, ResponseMetadata, StreamItem
-from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request
+from chatplug.testing import Reply, ScriptedUpstream, collect_items, completion_request, text_of
 from chatplug.types import WEB_CHAT
 from chatplug_vitalentum import stream_completion
 
@@ -29,7 +29,7 @@ async def test_the_emulators_answer_ends_with_finish_stop(
     upstream = await emulator()
     items = await items_from(upstream.url)
     assert items[0] == ResponseMetadata("chatcmpl-emulator", "gpt-3.5-turbo")
-    assert "".join(i for i in items if isinstance(i, str)) == upstream.replies[-1]
+    assert text_of(items) == upstream.replies[-1]
     assert items[-1] == Finish("stop", "stop")
 
 

@@ -26,6 +26,7 @@ lazily, so importing this package (as pytest does for the ``pytest11`` plugin) i
   healthy emulator as a fixture.
 - :func:`completion_request` / :func:`collect_items` / :func:`text_of` / :func:`of_type`:
   call a plugin's ``stream_completion`` hook directly (:mod:`chatplug.testing.hooks`);
+  :func:`parse_chunks`: its parser alone, fed a body's chunks;
   :data:`CONVERSATION`: a sample multi-turn conversation.
 - :func:`run_cli` / :func:`emulator_process`: ``python -m chatplug ...`` and an emulator
   served alone, as subprocesses (:mod:`chatplug.testing.processes`).
@@ -68,7 +69,14 @@ if TYPE_CHECKING:  # pragma: no cover
         make_sync_client,
         start_emulator,
     )
-    from .hooks import CONVERSATION, collect_items, completion_request, of_type, text_of
+    from .hooks import (
+        CONVERSATION,
+        collect_items,
+        completion_request,
+        of_type,
+        parse_chunks,
+        text_of,
+    )
     from .install import write_distribution
     from .processes import EmulatorProcess, emulator_process, free_port, run_cli
     from .proxy import ForwardProxy, ProxiedRequest
@@ -108,6 +116,7 @@ _NAMES: Dict[str, str] = {
     "collect_items": "hooks",
     "completion_request": "hooks",
     "of_type": "hooks",
+    "parse_chunks": "hooks",
     "text_of": "hooks",
     "EmulatorProcess": "processes",
     "emulator_process": "processes",
@@ -130,6 +139,7 @@ __all__ = [
     "emulator_process",
     "free_port",
     "of_type",
+    "parse_chunks",
     "RawAnswer",
     "raw_request",
     "record_writes",

@@ -13,6 +13,9 @@ hook yields, without a client (no retries, no fallback, no event rules)::
     async def test_the_answer_streams(emulator):
         items = await collect(make_request((await emulator()).url))
         assert text_of(items) == "Hello ✓"
+
+:func:`parse_chunks` does the same for the plugin's incremental parser alone: the items it
+makes of a body cut anywhere (``split_bytes(body, sizes)``), without the network.
 """
 
 from __future__ import annotations
@@ -39,7 +42,17 @@ from ..types import CompletionRequest, Timeout
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-__all__ = ["CONVERSATION", "HELLO", "collect_items", "completion_request", "of_type", "text_of"]
+    from ..parsing import IncrementalParser
+
+__all__ = [
+    "CONVERSATION",
+    "HELLO",
+    "collect_items",
+    "completion_request",
+    "of_type",
+    "parse_chunks",
+    "text_of",
+]
 
 #: the conversation of :func:`completion_request` when none is given
 HELLO = ({"role": "user", "content": "Hi ✓"},)
@@ -103,6 +116,16 @@ async def collect_items(
 
     async with aiohttp.ClientSession() as own:
         return [item async for item in stream_completion(request, own)]
+
+
+def parse_chunks(parser: "IncrementalParser", chunks: Iterable[bytes]) -> List[StreamItem]:
+    """Every item ``parser`` makes of ``chunks`` (``feed`` each, all of them: what follows
+    the end marker is the parser's to ignore), then of its ``close()``."""
+    items: List[StreamItem] = []
+    for chunk in chunks:
+        items += parser.feed(chunk)
+    items += parser.close() or ()
+    return items
 
 
 def text_of(items: Iterable[StreamItem]) -> str:
