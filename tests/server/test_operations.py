@@ -95,6 +95,22 @@ async def get(url: str, path: str, key: Optional[str] = None) -> Tuple[int, str]
             return response.status, await response.text()
 
 
+@asynccontextmanager
+async def streaming(
+    url: str, prompt: str, key: str = KEY_B
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """A streamed chat request to ``servertest/echo`` with ``key``: its response, open."""
+    body = {
+        "model": "servertest/echo",
+        "stream": True,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with session.post(url + CHAT, json=body, headers=headers) as response:
+            yield response
+
+
 def access_lines(caplog: pytest.LogCaptureFixture) -> List[Dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS]
 
@@ -285,16 +301,9 @@ async def test_log_db_keeps_the_partial_text_of_a_failed_answer(
 ) -> None:
     path = tmp_path / "serve.db"
     async with serving(upstream, log_db=str(path)) as url:
-        async with aiohttp.ClientSession() as session:
-            body = {
-                "model": "servertest/echo",
-                "stream": True,
-                "messages": [{"role": "user", "content": "break-after:2"}],
-            }
-            headers = {"Authorization": f"Bearer {KEY_B}"}
-            async with session.post(url + CHAT, json=body, headers=headers) as response:
-                assert response.status == 200
-                await response.read()
+        async with streaming(url, "break-after:2") as response:
+            assert response.status == 200
+            await response.read()
     (row,) = LogStore(path).latest(10)
     assert row.answer == "piece0 piece1 " and row.error_type and row.key_name == "team-b"
 
@@ -304,15 +313,8 @@ async def test_log_db_and_metrics_record_a_client_that_went_away(
 ) -> None:
     path = tmp_path / "serve.db"
     async with serving(upstream, log_db=str(path)) as url:
-        async with aiohttp.ClientSession() as session:
-            body = {
-                "model": "servertest/echo",
-                "stream": True,
-                "messages": [{"role": "user", "content": "forever:operations"}],
-            }
-            headers = {"Authorization": f"Bearer {KEY_B}"}
-            async with session.post(url + CHAT, json=body, headers=headers) as response:
-                await response.content.readuntil(b"tick")  # then hang up
+        async with streaming(url, "forever:operations") as response:
+            await response.content.readuntil(b"tick")  # then hang up
         await wait_upstream_closed(upstream, "operations")
         _, metrics = await get(url, "/metrics")
     (row,) = LogStore(path).latest(10)
