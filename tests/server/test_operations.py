@@ -13,11 +13,10 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple
 import aiohttp
 import chatplug_servertest
 import pytest
-from aiohttp.test_utils import TestServer
 from chatplug import AsyncClient, ModelInfo, Registry, hookimpl
 from chatplug.config import Config
 from chatplug.config.server import ServerKey
-from chatplug.emulation import RunningEmulator
+from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.events import Usage
 from chatplug.history import LogStore
 from chatplug.server import create_app
@@ -62,12 +61,8 @@ async def serving(
     operations = OperationsSettings(keys=tuple(keys), **settings)
     async with client:
         app = create_app(client, api_key=api_key, access_log=True, operations=operations)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        try:
-            yield str(server.make_url("")).rstrip("/")
-        finally:
-            await server.close()
+        async with run_emulator(app) as served:
+            yield served.root
 
 
 async def call(
