@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
-from chatplug.emulation import AWKWARD_SIZES, RunningEmulator, run_emulator
+from chatplug.emulation import AWKWARD_SIZES, RunningEmulator
 from chatplug.emulator_kit import (
     DISCONNECTS,
     FAULTS,
@@ -25,7 +24,7 @@ from chatplug.emulator_kit import (
     stream_body,
     write_sizes,
 )
-from chatplug.testing import split_bytes
+from chatplug.testing import plugin_fixtures, split_bytes, wait_until
 
 BODY = "Grüße ✓ — ".encode() * 12
 
@@ -54,15 +53,8 @@ Start = Callable[..., Awaitable[RunningEmulator]]
 Session = aiohttp.ClientSession
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[Start]:
-    """``await emulator(**faults)``: the tiny emulator, running until the test ends."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def start(**faults: Any) -> RunningEmulator:
-            return await stack.enter_async_context(run_emulator(create_app(**faults)))
-
-        yield start
+#: ``await emulator(**faults)``: the tiny emulator, running until the test ends
+emulator = plugin_fixtures("tiny", create_app).emulator
 
 
 @pytest.fixture
@@ -146,10 +138,7 @@ async def test_a_client_leaving_early_is_logged_as_a_disconnect(
     running = await emulator(delay=0.01)
     async with post(session, running) as response:
         await response.content.readany()
-    for _ in range(500):
-        if running.app[STREAM_ENDS]:
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: running.app[STREAM_ENDS])
     assert running.app[STREAM_ENDS] == ["disconnected"]
     assert running.app[DISCONNECTS] == ["/chat"]
 

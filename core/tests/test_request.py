@@ -15,6 +15,7 @@ from chatplug import (
     UnsupportedCapabilityError,
 )
 from chatplug._request import needed_capabilities, new_request
+from chatplug.messages import message_needs
 from chatplug.types import (
     IMAGES,
     JSON_OBJECT,
@@ -170,12 +171,22 @@ MESSAGES_NEEDING = {
     "messages, capability", MESSAGES_NEEDING.values(), ids=list(MESSAGES_NEEDING)
 )
 def test_messages_needing_a_capability(messages: Any, capability: str) -> None:
-    assert needed_capabilities({}, messages) == {capability}
+    assert needed_capabilities({}, message_needs(messages)) == {capability}
 
 
 def test_text_messages_need_nothing() -> None:
     messages = [{"role": "system", "content": "x"}, {"role": "user", "content": "y"}]
-    assert needed_capabilities({}, messages) == set()
+    assert needed_capabilities({}, message_needs(messages)) == set()
+
+
+def test_a_typed_field_keeps_what_the_messages_need() -> None:
+    textonly, able = plugin("textonly", frozenset()), plugin("able")
+    client = AsyncClient(registry=scripted_registry(textonly, able), config=False)
+    messages = MESSAGES_NEEDING["an image part"][0]
+    with pytest.raises(UnsupportedCapabilityError) as raised:
+        client.stream(messages, provider="textonly", temperature=0.5)
+    assert raised.value.capability == IMAGES
+    assert textonly.requests == []
 
 
 async def test_with_fallback_the_candidates_without_the_capability_are_skipped() -> None:

@@ -187,6 +187,16 @@ BROKEN: List[Tuple[str, List[Patch], str, List[str]]] = [
         ["exactly one model must have default=True; found 2"],
     ),
     (
+        "two default models",
+        [replace('name=TITLE + " Chat Large"', 'name=TITLE + " Chat Large", default=True')],
+        "unknown_model",
+        [
+            "asking for an unknown model (provider= and model=) raised PluginLoadError",
+            "several default models",
+            "expected ModelNotFoundError (is the catalogue valid?)",
+        ],
+    ),
+    (
         "foreign provider id in the catalogue",
         [
             replace(

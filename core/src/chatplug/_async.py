@@ -250,7 +250,7 @@ class AsyncClient:
                     error.provider = candidates[0][0].name
                 raise
         candidates = self._capable(
-            candidates, needed_capabilities(fields, conversation) if fields else needs
+            candidates, needed_capabilities(fields, needs) if fields else needs
         )
         routes = self._routes(
             candidates,

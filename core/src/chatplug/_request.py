@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Dict, Iterable, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, Optional, Set, Tuple
 
 from .errors import InvalidRequestError
-from .messages import message_needs
 from .types import (
     JSON_OBJECT,
     JSON_SCHEMA,
@@ -90,9 +89,10 @@ def request_fields(given: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, 
     return fields, options
 
 
-def needed_capabilities(fields: Mapping[str, Any], messages: Iterable[Message]) -> Set[str]:
-    """The capabilities a request with ``fields`` and ``messages`` needs from its model."""
-    needed: Set[str] = set()
+def needed_capabilities(fields: Mapping[str, Any], needs: AbstractSet[str]) -> Set[str]:
+    """The capabilities a request with ``fields`` needs from its model, ``needs`` (those of
+    its messages: :func:`chatplug.messages.conversation_capabilities`) included."""
+    needed = set(needs)
     if fields:
         if fields.get("tools") or fields.get("tool_choice") not in (None, "none"):
             needed.add(TOOLS)
@@ -101,7 +101,6 @@ def needed_capabilities(fields: Mapping[str, Any], messages: Iterable[Message]) 
             needed.add(response_format.type)
         if fields.get("reasoning_effort") is not None:
             needed.add(REASONING)
-    needed.update(message_needs(messages))
     return needed
 
 

@@ -33,8 +33,6 @@ AWKWARD_SIZES = (1, 3, 2, 7, 5, 11, 4, 13)
 #: the listen backlog of emulators and test servers: a burst of hundreds of connections at
 #: once must not wait for SYN retries (the usual default, 128, stalls 500 connects for ~1 s)
 LISTEN_BACKLOG = 1024
-#: an alias of :data:`LISTEN_BACKLOG`
-BACKLOG = LISTEN_BACKLOG
 
 AppFactory = Callable[[], web.Application]
 

@@ -231,17 +231,23 @@ class Completion:
         ``reasoning`` blocks (signatures included, so that they round-trip)."""
         message: Dict[str, Any] = {"role": "assistant", "content": self.text}
         if self.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                }
-                for call in self.tool_calls
-            ]
+            message["tool_calls"] = openai_tool_calls(self.tool_calls)
         if self.reasoning_blocks:
             message["reasoning"] = [dict(block) for block in self.reasoning_blocks]
         return message
+
+
+def openai_tool_calls(calls: Sequence[ToolCall]) -> List[Dict[str, Any]]:
+    """Assembled tool calls in OpenAI's shape (an assistant message's ``tool_calls``):
+    ``[{"id", "type": "function", "function": {"name", "arguments"}}]``."""
+    return [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for call in calls
+    ]
 
 
 def reasoning_blocks(deltas: Sequence[ReasoningDelta]) -> List[Dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from chatplug.cli.inventory import version_text
 from chatplug.discovery import ENTRY_POINT_GROUP, distribution_of, entry_points
+from chatplug.hookspecs import CONTRACT_VERSION
 from chatplug.testing import write_distribution
 
 README = "# chatplug-described\n\nName: not-this-one\nVersion: 9.9\n\nA long description.\n"
@@ -42,3 +43,8 @@ def test_version_lists_each_discovered_provider_under_its_distribution(described
         name, version = distribution_of(entry)
         line = next(line for line in lines if line.startswith(f"  {name} "))
         assert line.startswith(f"  {name} {version} (providers: ") and entry.name in line
+
+
+def test_version_names_the_contract_the_hook_specifications_declare() -> None:
+    # the inventory keeps its own copy of the contract version (no pluggy import)
+    assert f"(plugin contract {CONTRACT_VERSION};" in version_text().splitlines()[0]

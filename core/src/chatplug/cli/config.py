@@ -10,6 +10,7 @@ import click
 from ..config import CONFIG_ENV, ConfigWarning, config_path, load_config
 from ..config.display import effective, render
 from .errors import run_guarded
+from .output import json_text
 
 
 @click.group(name="config")
@@ -46,9 +47,7 @@ def show_command(as_json: bool) -> None:
         for warning in caught:
             click.echo(f"warning: {warning.message}", err=True)
         if as_json:
-            import json
-
-            click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+            click.echo(json_text(shown))
         else:
             click.echo(render(shown), nl=False)
 

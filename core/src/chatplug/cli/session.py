@@ -136,14 +136,9 @@ class Answer:
 
     def tool_calls_json(self) -> List[Dict[str, Any]]:
         """The tool calls in OpenAI's shape."""
-        return [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in self.tool_calls
-        ]
+        from ..stream import openai_tool_calls
+
+        return openai_tool_calls(self.tool_calls)
 
     def usage_json(self) -> Optional[Dict[str, Optional[int]]]:
         usage = self.usage

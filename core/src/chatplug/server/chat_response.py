@@ -14,9 +14,10 @@ import os
 import secrets
 import time
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from ..events import ToolCall, ToolCallDelta
+from ..stream import openai_tool_calls
 from .api_errors import ApiError
 
 _ids = itertools.count()
@@ -48,16 +49,7 @@ def finish_reason(reported: Optional[str], tool_calls: bool) -> str:
     return "tool_calls" if tool_calls else "stop"
 
 
-def tool_call_objects(calls: Sequence[ToolCall]) -> List[Dict[str, Any]]:
-    """Assembled tool calls as ``message.tool_calls``."""
-    return [
-        {
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments},
-        }
-        for call in calls
-    ]
+tool_call_objects = openai_tool_calls  # assembled tool calls as ``message.tool_calls``
 
 
 def completion_object(

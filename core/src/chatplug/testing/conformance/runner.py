@@ -64,22 +64,16 @@ def run_check(
                 f"the check did not finish within {seconds:g}s (the plugin hangs?)"
             ) from None
 
+    passed, message = True, ""
     try:
         asyncio.run(run())
     except NotApplicable as reason:
         message = f"not applicable: {reason}"
-        return CheckResult(check.name, check.description, True, message, time.monotonic() - started)
     except ConformanceFailure as failure:
-        message = strip_provider(str(failure), provider)
-        return CheckResult(
-            check.name, check.description, False, message, time.monotonic() - started
-        )
+        passed, message = False, strip_provider(str(failure), provider)
     except Exception as error:
-        message = f"the check itself failed unexpectedly: {describe(error)}"
-        return CheckResult(
-            check.name, check.description, False, message, time.monotonic() - started
-        )
-    return CheckResult(check.name, check.description, True, "", time.monotonic() - started)
+        passed, message = False, f"the check itself failed unexpectedly: {describe(error)}"
+    return CheckResult(check.name, check.description, passed, message, time.monotonic() - started)
 
 
 def run_conformance(
