@@ -72,16 +72,14 @@ def concurrency(
     return summary
 
 
-def server_load(quick: bool) -> Optional[Dict[str, Any]]:
-    """``load_server.py`` (the server helper's): it prints one JSON summary line."""
-    script = HERE / "load_server.py"
-    if not script.exists():
-        return None
+def _summary(script: Path, quick: bool, timeout: int) -> Dict[str, Any]:
+    """Run ``script`` (with ``--quick`` when ``quick``): the last JSON line it prints, with
+    its exit code when that is not 0."""
     args = [sys.executable, str(script)] + (["--quick"] if quick else [])
     try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=420)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"error": "timed out after 420 s"}
+        return {"error": f"timed out after {timeout} s"}
     for line in reversed(out.stdout.strip().splitlines()):
         if line.startswith("{"):
             summary: Dict[str, Any] = json.loads(line)
@@ -91,19 +89,18 @@ def server_load(quick: bool) -> Optional[Dict[str, Any]]:
     return {"error": (out.stderr or out.stdout)[-500:] or f"exit code {out.returncode}"}
 
 
+def server_load(quick: bool) -> Optional[Dict[str, Any]]:
+    """``load_server.py`` (the server helper's): it prints one JSON summary line."""
+    script = HERE / "load_server.py"
+    if not script.exists():
+        return None
+    return _summary(script, quick, timeout=420)
+
+
 def saturation_load(quick: bool) -> Dict[str, Any]:
     """``saturation.py``: N concurrent streams from a fast upstream, direct vs through the
     server (one process, and worker processes); one JSON summary line."""
-    args = [sys.executable, str(HERE / "saturation.py")] + (["--quick"] if quick else [])
-    try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out after 600 s"}
-    for line in reversed(out.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            summary: Dict[str, Any] = json.loads(line)
-            return summary
-    return {"error": (out.stderr or out.stdout)[-500:] or f"exit code {out.returncode}"}
+    return _summary(HERE / "saturation.py", quick, timeout=600)
 
 
 def redis_costs(quick: bool) -> Dict[str, Any]:

@@ -50,15 +50,11 @@ async def scripted_server() -> AsyncIterator[str]:
     """``create_app`` over the in-process scripted provider (``scripted_events``), served on
     127.0.0.1 in the test's loop: its base URL."""
     import scripted_events
-    from aiohttp.test_utils import TestServer
     from chatplug import AsyncClient
+    from chatplug.emulation import run_emulator
     from chatplug.server import create_app
 
     scripted_events.RECEIVED.clear()
     async with AsyncClient(registry=scripted_events.registry(), config=False, retry=1) as client:
-        server = TestServer(create_app(client, api_key="", access_log=False), host="127.0.0.1")
-        await server.start_server()
-        try:
-            yield str(server.make_url("")).rstrip("/")
-        finally:
-            await server.close()
+        async with run_emulator(create_app(client, api_key="", access_log=False)) as served:
+            yield served.root

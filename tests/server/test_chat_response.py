@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List
 
 import pytest
 from chatplug.events import ToolCall, ToolCallDelta
 from chatplug.server.chat_response import ChunkEncoder, completion_object, finish_reason
 from chatplug.server.protocol import ApiError
+from http_helpers import sse_events
 
 
-def events(data: bytes) -> List[Dict[str, Any]]:
+def events(data: bytes) -> List[Any]:
+    """The events of one write: whole SSE events of ASCII JSON (``[DONE]`` as the string)."""
     text = data.decode("ascii")
     assert text.endswith("\n\n")
-    out = []
-    for block in text.split("\n\n")[:-1]:
-        assert block.startswith("data: ")
-        payload = block[len("data: ") :]
-        out.append({"done": True} if payload == "[DONE]" else json.loads(payload))
-    return out
+    return sse_events(text)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +40,7 @@ def test_first_write_carries_the_role_then_the_first_content() -> None:
 def test_last_write_is_stop_then_done() -> None:
     stop, done = events(ChunkEncoder("p/m").last())
     assert stop["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
-    assert done == {"done": True}
+    assert done == "[DONE]"
 
 
 def test_last_write_with_usage_adds_a_usage_chunk() -> None:
@@ -52,7 +48,7 @@ def test_last_write_with_usage_adds_a_usage_chunk() -> None:
     stop, with_usage, done = events(ChunkEncoder("p/m", include_usage=True).last("stop", usage))
     assert stop["choices"][0]["finish_reason"] == "stop"
     assert with_usage["choices"] == [] and with_usage["usage"] == usage
-    assert done == {"done": True}
+    assert done == "[DONE]"
 
 
 def test_error_event_is_the_openai_error_shape() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import AsyncIterator, Dict, List, Tuple
 
 import pytest
-from aiohttp.test_utils import TestServer
 from chatplug import AsyncClient, Registry
+from chatplug.emulation import run_emulator
 from chatplug.errors import ChatplugError
 from chatplug.server import create_app
 from chatplug.server.emulators import emulated_providers, installed_emulators, running_emulators
@@ -32,12 +32,8 @@ async def offline() -> AsyncIterator[Tuple[str, Dict[str, str]]]:
     emulators' base URLs."""
     async with running_emulators(emulated_providers(None)) as urls:
         async with AsyncClient(base_urls=urls, config=False, retry=1) as client:
-            server = TestServer(create_app(client, api_key="", access_log=False))
-            await server.start_server()
-            try:
-                yield str(server.make_url("")).rstrip("/"), urls
-            finally:
-                await server.close()
+            async with run_emulator(create_app(client, api_key="", access_log=False)) as served:
+                yield served.root, urls
 
 
 def test_the_seed_providers_ship_emulators() -> None:

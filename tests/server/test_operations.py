@@ -13,11 +13,10 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple
 import aiohttp
 import chatplug_servertest
 import pytest
-from aiohttp.test_utils import TestServer
 from chatplug import AsyncClient, ModelInfo, Registry, hookimpl
 from chatplug.config import Config
 from chatplug.config.server import ServerKey
-from chatplug.emulation import RunningEmulator
+from chatplug.emulation import RunningEmulator, run_emulator
 from chatplug.events import Usage
 from chatplug.history import LogStore
 from chatplug.server import create_app
@@ -62,12 +61,8 @@ async def serving(
     operations = OperationsSettings(keys=tuple(keys), **settings)
     async with client:
         app = create_app(client, api_key=api_key, access_log=True, operations=operations)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        try:
-            yield str(server.make_url("")).rstrip("/")
-        finally:
-            await server.close()
+        async with run_emulator(app) as served:
+            yield served.root
 
 
 async def call(
@@ -93,6 +88,22 @@ async def get(url: str, path: str, key: Optional[str] = None) -> Tuple[int, str]
     async with aiohttp.ClientSession() as session:
         async with session.get(url + path, headers=headers) as response:
             return response.status, await response.text()
+
+
+@asynccontextmanager
+async def streaming(
+    url: str, prompt: str, key: str = KEY_B
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """A streamed chat request to ``servertest/echo`` with ``key``: its response, open."""
+    body = {
+        "model": "servertest/echo",
+        "stream": True,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with session.post(url + CHAT, json=body, headers=headers) as response:
+            yield response
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> List[Dict[str, Any]]:
@@ -285,16 +296,9 @@ async def test_log_db_keeps_the_partial_text_of_a_failed_answer(
 ) -> None:
     path = tmp_path / "serve.db"
     async with serving(upstream, log_db=str(path)) as url:
-        async with aiohttp.ClientSession() as session:
-            body = {
-                "model": "servertest/echo",
-                "stream": True,
-                "messages": [{"role": "user", "content": "break-after:2"}],
-            }
-            headers = {"Authorization": f"Bearer {KEY_B}"}
-            async with session.post(url + CHAT, json=body, headers=headers) as response:
-                assert response.status == 200
-                await response.read()
+        async with streaming(url, "break-after:2") as response:
+            assert response.status == 200
+            await response.read()
     (row,) = LogStore(path).latest(10)
     assert row.answer == "piece0 piece1 " and row.error_type and row.key_name == "team-b"
 
@@ -304,15 +308,8 @@ async def test_log_db_and_metrics_record_a_client_that_went_away(
 ) -> None:
     path = tmp_path / "serve.db"
     async with serving(upstream, log_db=str(path)) as url:
-        async with aiohttp.ClientSession() as session:
-            body = {
-                "model": "servertest/echo",
-                "stream": True,
-                "messages": [{"role": "user", "content": "forever:operations"}],
-            }
-            headers = {"Authorization": f"Bearer {KEY_B}"}
-            async with session.post(url + CHAT, json=body, headers=headers) as response:
-                await response.content.readuntil(b"tick")  # then hang up
+        async with streaming(url, "forever:operations") as response:
+            await response.content.readuntil(b"tick")  # then hang up
         await wait_upstream_closed(upstream, "operations")
         _, metrics = await get(url, "/metrics")
     (row,) = LogStore(path).latest(10)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Dict, List, NamedTuple
 
 import pytest
-from aiohttp import web
 from chatplug import AsyncClient, Registry
 from chatplug.emulation import RunningEmulator, emulator_factory, run_emulator
 from chatplug.registry import EMULATOR_GROUP, entry_points
@@ -18,15 +17,8 @@ SEED = "vitalentum"
 
 async def serve(client: AsyncClient) -> AsyncIterator[str]:
     """The app around ``client`` on 127.0.0.1 (a free port), with the API key ``KEY``."""
-    runner = web.AppRunner(create_app(client, api_key=KEY, access_log=False), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with run_emulator(create_app(client, api_key=KEY, access_log=False)) as served:
+        yield served.root
 
 
 class Served(NamedTuple):

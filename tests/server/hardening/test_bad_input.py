@@ -12,7 +12,6 @@ import time
 from typing import Any, Dict, Iterator
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, post
 from server_harness import ServerProcess, start_server_with, wait_for_entry
 
@@ -24,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 @pytest.fixture(scope="module")
 def server(faulty_env: Dict[str, str]) -> Iterator[ServerProcess]:
-    process = start_server_with(with_env(faulty_env, CHATPLUG_API_KEY=KEY))
+    process = start_server_with(dict(faulty_env, CHATPLUG_API_KEY=KEY))
     yield process
     process.stop()
 

@@ -8,7 +8,6 @@ import time
 from typing import Dict
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, chat, get
 from server_harness import start_server_with
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 def test_a_plugin_blocking_the_event_loop_is_named_with_the_duration(
     faulty_env: Dict[str, str],
 ) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING="0.2"))
+    server = start_server_with(dict(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING="0.2"))
     try:
         assert server.url is not None
         with RawConnection.to(server.url) as connection:
@@ -39,7 +38,7 @@ def test_a_plugin_blocking_the_event_loop_is_named_with_the_duration(
     ids=["waiting-is-not-blocking", "the-warning-is-off-at-0"],
 )
 def test_no_blocking_warning(faulty_env: Dict[str, str], prompt: str, threshold: str) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING=threshold))
+    server = start_server_with(dict(faulty_env, CHATPLUG_SERVER_BLOCK_WARNING=threshold))
     try:
         assert server.url is not None
         with RawConnection.to(server.url) as connection:
@@ -53,7 +52,7 @@ def test_no_blocking_warning(faulty_env: Dict[str, str], prompt: str, threshold:
 def test_a_hanging_list_models_marks_the_plugin_failed_without_stalling_start_up(
     faulty_env: Dict[str, str],
 ) -> None:
-    env = with_env(faulty_env, CHATPLUG_PLUGINS="faulty,hangs", CHATPLUG_LIST_MODELS_TIMEOUT="1")
+    env = dict(faulty_env, CHATPLUG_PLUGINS="faulty,hangs", CHATPLUG_LIST_MODELS_TIMEOUT="1")
     started = time.monotonic()
     server = start_server_with(env)
     try:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from hardkit import with_env
 from server_harness import ServerProcess, start_server_with
 
 pytestmark = pytest.mark.timeout(90)
@@ -46,7 +45,7 @@ def health(url: str) -> int:
 def test_a_connection_burst_beyond_the_descriptor_limit_is_logged_once_and_survived(
     faulty_env: Dict[str, str],
 ) -> None:
-    server = limited_server(with_env(faulty_env, CHATPLUG_SERVER_HEAD_TIMEOUT="1"), LIMIT)
+    server = limited_server(dict(faulty_env, CHATPLUG_SERVER_HEAD_TIMEOUT="1"), LIMIT)
     try:
         assert server.url is not None
         host, port = server.url.split("//")[1].rsplit(":", 1)

@@ -10,7 +10,6 @@ import time
 from typing import Dict
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, chat
 from server_harness import ServerProcess, start_server_with
 
@@ -103,7 +102,7 @@ def test_sigterm_closes_idle_keep_alive_connections_at_once(faulty_env: Dict[str
 
 
 def test_chatplug_server_grace_sets_the_grace_of_serve(faulty_env: Dict[str, str]) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_SERVER_GRACE="0"))
+    server = start_server_with(dict(faulty_env, CHATPLUG_SERVER_GRACE="0"))
     try:
         assert server.url is not None
         with RawConnection.to(server.url) as connection:

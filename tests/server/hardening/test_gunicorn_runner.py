@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, chat
 from server_harness import ServerProcess
 
@@ -41,7 +40,7 @@ def gunicorn_args() -> List[str]:
 
 @pytest.fixture(scope="module")
 def gunicorn(faulty_env: Dict[str, str]) -> Iterator[ServerProcess]:
-    env = with_env(faulty_env, CHATPLUG_SERVER_HEAD_TIMEOUT="1")
+    env = dict(faulty_env, CHATPLUG_SERVER_HEAD_TIMEOUT="1")
     process = ServerProcess(gunicorn_args(), env, ready=LISTENING).wait_ready()
     assert process.url is not None
     deadline = time.monotonic() + 30
@@ -77,7 +76,7 @@ def test_a_half_sent_head_gets_a_408_under_gunicorn(gunicorn: ServerProcess) -> 
 def test_sigterm_cuts_a_stream_after_chatplug_server_grace_under_gunicorn(
     faulty_env: Dict[str, str],
 ) -> None:
-    env = with_env(faulty_env, CHATPLUG_SERVER_GRACE="1")
+    env = dict(faulty_env, CHATPLUG_SERVER_GRACE="1")
     process = ServerProcess(gunicorn_args(), env, ready=LISTENING).wait_ready()
     try:
         assert process.url is not None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, chat, get
 from server_harness import ServerProcess, start_server_with
 
@@ -90,7 +89,7 @@ def test_the_server_survives_a_plugin_raising_system_exit_or_keyboard_interrupt(
 def test_the_server_starts_when_a_plugin_raises_system_exit_on_import(
     faulty_env: "dict[str, str]",
 ) -> None:
-    server = start_server_with(with_env(faulty_env, CHATPLUG_PLUGINS="faulty,exits"))
+    server = start_server_with(dict(faulty_env, CHATPLUG_PLUGINS="faulty,exits"))
     try:
         assert server.url is not None
         with RawConnection.to(server.url) as connection:

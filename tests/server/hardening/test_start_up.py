@@ -9,7 +9,6 @@ from typing import Dict
 
 import pytest
 from chatplug.server import create_app
-from hardkit import with_env
 from server_harness import serve_args
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,7 +44,7 @@ def test_serve_refuses_an_api_key_option_no_client_can_send(
 def test_serve_refuses_a_chatplug_api_key_with_a_trailing_newline(
     faulty_env: Dict[str, str],
 ) -> None:
-    result = serve(with_env(faulty_env, CHATPLUG_API_KEY="secret\n"))
+    result = serve(dict(faulty_env, CHATPLUG_API_KEY="secret\n"))
     assert result.returncode == 2
     assert "CHATPLUG_API_KEY" in result.stderr
     assert "whitespace" in result.stderr

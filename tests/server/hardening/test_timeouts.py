@@ -8,7 +8,6 @@ import time
 from typing import Dict, Iterator
 
 import pytest
-from hardkit import with_env
 from rawhttp import RawConnection, chat, get
 from server_harness import ServerProcess, start_server_with, wait_for_entry
 
@@ -28,7 +27,7 @@ def server(request: pytest.FixtureRequest, faulty_env: Dict[str, str]) -> Iterat
             f"CHATPLUG_SERVER_{name.upper().replace('-', '_')}": value
             for name, value in LIMITS.items()
         }
-        process = start_server_with(with_env(faulty_env, **variables))
+        process = start_server_with(dict(faulty_env, **variables))
     else:
         options = [item for name, value in LIMITS.items() for item in (f"--{name}", value)]
         process = start_server_with(faulty_env, *options)
